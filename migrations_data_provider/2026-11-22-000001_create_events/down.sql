@@ -1,0 +1,2 @@
+DROP SEQUENCE events_assigned_id_seq;
+DROP TABLE events;

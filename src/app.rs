@@ -1,0 +1,146 @@
+//! The HTTP application: routes, the OpenAPI documents, Swagger UI, health and readiness.
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, MethodRouter};
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_swagger_ui::{SwaggerUi, Url};
+
+use crate::data_provider::{api as events_api, queue::Queue};
+use crate::db::PgPool;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub events_db: PgPool,
+    pub dashboard_db: PgPool,
+    pub queue: Queue,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "roompulse Data Provider",
+        description = "Stores hotel booking events (one row per room-night) and lists them. Events arrive through `POST /events` or, in bulk, through `roompulse load-events` and the Redis queue."
+    ),
+    paths(events_api::create_event, events_api::list_events, health, ready),
+    tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness and readiness"))
+)]
+pub struct DataProviderDoc;
+
+/// Routes `path` and `path/` alike.
+fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
+    router
+        .route(path, handler.clone())
+        .route(&format!("{path}/"), handler)
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new();
+    api = both(
+        api,
+        "/events",
+        get(events_api::list_events).post(events_api::create_event),
+    );
+    api = both(api, "/health", get(health));
+    api = both(api, "/ready", get(ready));
+    let swagger = SwaggerUi::new("/swagger-ui").urls(vec![(
+        Url::new("data-provider", "/api-docs/data-provider.json"),
+        DataProviderDoc::openapi(),
+    )]);
+    api.with_state(state)
+        .merge(swagger)
+        .route(
+            "/swagger",
+            get(|| async { Redirect::permanent("/swagger-ui/") }),
+        )
+        .route(
+            "/swagger/",
+            get(|| async { Redirect::permanent("/swagger-ui/") }),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(events_api::BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no such endpoint: {}; the API is described at /swagger-ui/",
+        uri.path()
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not ready` naming what is down.
+    #[schema(example = "ready")]
+    status: String,
+    /// `up`, or `down: <reason>`, for each dependency.
+    #[schema(example = json!({"data_provider_database": "up", "dashboard_database": "up", "redis": "up"}))]
+    checks: std::collections::BTreeMap<&'static str, String>,
+}
+
+/// Both databases and Redis answer. 503 names whichever does not.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "Everything answers", body = Readiness),
+    (status = 503, description = "Something is down; `checks` says what", body = Readiness),
+))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let timeout = Duration::from_secs(3);
+    let check = |r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => "up".to_string(),
+        Ok(Err(e)) => format!("down: {e}"),
+        Err(_) => "down: no answer within 3 s".to_string(),
+    };
+    let (events, dashboard, redis) = tokio::join!(
+        tokio::time::timeout(timeout, crate::db::ping(&state.events_db)),
+        tokio::time::timeout(timeout, crate::db::ping(&state.dashboard_db)),
+        tokio::time::timeout(timeout, async {
+            state.queue.ping().await.map_err(|e| e.to_string())
+        }),
+    );
+    let checks: std::collections::BTreeMap<&'static str, String> = [
+        ("data_provider_database", check(events)),
+        ("dashboard_database", check(dashboard)),
+        ("redis", check(redis)),
+    ]
+    .into_iter()
+    .collect();
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, v)| *v != "up")
+        .map(|(k, _)| *k)
+        .collect();
+    let (code, status) = if down.is_empty() {
+        (StatusCode::OK, "ready".to_string())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {} down", down.join(", ")),
+        )
+    };
+    (code, Json(Readiness { status, checks })).into_response()
+}

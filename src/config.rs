@@ -1,0 +1,87 @@
+//! Configuration: every setting is a flag and an environment variable (a `.env` file may set
+//! them too), with the defaults an operator gets on a fresh machine.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
+    pub bind_addr: SocketAddr,
+
+    /// The Data Provider's database (holds the events table). Created if missing.
+    #[arg(
+        long,
+        env = "DATA_PROVIDER_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/roompulse_data_provider"
+    )]
+    pub data_provider_database_url: String,
+
+    /// The Dashboard's database (holds the figures and the sync cursor). Created if missing.
+    #[arg(
+        long,
+        env = "DASHBOARD_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/roompulse_dashboard"
+    )]
+    pub dashboard_database_url: String,
+
+    /// Redis holding the events queue.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Redis list the loader pushes to and the workers drain; dead letters go to `<key>:dead`.
+    #[arg(long, env = "EVENTS_QUEUE_KEY", default_value = "roompulse:events")]
+    pub events_queue_key: String,
+
+    /// Events a worker moves from the queue and inserts in one statement.
+    #[arg(long, env = "WORKER_BATCH_SIZE", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    pub worker_batch_size: u32,
+
+    /// Seconds after which a silent worker's in-flight batch is handed to another worker.
+    #[arg(long, env = "WORKER_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub worker_lease_secs: u64,
+
+    /// Connections per database pool.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
+}
+
+impl Config {
+    pub fn queue_keys(&self) -> crate::data_provider::queue::QueueKeys {
+        crate::data_provider::queue::QueueKeys::new(&self.events_queue_key)
+    }
+}
+
+/// A URL as it may appear in logs and errors: the password replaced by `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                // set_password only fails for URLs that cannot have one, which this one has.
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparseable URL>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("not a url"), "<unparseable URL>");
+    }
+}

@@ -1,0 +1,373 @@
+//! `POST /events` and `GET /events`.
+
+use std::borrow::Cow;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::DateTime;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::event::{
+    parse_date, parse_hotel_id, parse_status, parse_timestamp, parse_uuid, raw_from_json, Event,
+    IdRule, Scalar,
+};
+use super::store::{self, EventFilter, ListCursor, Stored};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+
+pub const BODY_LIMIT: usize = 1 << 20;
+pub const DEFAULT_LIMIT: i64 = 1000;
+pub const MAX_LIMIT: i64 = 10_000;
+
+/// The body of `POST /events`. Numbers may also be sent as strings; the original system's
+/// names `rpg_status`, `room_id` and `timestamp` are accepted for `status`,
+/// `room_reservation_id` and `event_timestamp`; unknown fields are ignored.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "hotel_id": 2607,
+    "event_timestamp": "2022-06-24 13:00:56",
+    "status": 1,
+    "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
+    "night_of_stay": "2022-06-26"
+}))]
+#[allow(dead_code)] // documents the body; the handler reads it field by field to name bad ones
+pub struct EventBody {
+    /// Optional. Omit it and the service assigns one (from 2^62 up); send one (below 2^62) to
+    /// make retries idempotent.
+    #[schema(minimum = 1, example = 19291943)]
+    id: Option<i64>,
+    #[schema(minimum = 1, maximum = 2147483647, example = 2607)]
+    hotel_id: i32,
+    /// RFC 3339 (`2022-06-24T13:00:56Z`, or with an offset) or `YYYY-MM-DD HH:MM:SS` (UTC).
+    #[schema(example = "2022-06-24T13:00:56Z")]
+    event_timestamp: String,
+    /// 1 = booking, 2 = cancellation.
+    #[schema(minimum = 1, maximum = 2, example = 1)]
+    status: i16,
+    /// UUID, any case.
+    #[schema(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
+    room_reservation_id: String,
+    /// `YYYY-MM-DD`.
+    #[schema(example = "2022-06-26")]
+    night_of_stay: String,
+}
+
+/// Stores one event.
+///
+/// Idempotent by `id`: posting the same event again answers 200 with the stored event; a
+/// different event under a stored id answers 409 and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    request_body(content = EventBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored", body = Event),
+        (status = 200, description = "This exact event was already stored under this id; nothing changed", body = Event),
+        (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 409, description = "The id is stored with different content", body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
+        (status = 503, description = "The events database is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn create_event(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge { limit: BODY_LIMIT }
+        } else {
+            ApiError::BadRequest {
+                field: None,
+                message: format!("cannot read the request body: {e}"),
+            }
+        }
+    })?;
+    let raw = raw_from_json(&body).map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: e.to_string(),
+    })?;
+    let new = raw.validate(IdRule::Optional).map_err(ApiError::Invalid)?;
+    let response = match store::insert_one(&state.events_db, new).await? {
+        Stored::Created(event) => (StatusCode::CREATED, Json(event)).into_response(),
+        Stored::Replayed(event) => (StatusCode::OK, Json(event)).into_response(),
+        Stored::Conflict { stored } => {
+            return Err(ApiError::Conflict {
+                id: stored.id,
+                stored: Box::new(stored),
+            })
+        }
+        Stored::UnassignedId => {
+            return Err(ApiError::Invalid(super::event::ValidationErrors(vec![
+                super::event::FieldError::new(
+                    "id",
+                    format!(
+                        "must be below {}; ids from there up are assigned by the service, and this one was not",
+                        super::event::ASSIGNED_ID_FLOOR
+                    ),
+                ),
+            ])))
+        }
+    };
+    Ok(response)
+}
+
+/// Query parameters of `GET /events`. The seed's single-underscore spellings (`updated_gte`,
+/// `updated_gt`, `updated_lte`, `night_of_stay_gte`, `night_of_stay_lte`) and the names `status`
+/// and `room_reservation_id` are accepted too. Empty values count as absent.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)] // documents the parameters (named as clients send them); `parse_list_query` reads them
+pub struct ListParams {
+    /// Only this hotel's events.
+    #[param(minimum = 1, maximum = 2147483647, example = 2607)]
+    hotel_id: Option<i32>,
+    /// Events whose `event_timestamp` is at or after this instant (RFC 3339, or
+    /// `YYYY-MM-DD HH:MM:SS` in UTC).
+    #[param(example = "2022-06-01T00:00:00Z")]
+    updated__gte: Option<String>,
+    /// Events whose `event_timestamp` is strictly after this instant.
+    #[param(example = "2022-06-01T00:00:00Z")]
+    updated__gt: Option<String>,
+    /// Events whose `event_timestamp` is at or before this instant.
+    #[param(example = "2022-12-31T23:59:59Z")]
+    updated__lte: Option<String>,
+    /// Events whose `event_timestamp` is strictly before this instant.
+    #[param(example = "2023-01-01T00:00:00Z")]
+    updated__lt: Option<String>,
+    /// 1 = bookings only, 2 = cancellations only.
+    #[param(minimum = 1, maximum = 2, example = 1)]
+    rpg_status: Option<i16>,
+    /// Only this reservation's events (UUID, any case).
+    #[param(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
+    room_id: Option<String>,
+    /// Events for nights on or after this date (`YYYY-MM-DD`).
+    #[param(example = "2022-06-01")]
+    night_of_stay__gte: Option<String>,
+    /// Events for nights on or before this date (`YYYY-MM-DD`).
+    #[param(example = "2022-06-30")]
+    night_of_stay__lte: Option<String>,
+    /// Page size, 1 to 10000 (default 1000).
+    #[param(minimum = 1, maximum = 10000, example = 1000)]
+    limit: Option<i64>,
+    /// Where the page starts: copy it from the previous page's `Link: <…>; rel="next"` header.
+    /// Opaque.
+    cursor: Option<String>,
+}
+
+/// Lists events in `event_timestamp` order (ties by `id`), a page at a time.
+///
+/// When more events match, the response carries `Link: </events?…&cursor=…>; rel="next"`;
+/// follow it until there is none. Pages never overlap or skip an event.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
+            headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match"))),
+        (status = 400, description = "A query parameter is malformed or out of range", body = ErrorBody),
+        (status = 503, description = "The events database is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn list_events(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = parse_list_query(query.as_deref().unwrap_or(""))?;
+    let mut events = store::list(&state.events_db, &q.filter, q.cursor, q.limit + 1).await?;
+    let next = if events.len() as i64 > q.limit {
+        events.truncate(q.limit as usize);
+        events.last().map(|last| {
+            next_link(
+                uri.path(),
+                query.as_deref().unwrap_or(""),
+                &encode_cursor(&ListCursor {
+                    event_timestamp: last.event_timestamp,
+                    id: last.id,
+                }),
+            )
+        })
+    } else {
+        None
+    };
+    let mut response = Json(events).into_response();
+    if let Some(link) = next {
+        if let Ok(value) = header::HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: EventFilter,
+    pub cursor: Option<ListCursor>,
+    pub limit: i64,
+}
+
+/// Reads `GET /events`'s query string, naming the parameter at fault.
+pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        filter: EventFilter::default(),
+        cursor: None,
+        limit: DEFAULT_LIMIT,
+    };
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        let Some(canonical) = canonical_param(&key) else {
+            continue; // unknown parameters are ignored, as unknown fields are
+        };
+        if value.is_empty() {
+            continue;
+        }
+        if seen.contains(&canonical) {
+            return Err(ApiError::bad_param(&key, "is given more than once"));
+        }
+        seen.push(canonical);
+        let text = || Scalar::Text(Cow::Borrowed(value));
+        let bad = |m: String| ApiError::bad_param(&key, m);
+        let f = &mut q.filter;
+        match canonical {
+            "hotel_id" => f.hotel_id = Some(parse_hotel_id(&text()).map_err(bad)?),
+            "updated__gte" => f.updated_gte = Some(parse_timestamp(value).map_err(bad)?),
+            "updated__gt" => f.updated_gt = Some(parse_timestamp(value).map_err(bad)?),
+            "updated__lte" => f.updated_lte = Some(parse_timestamp(value).map_err(bad)?),
+            "updated__lt" => f.updated_lt = Some(parse_timestamp(value).map_err(bad)?),
+            "rpg_status" => f.status = Some(parse_status(&text()).map_err(bad)?),
+            "room_id" => f.room_reservation_id = Some(parse_uuid(value).map_err(bad)?),
+            "night_of_stay__gte" => f.night_of_stay_gte = Some(parse_date(value).map_err(bad)?),
+            "night_of_stay__lte" => f.night_of_stay_lte = Some(parse_date(value).map_err(bad)?),
+            "limit" => {
+                q.limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| bad(format!("must be an integer from 1 to {MAX_LIMIT}")))?
+            }
+            "cursor" => {
+                q.cursor = Some(decode_cursor(value).ok_or_else(|| {
+                    bad("is not a cursor this service issued; copy it from a Link header".into())
+                })?)
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// The documented name of a query parameter, accepting the aliases existing clients use.
+fn canonical_param(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "hotel_id" => "hotel_id",
+        "updated__gte" | "updated_gte" => "updated__gte",
+        "updated__gt" | "updated_gt" => "updated__gt",
+        "updated__lte" | "updated_lte" => "updated__lte",
+        "updated__lt" | "updated_lt" => "updated__lt",
+        "rpg_status" | "status" => "rpg_status",
+        "room_id" | "room_reservation_id" => "room_id",
+        "night_of_stay__gte" | "night_of_stay_gte" => "night_of_stay__gte",
+        "night_of_stay__lte" | "night_of_stay_lte" => "night_of_stay__lte",
+        "limit" => "limit",
+        "cursor" => "cursor",
+        _ => return None,
+    })
+}
+
+/// 32 hex digits: the microsecond timestamp and the id of the last event on the page.
+pub fn encode_cursor(c: &ListCursor) -> String {
+    format!(
+        "{:016x}{:016x}",
+        c.event_timestamp.timestamp_micros() as u64,
+        c.id as u64
+    )
+}
+
+pub fn decode_cursor(s: &str) -> Option<ListCursor> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let micros = u64::from_str_radix(&s[..16], 16).ok()? as i64;
+    let id = u64::from_str_radix(&s[16..], 16).ok()? as i64;
+    Some(ListCursor {
+        event_timestamp: DateTime::from_timestamp_micros(micros)?,
+        id,
+    })
+}
+
+/// The next page's URL: the same query with the cursor replaced.
+fn next_link(path: &str, query: &str, cursor: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k != "cursor" {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair("cursor", cursor);
+    format!("<{path}?{}>; rel=\"next\"", out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn aliases_mean_the_same_filter() {
+        let a = parse_list_query("updated_gte=2022-01-01%2000:00:00&status=2&room_reservation_id=0013E338-0158-4D5C-8698-AEBE00CBA360&night_of_stay_lte=2022-02-01").unwrap();
+        let b = parse_list_query("updated__gte=2022-01-01T00:00:00Z&rpg_status=2&room_id=0013e338-0158-4d5c-8698-aebe00cba360&night_of_stay__lte=2022-02-01").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.filter.status, Some(2));
+    }
+
+    #[test]
+    fn a_parameter_given_twice_under_two_names_is_refused() {
+        assert!(parse_list_query("status=1&rpg_status=1").is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = ListCursor {
+            event_timestamp: DateTime::from_timestamp(1_656_075_656, 123_000).unwrap(),
+            id: 42,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&c)), Some(c));
+        for bad in [
+            "",
+            "zz",
+            "ffffffffffffffffffffffffffffffff",
+            "é0000000000000000000000000000000",
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_next_link_keeps_the_filters_and_replaces_the_cursor() {
+        let link = next_link("/events/", "hotel_id=1&cursor=old&limit=2", "new");
+        assert_eq!(
+            link,
+            "</events/?hotel_id=1&limit=2&cursor=new>; rel=\"next\""
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_string_parses_or_names_a_parameter(q in "[a-z_=&%0-9:. -]{0,120}") {
+            if let Err(ApiError::BadRequest { field, .. }) = parse_list_query(&q) {
+                prop_assert!(field.is_some());
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Queries on the events table: store one event, store a batch exactly once, list a page.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, SmallInt, Timestamptz};
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::event::{Event, NewEvent};
+use super::schema::events;
+use crate::db::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the events database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("query on the events database failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl StoreError {
+    /// Errors worth retrying the same work for: the server or the connection went away, or a
+    /// concurrent transaction got in the way. Anything else is a bug or bad data.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Query(E::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    K::ClosedConnection | K::SerializationFailure | K::UnableToSendCommand
+                ) || info.message().contains("deadlock")
+                    || info.message().contains("terminating connection")
+            }
+            StoreError::Query(E::BrokenTransactionManager) => true,
+            StoreError::Query(_) => false,
+        }
+    }
+}
+
+pub async fn connection(
+    pool: &PgPool,
+) -> Result<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>, StoreError> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// What became of one posted event.
+#[derive(Debug)]
+pub enum Stored {
+    Created(Event),
+    /// The same event was already stored under this id: nothing changed.
+    Replayed(Event),
+    /// The id is taken by a different event; the stored one is kept.
+    Conflict {
+        stored: Event,
+    },
+    /// An id in the service's own range that the service never assigned.
+    UnassignedId,
+}
+
+pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreError> {
+    let mut conn = connection(pool).await?;
+    let Some(id) = new.id else {
+        let id: i64 = diesel::select(sql::<BigInt>("nextval('events_assigned_id_seq')"))
+            .get_result(&mut conn)
+            .await?;
+        let event = new.with_id(id);
+        diesel::insert_into(events::table)
+            .values(&event)
+            .execute(&mut conn)
+            .await?;
+        return Ok(Stored::Created(event));
+    };
+    let event = new.with_id(id);
+    let inserted = if id >= super::event::ASSIGNED_ID_FLOOR {
+        0 // only a replay of an event the service stored itself can carry such an id
+    } else {
+        diesel::insert_into(events::table)
+            .values(&event)
+            .on_conflict(events::id)
+            .do_nothing()
+            .execute(&mut conn)
+            .await?
+    };
+    if inserted == 1 {
+        return Ok(Stored::Created(event));
+    }
+    let stored = events::table
+        .find(id)
+        .select(Event::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    Ok(match stored {
+        Some(stored) if stored == event => Stored::Replayed(stored),
+        Some(stored) => Stored::Conflict { stored },
+        None => Stored::UnassignedId,
+    })
+}
+
+/// Stores `batch` in one transaction, dropping events whose id is already stored with the same
+/// content; returns the positions in `batch` of events whose id is stored with different
+/// content (those are not stored: nothing is ever overwritten).
+pub async fn insert_batch(
+    conn: &mut AsyncPgConnection,
+    batch: &[Event],
+) -> Result<Vec<usize>, StoreError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Inserting in id order means two workers with overlapping batches take their row locks
+    // in the same order and cannot deadlock.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| batch[i].id);
+    let columns = Columns::new(order.iter().map(|&i| &batch[i]));
+
+    let conflicts = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                let inserted = columns
+                    .bind(diesel::sql_query(
+                        "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
+                         SELECT * FROM unnest($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (id) DO NOTHING",
+                    ))
+                    .execute(conn)
+                    .await?;
+                if inserted == columns.ids.len() {
+                    return Ok(Vec::new());
+                }
+                // Some ids were there already: find those stored with different content.
+                let rows: Vec<Ordinal> = columns
+                    .bind(diesel::sql_query(
+                        "SELECT (b.ord - 1) AS ord \
+                         FROM unnest($1, $2, $3, $4, $5, $6) WITH ORDINALITY \
+                              AS b(id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, ord) \
+                         JOIN events e ON e.id = b.id \
+                         WHERE (e.hotel_id, e.event_timestamp, e.status, e.room_reservation_id, e.night_of_stay) \
+                               IS DISTINCT FROM \
+                               (b.hotel_id, b.event_timestamp, b.status, b.room_reservation_id, b.night_of_stay)",
+                    ))
+                    .load(conn)
+                    .await?;
+                Ok(rows)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let mut positions: Vec<usize> = conflicts.iter().map(|r| order[r.ord as usize]).collect();
+    positions.sort_unstable();
+    Ok(positions)
+}
+
+#[derive(QueryableByName)]
+struct Ordinal {
+    #[diesel(sql_type = BigInt)]
+    ord: i64,
+}
+
+/// A batch as column arrays, the shape `unnest` takes.
+struct Columns {
+    ids: Vec<i64>,
+    hotel_ids: Vec<i32>,
+    timestamps: Vec<DateTime<Utc>>,
+    statuses: Vec<i16>,
+    reservations: Vec<Uuid>,
+    nights: Vec<NaiveDate>,
+}
+
+impl Columns {
+    fn new<'a>(events: impl ExactSizeIterator<Item = &'a Event>) -> Self {
+        let n = events.len();
+        let mut c = Columns {
+            ids: Vec::with_capacity(n),
+            hotel_ids: Vec::with_capacity(n),
+            timestamps: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            reservations: Vec::with_capacity(n),
+            nights: Vec::with_capacity(n),
+        };
+        for e in events {
+            c.ids.push(e.id);
+            c.hotel_ids.push(e.hotel_id);
+            c.timestamps.push(e.event_timestamp);
+            c.statuses.push(e.status);
+            c.reservations.push(e.room_reservation_id);
+            c.nights.push(e.night_of_stay);
+        }
+        c
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn bind(
+        &self,
+        q: diesel::query_builder::SqlQuery,
+    ) -> diesel::query_builder::BoxedSqlQuery<'_, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+    {
+        q.into_boxed()
+            .bind::<Array<BigInt>, _>(&self.ids)
+            .bind::<Array<Int4>, _>(&self.hotel_ids)
+            .bind::<Array<Timestamptz>, _>(&self.timestamps)
+            .bind::<Array<SmallInt>, _>(&self.statuses)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&self.reservations)
+            .bind::<Array<Date>, _>(&self.nights)
+    }
+}
+
+/// `GET /events` filters; every bound is optional and they combine with AND.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EventFilter {
+    pub hotel_id: Option<i32>,
+    pub updated_gte: Option<DateTime<Utc>>,
+    pub updated_gt: Option<DateTime<Utc>>,
+    pub updated_lte: Option<DateTime<Utc>>,
+    pub updated_lt: Option<DateTime<Utc>>,
+    pub status: Option<i16>,
+    pub room_reservation_id: Option<Uuid>,
+    pub night_of_stay_gte: Option<NaiveDate>,
+    pub night_of_stay_lte: Option<NaiveDate>,
+}
+
+/// Position in the `(event_timestamp, id)` order: the page starts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub event_timestamp: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// Up to `limit` events matching `filter` after `after`, in `(event_timestamp, id)` order.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut q = events::table
+        .select(Event::as_select())
+        .order_by((events::event_timestamp.asc(), events::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(v) = filter.hotel_id {
+        q = q.filter(events::hotel_id.eq(v));
+    }
+    if let Some(v) = filter.updated_gte {
+        q = q.filter(events::event_timestamp.ge(v));
+    }
+    if let Some(v) = filter.updated_gt {
+        q = q.filter(events::event_timestamp.gt(v));
+    }
+    if let Some(v) = filter.updated_lte {
+        q = q.filter(events::event_timestamp.le(v));
+    }
+    if let Some(v) = filter.updated_lt {
+        q = q.filter(events::event_timestamp.lt(v));
+    }
+    if let Some(v) = filter.status {
+        q = q.filter(events::status.eq(v));
+    }
+    if let Some(v) = filter.room_reservation_id {
+        q = q.filter(events::room_reservation_id.eq(v));
+    }
+    if let Some(v) = filter.night_of_stay_gte {
+        q = q.filter(events::night_of_stay.ge(v));
+    }
+    if let Some(v) = filter.night_of_stay_lte {
+        q = q.filter(events::night_of_stay.le(v));
+    }
+    if let Some(c) = after {
+        // A row comparison, so that PostgreSQL walks the (…, event_timestamp, id) index.
+        q = q.filter(
+            sql::<Bool>("(events.event_timestamp, events.id) > (")
+                .bind::<Timestamptz, _>(c.event_timestamp)
+                .sql(", ")
+                .bind::<BigInt, _>(c.id)
+                .sql(")"),
+        );
+    }
+    let mut conn = connection(pool).await?;
+    Ok(q.load(&mut conn).await?)
+}
+
+/// Every stored event's id: for tests and benchmarks that check exactly-once.
+pub async fn count(pool: &PgPool) -> Result<i64, StoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(events::table.count().get_result(&mut conn).await?)
+}

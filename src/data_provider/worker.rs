@@ -1,0 +1,265 @@
+//! Queue workers: take a batch from Redis, store it in one statement, then acknowledge it.
+//! See `queue.rs` for the protocol that makes a crash at any point lose and double nothing.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{raw_from_json, Event, IdRule};
+use super::queue::{DeadLetter, Queue};
+use super::store;
+use crate::db::PgPool;
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub batch_size: usize,
+    pub lease: Duration,
+    /// How long an idle worker blocks on Redis before looking around (shutdown, expired leases).
+    pub idle_wait: Duration,
+}
+
+impl WorkerSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        Self {
+            batch_size: cfg.worker_batch_size as usize,
+            lease: Duration::from_secs(cfg.worker_lease_secs),
+            idle_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+pub fn new_worker_id() -> String {
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", std::process::id(), &rand[..8])
+}
+
+/// Capped exponential backoff for retrying against a service that is down.
+struct Backoff(u32);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        self.0 = (self.0 + 1).min(6);
+        Duration::from_millis(100 << self.0) // 200 ms … 6.4 s
+    }
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// Runs one worker until `shutdown`; a batch in flight is either stored and acknowledged or
+/// handed back to the queue before this returns.
+pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: CancellationToken) {
+    let id = new_worker_id();
+    tracing::info!(worker = %id, batch_size = settings.batch_size, "worker started");
+    let heartbeat_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeat(
+        queue.clone(),
+        id.clone(),
+        settings.lease,
+        heartbeat_stop.clone(),
+    ));
+    let recover_every = settings.lease / 2;
+    let mut next_recovery = tokio::time::Instant::now();
+    let mut backoff = Backoff(0);
+
+    while !shutdown.is_cancelled() {
+        if tokio::time::Instant::now() >= next_recovery {
+            match queue.recover_expired().await {
+                Ok(_) => next_recovery = tokio::time::Instant::now() + recover_every,
+                Err(e) => {
+                    tracing::warn!(worker = %id, error = %e, "could not check for abandoned batches")
+                }
+            }
+        }
+        let claimed = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = queue.claim(&id, settings.batch_size, settings.lease, settings.idle_wait) => r,
+        };
+        let batch = match claimed {
+            Ok(batch) => {
+                backoff.reset();
+                batch
+            }
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!(worker = %id, error = %e, retry_in = ?wait, "cannot take a batch");
+                sleep_or_shutdown(wait, &shutdown).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        if !process_batch(&queue, &db, &id, &batch, &shutdown).await {
+            break;
+        }
+    }
+
+    heartbeat_stop.cancel();
+    let _ = heartbeat.await;
+    // Whatever is still ours (a batch we gave up on, or one that landed while shutdown
+    // interrupted a claim) goes back to the head of the queue.
+    match queue.hand_back(&id).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(worker = %id, messages = n, "handed the batch in flight back to the queue")
+        }
+        Err(e) => {
+            tracing::warn!(worker = %id, error = %e, "could not hand the batch back; it returns to the queue when the lease runs out")
+        }
+    }
+    tracing::info!(worker = %id, "worker stopped");
+}
+
+async fn heartbeat(queue: Queue, id: String, lease: Duration, stop: CancellationToken) {
+    let every = lease / 3;
+    loop {
+        if let Err(e) = queue.renew(&id, lease).await {
+            tracing::warn!(worker = %id, error = %e, "lease renewal failed");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn sleep_or_shutdown(wait: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(wait) => {}
+    }
+}
+
+/// Stores one claimed batch and acknowledges it. Returns false when shutdown came while the
+/// batch could not be stored (it stays in our processing list for `run` to hand back).
+pub async fn process_batch(
+    queue: &Queue,
+    db: &PgPool,
+    worker: &str,
+    batch: &[Vec<u8>],
+    shutdown: &CancellationToken,
+) -> bool {
+    let started = std::time::Instant::now();
+    let mut events = Vec::with_capacity(batch.len());
+    let mut origin = Vec::with_capacity(batch.len());
+    let mut dead = Vec::new();
+    let dead_letter = |message: &[u8], reason: String| DeadLetter {
+        reason,
+        message: String::from_utf8_lossy(message).into_owned(),
+        worker: worker.to_string(),
+        failed_at: crate::data_provider::event::format_timestamp(&Utc::now()),
+    };
+    for (i, message) in batch.iter().enumerate() {
+        match parse_message(message) {
+            Ok(event) => {
+                events.push(event);
+                origin.push(i);
+            }
+            Err(reason) => dead.push(dead_letter(message, reason)),
+        }
+    }
+
+    let Some(rejected) = store_with_retry(db, &events, worker, shutdown).await else {
+        return false;
+    };
+    for (pos, reason) in rejected {
+        dead.push(dead_letter(&batch[origin[pos]], reason));
+    }
+
+    let mut backoff = Backoff(0);
+    loop {
+        match queue.ack(worker, &dead).await {
+            Ok(true) => break,
+            Ok(false) => {
+                tracing::warn!(worker, "batch was requeued by another worker before we acknowledged it; it will be stored once all the same");
+                break;
+            }
+            Err(e) => {
+                if shutdown.is_cancelled() {
+                    // Stored but not acknowledged: after the lease it is redelivered and
+                    // dropped as duplicates.
+                    return false;
+                }
+                let wait = backoff.next();
+                tracing::warn!(worker, error = %e, retry_in = ?wait, "acknowledge failed");
+                sleep_or_shutdown(wait, shutdown).await;
+            }
+        }
+    }
+    tracing::debug!(
+        worker,
+        messages = batch.len(),
+        stored = events.len(),
+        dead = dead.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "batch done"
+    );
+    true
+}
+
+/// A queue message as an event, or why it can never be one.
+pub fn parse_message(message: &[u8]) -> Result<Event, String> {
+    let raw = raw_from_json(message).map_err(|e| e.to_string())?;
+    let new = raw
+        .validate(IdRule::Required)
+        .map_err(|e| format!("invalid event: {e}"))?;
+    let id = new.id.unwrap_or_default(); // IdRule::Required guarantees it
+    Ok(new.with_id(id))
+}
+
+/// Stores `events`, retrying while the database is unreachable. Returns the positions of events
+/// that can never be stored, with the reason; `None` when shutdown came first.
+async fn store_with_retry(
+    db: &PgPool,
+    events: &[Event],
+    worker: &str,
+    shutdown: &CancellationToken,
+) -> Option<Vec<(usize, String)>> {
+    let mut rejected = Vec::new();
+    // Ranges still to store; a range the database refuses for a reason other than an outage
+    // is split until the refused event is alone, so one bad event cannot block the queue.
+    let mut pending = vec![(0usize, events.len())];
+    let mut backoff = Backoff(0);
+    while let Some((start, end)) = pending.pop() {
+        if start == end {
+            continue;
+        }
+        let result = match store::connection(db).await {
+            Ok(mut conn) => store::insert_batch(&mut conn, &events[start..end]).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(conflicts) => {
+                backoff.reset();
+                for pos in conflicts {
+                    let id = events[start + pos].id;
+                    rejected.push((
+                        start + pos,
+                        format!("conflict: id {id} is already stored with different content"),
+                    ));
+                }
+            }
+            Err(e) if e.is_transient() => {
+                pending.push((start, end));
+                if shutdown.is_cancelled() {
+                    return None;
+                }
+                let wait = backoff.next();
+                tracing::warn!(worker, error = %e, retry_in = ?wait, "storing a batch failed; retrying");
+                sleep_or_shutdown(wait, shutdown).await;
+            }
+            Err(e) if end - start == 1 => {
+                rejected.push((start, format!("refused by the database: {e}")));
+            }
+            Err(e) => {
+                tracing::warn!(worker, error = %e, events = end - start, "database refused a batch; splitting it to find the event it refuses");
+                let mid = start + (end - start) / 2;
+                pending.push((mid, end));
+                pending.push((start, mid));
+            }
+        }
+    }
+    Some(rejected)
+}

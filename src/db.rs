@@ -1,0 +1,169 @@
+//! PostgreSQL: connection pools, creating a database that does not exist yet, and the two
+//! embedded migration sets (one per module, each module owning its database).
+
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::redact_url;
+
+pub type PgPool = Pool<AsyncPgConnection>;
+
+pub const DATA_PROVIDER_MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("migrations_data_provider");
+pub const DASHBOARD_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations_dashboard");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot reach PostgreSQL at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("bad database URL {url}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot create database {name} at {url}: {reason}")]
+    Create {
+        name: String,
+        url: String,
+        reason: String,
+    },
+    #[error("migrating {url} failed: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+/// A pool whose connections are opened lazily; `wait` bounds how long a request waits for one.
+pub fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(size as usize)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::BadUrl {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })
+}
+
+/// Splits `postgres://…/name?x` into the database name and the same URL pointing at the
+/// `postgres` maintenance database.
+fn maintenance_url(url: &str) -> Result<(String, String), DbError> {
+    let bad = |reason: &str| DbError::BadUrl {
+        url: redact_url(url),
+        reason: reason.to_string(),
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_string();
+    if name.is_empty() {
+        return Err(bad("it names no database"));
+    }
+    let name = percent_decode(&name);
+    parsed.set_path("/postgres");
+    Ok((name, parsed.to_string()))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+async fn connect(url: &str) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    tokio::time::timeout(Duration::from_secs(10), AsyncPgConnection::establish(url))
+        .await
+        .unwrap_or_else(|_| {
+            Err(diesel::ConnectionError::BadConnection(
+                "timed out after 10 s".into(),
+            ))
+        })
+}
+
+/// Creates the database `url` names when it does not exist yet. Safe to race: a concurrent
+/// creator wins and this one carries on.
+pub async fn create_if_missing(url: &str) -> Result<(), DbError> {
+    let (name, admin_url) = maintenance_url(url)?;
+    match connect(url).await {
+        Ok(_) => return Ok(()),
+        Err(e) if !e.to_string().contains("does not exist") => {
+            return Err(DbError::Unreachable {
+                url: redact_url(url),
+                reason: e.to_string().trim().to_string(),
+            })
+        }
+        Err(_) => {}
+    }
+    let mut admin = connect(&admin_url)
+        .await
+        .map_err(|e| DbError::Unreachable {
+            url: redact_url(&admin_url),
+            reason: e.to_string().trim().to_string(),
+        })?;
+    let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match diesel::sql_query(create).execute(&mut admin).await {
+        Ok(_) => {
+            tracing::info!(database = %name, "created database");
+            Ok(())
+        }
+        Err(e) if e.to_string().contains("already exists") => Ok(()),
+        Err(e) => Err(DbError::Create {
+            name,
+            url: redact_url(url),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Creates the database if needed and runs `migrations`, holding an advisory lock so that two
+/// processes starting together do not both migrate.
+pub async fn migrate(url: &str, migrations: EmbeddedMigrations) -> Result<(), DbError> {
+    create_if_missing(url).await?;
+    let conn = connect(url).await.map_err(|e| DbError::Unreachable {
+        url: redact_url(url),
+        reason: e.to_string().trim().to_string(),
+    })?;
+    let redacted = redact_url(url);
+    let fail = move |reason: String| DbError::Migrate {
+        url: redacted.clone(),
+        reason,
+    };
+    // diesel_migrations is synchronous: it runs on a blocking thread through diesel-async's
+    // wrapper, so no libpq is needed.
+    tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
+        let lock = diesel::sql_query("SELECT pg_advisory_lock(hashtext($1)::bigint)")
+            .bind::<Text, _>("roompulse-migrations");
+        diesel::RunQueryDsl::execute(lock, &mut conn).map_err(|e| e.to_string())?;
+        let result = conn
+            .run_pending_migrations(migrations)
+            .map(|done| done.len())
+            .map_err(|e| e.to_string());
+        let unlock = diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1)::bigint)")
+            .bind::<Text, _>("roompulse-migrations");
+        let _ = diesel::RunQueryDsl::execute(unlock, &mut conn);
+        result
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r)
+    .map(|applied| {
+        if applied > 0 {
+            tracing::info!(applied, "ran migrations");
+        }
+    })
+    .map_err(fail)
+}
+
+/// Runs `SELECT 1` on a pooled connection: the readiness probe.
+pub async fn ping(pool: &PgPool) -> Result<(), String> {
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    diesel::sql_query("SELECT 1::bigint AS one")
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

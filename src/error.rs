@@ -1,0 +1,116 @@
+//! The API's error type and the one place where errors become HTTP responses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::data_provider::event::{Event, FieldError, ValidationErrors};
+use crate::data_provider::queue::QueueError;
+use crate::data_provider::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed request: a query parameter, a body that is not a JSON object.
+    #[error("{message}")]
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    /// A well-formed event whose fields break the rules.
+    #[error("invalid event: {0}")]
+    Invalid(ValidationErrors),
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("id {id} is already stored with different content")]
+    Conflict { id: i64, stored: Box<Event> },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug; the details go to the log, not to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_param(field: &str, message: impl std::fmt::Display) -> Self {
+        ApiError::BadRequest {
+            field: Some(field.to_string()),
+            message: format!("query parameter `{field}` {message}"),
+        }
+    }
+}
+
+/// Every error response has this shape: `error` says what is wrong in a sentence, `field` names
+/// the field or parameter at fault when there is one.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": "invalid event: hotel_id: must be a positive integer below 2147483648", "field": "hotel_id", "fields": [{"field": "hotel_id", "message": "must be a positive integer below 2147483648"}]}))]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every invalid field, for a body with several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldError>>,
+    /// The event already stored under the id, for a 409.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<Event>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        let mut body = ErrorBody {
+            error: message,
+            field: None,
+            fields: None,
+            stored: None,
+        };
+        let status = match self {
+            ApiError::BadRequest { field, .. } => {
+                body.field = field;
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Invalid(errors) => {
+                body.field = errors.0.first().map(|e| e.field.clone());
+                body.fields = Some(errors.0);
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict { stored, .. } => {
+                body.field = Some("id".into());
+                body.stored = Some(*stored);
+                StatusCode::CONFLICT
+            }
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(ref reason) => {
+                tracing::warn!(%reason, "answering 503");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(ref reason) => {
+                tracing::error!(%reason, "answering 500");
+                body.error = "internal error; the details are in the service's log".into();
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}

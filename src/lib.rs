@@ -1,0 +1,13 @@
+//! roompulse: hotel booking events in, room-night figures out.
+//!
+//! Follow one event: `data_provider::load` (CSV row) → `data_provider::queue` (Redis list)
+//! → `data_provider::worker` → `data_provider::store` (events table) → `GET /events`
+//! (`data_provider::api`) → the dashboard sync → `GET /dashboard`.
+
+pub mod app;
+pub mod config;
+pub mod data_provider;
+pub mod db;
+pub mod error;
+pub mod serve;
+pub mod telemetry;

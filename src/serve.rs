@@ -1,0 +1,126 @@
+//! Starting the long-running parts: the HTTP API and the queue workers (and, with the
+//! dashboard, its schedule), in one process or spread over several.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::{router, AppState};
+use crate::config::Config;
+use crate::data_provider::queue::{Queue, QueueError};
+use crate::data_provider::worker::{self, WorkerSettings};
+use crate::db::{self, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub api: bool,
+    pub workers: usize,
+}
+
+/// Creates and migrates both databases, then opens the pools and the queue; fails with one
+/// clear line when PostgreSQL or Redis is not there.
+pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartError> {
+    db::migrate(
+        &cfg.data_provider_database_url,
+        db::DATA_PROVIDER_MIGRATIONS,
+    )
+    .await?;
+    db::migrate(&cfg.dashboard_database_url, db::DASHBOARD_MIGRATIONS).await?;
+    let queue = Queue::new(&cfg.redis_url, cfg.queue_keys(), 2 * workers + 8)?;
+    queue.ping().await?;
+    Ok(AppState {
+        events_db: db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?,
+        dashboard_db: db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?,
+        queue,
+    })
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down: finishing the work in flight");
+        token.cancel();
+    });
+}
+
+/// Runs the chosen parts until `shutdown`, then lets each finish or hand back what it holds.
+pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Result<(), StartError> {
+    let state = prepare(&cfg, parts.workers).await?;
+    let tasks = TaskTracker::new();
+    let settings = WorkerSettings::from_config(&cfg);
+    for _ in 0..parts.workers {
+        tasks.spawn(worker::run(
+            state.queue.clone(),
+            state.events_db.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tasks.close();
+    if parts.api {
+        let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: cfg.bind_addr,
+                source,
+            })?;
+        tracing::info!(
+            addr = %cfg.bind_addr,
+            workers = parts.workers,
+            "serving; Swagger UI at http://{}/swagger-ui/",
+            cfg.bind_addr
+        );
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .map_err(StartError::Serve)?;
+    } else {
+        tracing::info!(workers = parts.workers, "running workers only");
+        shutdown.cancelled().await;
+    }
+    // A worker finishes its batch (one INSERT) or hands it back well within this.
+    if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("workers did not stop within 10 s; their batches return to the queue when their leases run out");
+    }
+    Ok(())
+}
