@@ -83,18 +83,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
 /// Runs the chosen parts until `shutdown`, then lets each finish or hand back what it holds.
 pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Result<(), StartError> {
     let state = prepare(&cfg, parts.workers).await?;
-    let tasks = TaskTracker::new();
-    let settings = WorkerSettings::from_config(&cfg);
-    for _ in 0..parts.workers {
-        tasks.spawn(worker::run(
-            state.queue.clone(),
-            state.events_db.clone(),
-            settings.clone(),
-            shutdown.clone(),
-        ));
-    }
-    tasks.close();
-    if parts.api {
+    let listener = if parts.api {
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await
             .map_err(|source| StartError::Bind {
@@ -107,12 +96,39 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
             "serving; Swagger UI at http://{}/swagger-ui/",
             cfg.bind_addr
         );
+        Some(listener)
+    } else {
+        tracing::info!(workers = parts.workers, "running workers only");
+        None
+    };
+    run_with(state, &cfg, parts.workers, listener, shutdown).await
+}
+
+/// Runs `workers` queue workers and, given a listener, the HTTP API on it, until `shutdown`.
+pub async fn run_with(
+    state: AppState,
+    cfg: &Config,
+    workers: usize,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let tasks = TaskTracker::new();
+    let settings = WorkerSettings::from_config(cfg);
+    for _ in 0..workers {
+        tasks.spawn(worker::run(
+            state.queue.clone(),
+            state.events_db.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tasks.close();
+    if let Some(listener) = listener {
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
             .map_err(StartError::Serve)?;
     } else {
-        tracing::info!(workers = parts.workers, "running workers only");
         shutdown.cancelled().await;
     }
     // A worker finishes its batch (one INSERT) or hands it back well within this.

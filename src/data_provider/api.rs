@@ -300,10 +300,15 @@ pub fn decode_cursor(s: &str) -> Option<ListCursor> {
     }
     let micros = u64::from_str_radix(&s[..16], 16).ok()? as i64;
     let id = u64::from_str_radix(&s[16..], 16).ok()? as i64;
-    Some(ListCursor {
-        event_timestamp: DateTime::from_timestamp_micros(micros)?,
-        id,
-    })
+    let event_timestamp = DateTime::from_timestamp_micros(micros)?;
+    // Only positions of real events: anything else was not issued by this service.
+    let year = chrono::Datelike::year(&event_timestamp);
+    (id > 0 && (super::event::MIN_YEAR..=super::event::MAX_YEAR).contains(&year)).then_some(
+        ListCursor {
+            event_timestamp,
+            id,
+        },
+    )
 }
 
 /// The next page's URL: the same query with the cursor replaced.

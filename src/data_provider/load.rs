@@ -179,6 +179,47 @@ fn column_map(path: &Path, header: &csv::ByteRecord) -> Result<[usize; 6], LoadE
     Ok(cols.map(|c| c.unwrap_or_default()))
 }
 
+/// Line numbers for rejected rows. The csv crate's own line count is off for CRLF files and
+/// after blank lines, so a second, forward-only reader counts newlines up to each rejected
+/// record; it moves only when a row is rejected, so the whole file is read at most once more.
+struct LineCounter {
+    reader: std::io::BufReader<File>,
+    pos: u64,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line on which the record the csv crate places at `byte` starts. That offset
+    /// may point at the previous line's terminator or at blank lines before the record.
+    fn line_of(&mut self, byte: u64) -> std::io::Result<u64> {
+        use std::io::BufRead;
+        let mut skipping_terminators = false;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(self.newlines + 1);
+            }
+            let mut used = 0;
+            for &b in buf {
+                if self.pos + used as u64 >= byte {
+                    skipping_terminators = true;
+                }
+                if skipping_terminators && b != b'\r' && b != b'\n' {
+                    self.reader.consume(used);
+                    self.pos += used as u64;
+                    return Ok(self.newlines + 1);
+                }
+                if b == b'\n' {
+                    self.newlines += 1;
+                }
+                used += 1;
+            }
+            self.reader.consume(used);
+            self.pos += used as u64;
+        }
+    }
+}
+
 struct Rejects {
     path: PathBuf,
     writer: Option<csv::Writer<File>>,
@@ -265,6 +306,11 @@ fn parse_file(
         });
     }
     let cols = column_map(path, &header)?;
+    let mut lines = LineCounter {
+        reader: std::io::BufReader::new(File::open(path).map_err(read_err)?),
+        pos: 0,
+        newlines: 0,
+    };
     let mut rejects = Rejects {
         path: rejects_path.to_path_buf(),
         writer: None,
@@ -282,7 +328,6 @@ fn parse_file(
                 return Err(read_err(std::io::Error::other(format!("line {line}: {e}"))));
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
         match row_to_event(&record, &header, &cols) {
             Ok(event) => {
                 write_json(&event, &mut chunk.buf);
@@ -294,7 +339,11 @@ fn parse_file(
                     }
                 }
             }
-            Err(reason) => rejects.write(line, &reason, &record)?,
+            Err(reason) => {
+                let byte = record.position().map(|p| p.byte()).unwrap_or(0);
+                let line = lines.line_of(byte).map_err(read_err)?;
+                rejects.write(line, &reason, &record)?
+            }
         }
     }
     if !chunk.ends.is_empty() {
@@ -323,7 +372,7 @@ fn row_to_event(
         let bytes = &record[cols[field as usize]];
         let text = std::str::from_utf8(bytes)
             .map_err(|_| format!("{}: is not valid UTF-8", field.name()))?;
-        let value = (!text.trim().is_empty()).then(|| Scalar::Text(Cow::Borrowed(text)));
+        let value = (!text.trim().is_empty()).then_some(Scalar::Text(Cow::Borrowed(text)));
         raw.set(field.name(), value);
     }
     let new = raw.validate(IdRule::Required).map_err(|e| e.to_string())?;

@@ -98,6 +98,23 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return n
 ";
 
+/// Counts the queue and every registered worker's processing list at one instant.
+const BACKLOG: &str = r"
+local in_flight = 0
+local prefix = string.sub(KEYS[2], 1, -8) .. 'processing:'
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  in_flight = in_flight + redis.call('LLEN', prefix .. w)
+end
+return {redis.call('LLEN', KEYS[1]), in_flight}
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub queued: i64,
+    pub in_flight: i64,
+}
+
+static BACKLOG_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(BACKLOG));
 static CLAIM_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM));
 static ACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACK));
 static HAND_BACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(HAND_BACK));
@@ -323,23 +340,21 @@ impl Queue {
             .map_err(|e| self.unavailable(e))
     }
 
+    /// Messages waiting in the queue and messages held by workers, read in one atomic step (two
+    /// separate reads could miss a batch moving between the lists).
+    pub async fn backlog(&self) -> Result<Backlog, QueueError> {
+        let mut c = self.conn().await?;
+        let (queued, in_flight): (i64, i64) = BACKLOG_SCRIPT
+            .key(&self.keys.queue)
+            .key(&self.keys.workers)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok(Backlog { queued, in_flight })
+    }
+
     /// Messages currently held by workers (in processing lists).
     pub async fn in_flight(&self) -> Result<i64, QueueError> {
-        let workers: Vec<String> = {
-            let mut c = self.conn().await?;
-            c.smembers(&self.keys.workers)
-                .await
-                .map_err(|e| self.unavailable(e))?
-        };
-        let mut c = self.conn().await?;
-        let mut total = 0;
-        for w in workers {
-            let n: i64 = c
-                .llen(self.keys.processing(&w))
-                .await
-                .map_err(|e| self.unavailable(e))?;
-            total += n;
-        }
-        Ok(total)
+        Ok(self.backlog().await?.in_flight)
     }
 }

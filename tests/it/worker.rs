@@ -1,0 +1,229 @@
+use std::time::Duration;
+
+use roompulse::data_provider::event::write_json;
+use roompulse::data_provider::load;
+use roompulse::data_provider::queue::Backlog;
+use roompulse::data_provider::store;
+use roompulse::data_provider::worker::{self, parse_message, WorkerSettings};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{eventually, generated_csv, temp_dir, TestApp, TestDb, TestKeys};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+async fn drained(app: &TestApp, expected: i64) {
+    let empty = Backlog {
+        queued: 0,
+        in_flight: 0,
+    };
+    eventually("the queue is drained", LIMIT, || async {
+        app.queue().backlog().await.unwrap() == empty
+    })
+    .await;
+    assert_eq!(app.stored_count().await, expected);
+}
+
+#[tokio::test]
+async fn workers_drain_the_queue_and_loading_twice_stores_once() {
+    let app = TestApp::spawn_with_workers(2).await;
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), 3000, 11);
+    let rejects = dir.path().join("r.csv");
+    for _ in 0..2 {
+        let report = load::load_events(&csv, &rejects, app.queue(), false)
+            .await
+            .unwrap();
+        assert_eq!(report.queued, 3000);
+    }
+    drained(&app, 3000).await;
+    assert_eq!(app.queue().dead_depth().await.unwrap(), 0);
+    // What was stored is what the file says.
+    let page: Vec<Value> = app
+        .client
+        .get(app.url("/events?limit=10000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut want: Vec<_> = roompulse::data_provider::generate::rows(
+        &roompulse::data_provider::generate::GenerateOptions {
+            rows: 3000,
+            hotels: 4,
+            seed: 11,
+            trailing_blank_lines: 0,
+        },
+    )
+    .map(|r| (r.event_timestamp, r.id))
+    .collect();
+    want.sort();
+    let got: Vec<i64> = page.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
+    let queue = app.queue().clone();
+    app.stop().await;
+    assert_eq!(
+        queue.in_flight().await.unwrap(),
+        0,
+        "stopped workers hold nothing"
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_become_dead_letters_and_never_block_the_queue() {
+    let app = TestApp::spawn_with_workers(1).await;
+    let good = r#"{"id":1,"hotel_id":1,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02","source":"pms"}"#;
+    let as_strings = r#"{"id":"2","hotel_id":"1","timestamp":"2022-01-01T00:00:00Z","rpg_status":"2","room_id":"0013E338-0158-4D5C-8698-AEBE00CBA360","night_of_stay":"2022-01-02"}"#;
+    let conflict = r#"{"id":1,"hotel_id":2,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02"}"#;
+    let messages: Vec<&str> = vec![
+        good,
+        "not json",
+        "[1]",
+        r#"{"id":3,"hotel_id":1}"#,
+        as_strings,
+        good,
+    ];
+    app.queue().push(&messages).await.unwrap();
+    drained(&app, 2).await;
+    // The conflicting event arrives later, once the first is stored.
+    app.queue().push(&[conflict]).await.unwrap();
+    eventually("the conflict is dead-lettered", LIMIT, || async {
+        app.queue().dead_depth().await.unwrap() == 4
+    })
+    .await;
+    drained(&app, 2).await;
+
+    let dead: Vec<Value> = app
+        .queue()
+        .dead_letters(0, -1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let reasons: Vec<&str> = dead.iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert!(reasons[0].contains("JSON object"), "{reasons:?}");
+    assert!(reasons[1].contains("JSON object"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("event_timestamp: is required"),
+        "{reasons:?}"
+    );
+    assert!(reasons[3].starts_with("conflict: id 1"), "{reasons:?}");
+    assert_eq!(dead[0]["message"], "not json");
+    assert_eq!(dead[3]["message"], conflict);
+    // The stored event is the first one, untouched.
+    let stored = store::list(&app.state.events_db, &Default::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored[0].hotel_id, 1);
+    assert_eq!(stored[1].status, 2);
+}
+
+/// Simulates a worker that dies mid-batch: it took a batch into its processing list (and, the
+/// second time, even committed it) but never acknowledged. Its lease runs out and a live worker
+/// puts the batch back; every event ends up stored once.
+#[tokio::test]
+async fn a_batch_of_a_worker_that_died_is_recovered_exactly_once() {
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), 2000, 5);
+    let (events_db, dashboard_db) = tokio::join!(TestDb::data_provider(), TestDb::dashboard());
+    let keys = TestKeys::new();
+    let queue = keys.queue();
+    load::load_events(&csv, &dir.path().join("r.csv"), &queue, false)
+        .await
+        .unwrap();
+
+    let lease = Duration::from_secs(1);
+    // Ghost one dies before storing; ghost two dies after its commit, before its ack.
+    let lost = queue.claim("ghost-1", 300, lease, lease).await.unwrap();
+    let committed = queue.claim("ghost-2", 300, lease, lease).await.unwrap();
+    assert_eq!((lost.len(), committed.len()), (300, 300));
+    let pool = roompulse::db::pool(&events_db.url, 2).unwrap();
+    let events: Vec<_> = committed
+        .iter()
+        .map(|m| parse_message(m).unwrap())
+        .collect();
+    store::insert_batch(&mut store::connection(&pool).await.unwrap(), &events)
+        .await
+        .unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 1400);
+    assert_eq!(queue.in_flight().await.unwrap(), 600);
+
+    let mut config = crate::helpers::test_config(&events_db, &dashboard_db, &keys);
+    config.worker_lease_secs = 1;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(worker::run(
+        queue.clone(),
+        pool.clone(),
+        WorkerSettings::from_config(&config),
+        shutdown.clone(),
+    ));
+    eventually(
+        "both ghosts' batches are recovered and stored",
+        LIMIT,
+        || async {
+            queue.backlog().await.unwrap()
+                == Backlog {
+                    queued: 0,
+                    in_flight: 0,
+                }
+        },
+    )
+    .await;
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert_eq!(store::count(&pool).await.unwrap(), 2000);
+    assert_eq!(queue.dead_depth().await.unwrap(), 0);
+}
+
+/// Graceful shutdown while the database is unreachable: the batch in flight goes back to the
+/// queue instead of being lost or dead-lettered.
+#[tokio::test]
+async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
+    let keys = TestKeys::new();
+    let queue = keys.queue();
+    let messages: Vec<Vec<u8>> = (1..=50)
+        .map(|i| {
+            let mut buf = Vec::new();
+            let line = format!(r#"{{"id":{i},"hotel_id":1,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02"}}"#);
+            write_json(&parse_message(line.as_bytes()).unwrap(), &mut buf);
+            buf
+        })
+        .collect();
+    queue.push(&messages).await.unwrap();
+    // A database that does not exist: every attempt fails as an outage does.
+    let pool =
+        roompulse::db::pool("postgres://postgres@127.0.0.1:5432/roompulse_no_such_db", 1).unwrap();
+    let settings = WorkerSettings {
+        batch_size: 20,
+        lease: Duration::from_secs(5),
+        idle_wait: Duration::from_secs(1),
+    };
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(worker::run(queue.clone(), pool, settings, shutdown.clone()));
+    eventually("the worker holds a batch", LIMIT, || async {
+        queue.in_flight().await.unwrap() == 20
+    })
+    .await;
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert_eq!(queue.in_flight().await.unwrap(), 0);
+    assert_eq!(queue.dead_depth().await.unwrap(), 0);
+    let mut c = redis::Client::open(crate::helpers::REDIS_URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let back: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg(&queue.keys().queue)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        back, messages,
+        "every message is back, in its original order"
+    );
+}
