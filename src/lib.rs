@@ -5,6 +5,7 @@
 //! (`data_provider::api`) → the dashboard sync → `GET /dashboard`.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod data_provider;
 pub mod db;

@@ -55,6 +55,21 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Measure each stage (load, drain, a raw COPY baseline) on scratch databases; prints a
+    /// Markdown table for BENCHMARKS.md.
+    Bench {
+        /// Events to generate and push through.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Queue workers draining concurrently.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Distinct hotels in the generated data.
+        #[arg(long, default_value_t = 50)]
+        hotels: u32,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Write a deterministic synthetic CSV export.
     GenerateEvents {
         /// Rows to write.
@@ -138,6 +153,21 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("rejected rows are in {}", path.display());
             }
             println!("{}", report.summary());
+        }
+        Command::Bench {
+            events,
+            workers,
+            hotels,
+            config,
+        } => {
+            let opts = roompulse::bench::BenchOptions {
+                events,
+                workers,
+                hotels,
+                work_dir: std::env::temp_dir(),
+            };
+            let stages = roompulse::bench::run(&config, &opts).await?;
+            roompulse::bench::print(&stages);
         }
         Command::GenerateEvents {
             rows,
