@@ -182,10 +182,7 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
             .map_err(|e| fail("COPY row")(&e))?;
         rows += 1;
     }
-    writer
-        .finish()
-        .await
-        .map_err(|e| fail("COPY finish")(&e))?;
+    writer.finish().await.map_err(|e| fail("COPY finish")(&e))?;
     Ok(Stage {
         name: "raw binary COPY of the same rows (baseline)",
         rows,
