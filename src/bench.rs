@@ -103,6 +103,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<Vec<Stage>, BenchE
     let pool = db::pool(&events_url, opts.workers as u32 + 2).map_err(|e| fail("pool")(&e))?;
     let mut settings = worker::WorkerSettings::from_config(cfg);
     settings.idle_wait = Duration::from_millis(200);
+    settings.copy_url = Some(events_url.clone());
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let handles: Vec<_> = (0..opts.workers)
@@ -116,10 +117,21 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<Vec<Stage>, BenchE
         })
         .collect();
     let target = report.queued as i64;
+    let (mut last, mut last_change) = (0, Instant::now());
     loop {
         let stored = store::count(&pool).await.map_err(|e| fail("count")(&e))?;
         if stored >= target {
             break;
+        }
+        if stored != last {
+            (last, last_change) = (stored, Instant::now());
+        } else if last_change.elapsed() > Duration::from_secs(30) {
+            shutdown.cancel();
+            let dead = queue.dead_depth().await.unwrap_or(-1);
+            return Err(BenchError(format!(
+                "drain stalled at {stored} of {target} events ({dead} dead letters in {})",
+                keys.dead
+            )));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -17,6 +17,9 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// How long an idle worker blocks on Redis before looking around (shutdown, expired leases).
     pub idle_wait: Duration,
+    /// The events database for the COPY fast path; `None` stores every batch with
+    /// `store::insert_batch`.
+    pub copy_url: Option<String>,
 }
 
 impl WorkerSettings {
@@ -25,6 +28,7 @@ impl WorkerSettings {
             batch_size: cfg.worker_batch_size as usize,
             lease: Duration::from_secs(cfg.worker_lease_secs),
             idle_wait: Duration::from_secs(1),
+            copy_url: Some(cfg.data_provider_database_url.clone()),
         }
     }
 }
@@ -62,6 +66,7 @@ pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: C
     let recover_every = settings.lease / 2;
     let mut next_recovery = tokio::time::Instant::now();
     let mut backoff = Backoff(0);
+    let mut copy = settings.copy_url.as_deref().map(store::CopyConnection::new);
 
     while !shutdown.is_cancelled() {
         if tokio::time::Instant::now() >= next_recovery {
@@ -91,7 +96,7 @@ pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: C
         if batch.is_empty() {
             continue;
         }
-        if !process_batch(&queue, &db, &id, &batch, &shutdown).await {
+        if !process_batch(&queue, &db, copy.as_mut(), &id, &batch, &shutdown).await {
             break;
         }
     }
@@ -137,6 +142,7 @@ async fn sleep_or_shutdown(wait: Duration, shutdown: &CancellationToken) {
 pub async fn process_batch(
     queue: &Queue,
     db: &PgPool,
+    copy: Option<&mut store::CopyConnection>,
     worker: &str,
     batch: &[Vec<u8>],
     shutdown: &CancellationToken,
@@ -161,7 +167,7 @@ pub async fn process_batch(
         }
     }
 
-    let Some(rejected) = store_with_retry(db, &events, worker, shutdown).await else {
+    let Some(rejected) = store_with_retry(db, copy, &events, worker, shutdown).await else {
         return false;
     };
     for (pos, reason) in rejected {
@@ -213,15 +219,38 @@ pub fn parse_message(message: &[u8]) -> Result<Event, String> {
 /// that can never be stored, with the reason; `None` when shutdown came first.
 async fn store_with_retry(
     db: &PgPool,
+    copy: Option<&mut store::CopyConnection>,
     events: &[Event],
     worker: &str,
     shutdown: &CancellationToken,
 ) -> Option<Vec<(usize, String)>> {
+    let mut backoff = Backoff(0);
+    // Fast path: a batch of new events (the normal case) goes in with one COPY. A batch with an
+    // id already stored, and any error that is not an outage, take the careful path below.
+    if let Some(copy) = copy {
+        loop {
+            match copy.copy_batch(events).await {
+                Ok(true) => return Some(Vec::new()),
+                Ok(false) => break,
+                Err(e) if e.is_transient() => {
+                    if shutdown.is_cancelled() {
+                        return None;
+                    }
+                    let wait = backoff.next();
+                    tracing::warn!(worker, error = %e, retry_in = ?wait, "storing a batch failed; retrying");
+                    sleep_or_shutdown(wait, shutdown).await;
+                }
+                Err(e) => {
+                    tracing::debug!(worker, error = %e, "COPY refused the batch; inserting it row-safe");
+                    break;
+                }
+            }
+        }
+    }
     let mut rejected = Vec::new();
     // Ranges still to store; a range the database refuses for a reason other than an outage
     // is split until the refused event is alone, so one bad event cannot block the queue.
     let mut pending = vec![(0usize, events.len())];
-    let mut backoff = Backoff(0);
     while let Some((start, end)) = pending.pop() {
         if start == end {
             continue;
