@@ -193,12 +193,13 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
         .collect();
     queue.push(&messages).await.unwrap();
     // A database that does not exist: every attempt fails as an outage does.
-    let pool =
-        roompulse::db::pool("postgres://postgres@127.0.0.1:5432/roompulse_no_such_db", 1).unwrap();
+    let nowhere = "postgres://postgres@127.0.0.1:5432/roompulse_no_such_db";
+    let pool = roompulse::db::pool(nowhere, 1).unwrap();
     let settings = WorkerSettings {
         batch_size: 20,
         lease: Duration::from_secs(5),
         idle_wait: Duration::from_secs(1),
+        copy_url: Some(nowhere.into()),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(worker::run(queue.clone(), pool, settings, shutdown.clone()));
