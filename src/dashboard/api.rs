@@ -158,14 +158,15 @@ pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
         values[i] = Some(value.to_string());
     }
     let [hotel_id, period, year, month, day, basis] = values;
-    let required = |name: &str, v: Option<String>| {
-        v.ok_or_else(|| ApiError::bad_param(name, "is required"))
-    };
+    let required =
+        |name: &str, v: Option<String>| v.ok_or_else(|| ApiError::bad_param(name, "is required"));
     let int = |name: &str, v: &str, lo: i64, hi: i64| {
         v.parse::<i64>()
             .ok()
             .filter(|n| (lo..=hi).contains(n))
-            .ok_or_else(|| ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}")))
+            .ok_or_else(|| {
+                ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}"))
+            })
     };
 
     let hotel_id = int(
@@ -255,9 +256,7 @@ pub fn rows(q: &DashboardQuery, days: &[DayFigures]) -> Vec<DashboardRow> {
             Period::Month => (date.month(), None),
             Period::Day => (date.month(), Some(date.day())),
         };
-        let same_bucket = out
-            .last()
-            .is_some_and(|r| r.month == month && r.day == day);
+        let same_bucket = out.last().is_some_and(|r| r.month == month && r.day == day);
         if !same_bucket {
             out.push(DashboardRow {
                 hotel_id: q.hotel_id,
@@ -302,9 +301,15 @@ mod tests {
     #[test]
     fn ranges_follow_the_parameters() {
         let a = q("hotel_id=7&period=month&year=2024");
-        assert_eq!((a.from, a.to, a.basis), (d(2024, 1, 1), d(2024, 12, 31), Basis::Event));
+        assert_eq!(
+            (a.from, a.to, a.basis),
+            (d(2024, 1, 1), d(2024, 12, 31), Basis::Event)
+        );
         let b = q("hotel_id=7&period=day&year=2024&month=2&basis=stay");
-        assert_eq!((b.from, b.to, b.basis), (d(2024, 2, 1), d(2024, 2, 29), Basis::Stay));
+        assert_eq!(
+            (b.from, b.to, b.basis),
+            (d(2024, 2, 1), d(2024, 2, 29), Basis::Stay)
+        );
         let c = q("hotel_id=7&period=day&year=2023&month=12&day=31");
         assert_eq!((c.from, c.to), (d(2023, 12, 31), d(2023, 12, 31)));
     }
@@ -312,25 +317,52 @@ mod tests {
     #[test]
     fn buckets_are_zero_filled_and_summed() {
         let figures = [
-            DayFigures { day: d(2024, 1, 31), bookings: 3, cancellations: 1 },
-            DayFigures { day: d(2024, 2, 1), bookings: 2, cancellations: 0 },
-            DayFigures { day: d(2024, 2, 29), bookings: 1, cancellations: 4 },
+            DayFigures {
+                day: d(2024, 1, 31),
+                bookings: 3,
+                cancellations: 1,
+            },
+            DayFigures {
+                day: d(2024, 2, 1),
+                bookings: 2,
+                cancellations: 0,
+            },
+            DayFigures {
+                day: d(2024, 2, 29),
+                bookings: 1,
+                cancellations: 4,
+            },
         ];
         let months = rows(&q("hotel_id=7&period=month&year=2024"), &figures);
         assert_eq!(months.len(), 12);
         assert_eq!(
-            months.iter().map(|r| (r.month, r.bookings, r.cancellations, r.booking_count)).take(3).collect::<Vec<_>>(),
+            months
+                .iter()
+                .map(|r| (r.month, r.bookings, r.cancellations, r.booking_count))
+                .take(3)
+                .collect::<Vec<_>>(),
             [(1, 3, 1, 2), (2, 3, 4, -1), (3, 0, 0, 0)]
         );
-        assert!(months.iter().all(|r| r.day.is_none() && r.year == 2024 && r.period == "month"));
-        assert_eq!(rows(&q("hotel_id=7&period=day&year=2024"), &figures).len(), 366);
+        assert!(months
+            .iter()
+            .all(|r| r.day.is_none() && r.year == 2024 && r.period == "month"));
+        assert_eq!(
+            rows(&q("hotel_id=7&period=day&year=2024"), &figures).len(),
+            366
+        );
         assert_eq!(rows(&q("hotel_id=7&period=day&year=2023"), &[]).len(), 365);
         let feb = rows(&q("hotel_id=7&period=day&year=2024&month=2"), &figures[1..]);
         assert_eq!(feb.len(), 29);
         assert_eq!((feb[0].day, feb[0].bookings), (Some(1), 2));
         assert_eq!((feb[28].day, feb[28].booking_count), (Some(29), -3));
-        let one = rows(&q("hotel_id=7&period=month&year=2024&month=2"), &figures[1..]);
+        let one = rows(
+            &q("hotel_id=7&period=month&year=2024&month=2"),
+            &figures[1..],
+        );
         assert_eq!(one.len(), 1);
-        assert_eq!((one[0].month, one[0].bookings, one[0].cancellations), (2, 3, 4));
+        assert_eq!(
+            (one[0].month, one[0].bookings, one[0].cancellations),
+            (2, 3, 4)
+        );
     }
 }

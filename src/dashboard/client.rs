@@ -78,11 +78,7 @@ impl DataProviderClient {
     }
 
     /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.
-    pub async fn changes(
-        &self,
-        cursor: Option<&str>,
-        limit: i64,
-    ) -> Result<FeedPage, ClientError> {
+    pub async fn changes(&self, cursor: Option<&str>, limit: i64) -> Result<FeedPage, ClientError> {
         let mut url = self.events_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -93,15 +89,15 @@ impl DataProviderClient {
             }
         }
         let shown = redact_url(url.as_str());
-        let response = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable {
-                url: shown.clone(),
-                reason: error_chain(&e),
-            })?;
+        let response =
+            self.http
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: shown.clone(),
+                    reason: error_chain(&e),
+                })?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -127,10 +123,13 @@ impl DataProviderClient {
                         .into(),
                 )
             })?;
-        let body = response.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: shown.clone(),
-            reason: error_chain(&e),
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: shown.clone(),
+                reason: error_chain(&e),
+            })?;
         let events: Vec<FeedEvent> =
             serde_json::from_slice(&body).map_err(|e| bad_page(e.to_string()))?;
         Ok(FeedPage {

@@ -70,7 +70,9 @@ struct SyncJob {
 impl SyncJob {
     async fn tick(&self) {
         let Ok(mut backoff) = self.backoff.try_lock() else {
-            tracing::debug!("dashboard sync: the previous pass is still running; not starting another");
+            tracing::debug!(
+                "dashboard sync: the previous pass is still running; not starting another"
+            );
             return;
         };
         if backoff.skip > 0 {
@@ -93,7 +95,9 @@ impl SyncJob {
                 }
                 *backoff = Backoff::default();
                 match outcome {
-                    PassOutcome::Skipped => tracing::debug!("dashboard sync pass: {}", outcome.summary()),
+                    PassOutcome::Skipped => {
+                        tracing::debug!("dashboard sync pass: {}", outcome.summary())
+                    }
                     PassOutcome::Synced(ref r) => tracing::debug!(
                         pages = r.pages,
                         events = r.events,

@@ -26,7 +26,9 @@ pub enum SyncError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Store(#[from] DashboardStoreError),
-    #[error("the page after cursor {cursor:?} holds an event the dashboard cannot count: {reason}")]
+    #[error(
+        "the page after cursor {cursor:?} holds an event the dashboard cannot count: {reason}"
+    )]
     BadEvent {
         cursor: Option<String>,
         reason: String,
@@ -203,7 +205,11 @@ mod tests {
         assert_eq!(page.events, 4);
         assert_eq!(
             page.last_event_at,
-            Some(DateTime::parse_from_rfc3339("2022-06-25T00:00:00Z").unwrap().to_utc())
+            Some(
+                DateTime::parse_from_rfc3339("2022-06-25T00:00:00Z")
+                    .unwrap()
+                    .to_utc()
+            )
         );
     }
 

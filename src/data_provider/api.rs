@@ -206,7 +206,14 @@ pub async fn list_events(
 ) -> Result<Response, ApiError> {
     let q = parse_list_query(query.as_deref().unwrap_or(""))?;
     if let ListOrder::Stored(after) = q.order {
-        return list_stored(&state, uri.path(), query.as_deref().unwrap_or(""), &q, after).await;
+        return list_stored(
+            &state,
+            uri.path(),
+            query.as_deref().unwrap_or(""),
+            &q,
+            after,
+        )
+        .await;
     }
     let mut events = store::list(&state.events_db, &q.filter, q.cursor, q.limit + 1).await?;
     let next = if events.len() as i64 > q.limit {
@@ -337,7 +344,9 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
         (false, Some(c)) => {
             q.cursor = Some(decode_cursor(&c).ok_or_else(|| {
                 if decode_stored_cursor(&c).is_some() {
-                    bad_cursor("belongs to `order=stored`; give that order with it, or drop the cursor")
+                    bad_cursor(
+                        "belongs to `order=stored`; give that order with it, or drop the cursor",
+                    )
                 } else {
                     bad_cursor("is not a cursor this service issued; copy it from a Link header")
                 }
@@ -350,7 +359,9 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
                     if decode_cursor(&c).is_some() {
                         bad_cursor("belongs to the `timestamp` order, not to `order=stored`")
                     } else {
-                        bad_cursor("is not a cursor this service issued; copy it from a Link header")
+                        bad_cursor(
+                            "is not a cursor this service issued; copy it from a Link header",
+                        )
                     }
                 })?,
             };
@@ -482,7 +493,11 @@ mod tests {
             id: 42,
         });
         assert_eq!(decode_stored_cursor(&ts), None);
-        for bad in ["s", "s+0000000000000000000000000000000", "sffffffffffffffff0000000000000000"] {
+        for bad in [
+            "s",
+            "s+0000000000000000000000000000000",
+            "sffffffffffffffff0000000000000000",
+        ] {
             assert_eq!(decode_stored_cursor(bad), None, "{bad}");
         }
     }

@@ -53,7 +53,10 @@ async fn every_bad_query_answers_400_naming_the_parameter() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(body["field"], *field, "{query}: {body}");
         let message = body["error"].as_str().unwrap();
-        assert!(message.contains(&format!("`{field}`")), "{query}: {message}");
+        assert!(
+            message.contains(&format!("`{field}`")),
+            "{query}: {message}"
+        );
     }
     let (status, _) = get(&app, ok).await;
     assert_eq!(status, StatusCode::OK);
@@ -80,7 +83,10 @@ async fn a_hotel_without_data_gets_every_bucket_with_zeros() {
         ("hotel_id=42&period=day&year=2100&month=2", 28),
         ("hotel_id=42&period=day&year=2024&month=2&day=29", 1),
         ("hotel_id=42&period=month&year=1900&month=12", 1),
-        ("hotel_id=42&period=month&year=2022&basis=event&unknown=1&month=", 12),
+        (
+            "hotel_id=42&period=month&year=2022&basis=event&unknown=1&month=",
+            12,
+        ),
     ] {
         let (status, body) = get(&app, query).await;
         assert_eq!(status, StatusCode::OK, "{query}");
@@ -153,9 +159,15 @@ async fn the_dashboard_has_its_own_document_listed_in_swagger_ui() {
         .collect();
     assert_eq!(required, ["hotel_id", "period", "year"]);
     let period = params.iter().find(|p| p["name"] == "period").unwrap();
-    assert_eq!(period["schema"]["enum"], serde_json::json!(["month", "day"]));
+    assert_eq!(
+        period["schema"]["enum"],
+        serde_json::json!(["month", "day"])
+    );
     let basis = params.iter().find(|p| p["name"] == "basis").unwrap();
-    assert_eq!(basis["schema"]["enum"], serde_json::json!(["event", "stay"]));
+    assert_eq!(
+        basis["schema"]["enum"],
+        serde_json::json!(["event", "stay"])
+    );
     // Every schema the document refers to is in it.
     let text = doc.to_string();
     for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

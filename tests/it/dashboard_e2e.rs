@@ -119,8 +119,7 @@ async fn a_csv_export_ends_as_exact_dashboard_figures() {
                         date = date.succ_opt().unwrap();
                     }
                     assert_eq!(rows.len(), want.len());
-                    for (row, ((month, day), (bookings, cancellations))) in rows.iter().zip(&want)
-                    {
+                    for (row, ((month, day), (bookings, cancellations))) in rows.iter().zip(&want) {
                         let what = format!("hotel {hotel} {basis} {year}-{month} {day:?}");
                         assert_eq!(row["month"], *month, "{what}");
                         assert_eq!(row["day"].as_u64().map(|d| d as u32), *day, "{what}");
@@ -135,6 +134,10 @@ async fn a_csv_export_ends_as_exact_dashboard_figures() {
             }
         }
     }
-    assert_eq!(checked, 2 * ROWS as i64, "every event was compared on both bases");
+    assert_eq!(
+        checked,
+        2 * ROWS as i64,
+        "every event was compared on both bases"
+    );
     app.stop().await;
 }

@@ -67,7 +67,7 @@ async fn drain(app: &TestApp, mut path: String, seen: &mut Vec<i64>) -> String {
     loop {
         let (ids, next) = page(app, &path).await;
         let empty = ids.is_empty();
-        if empty {
+        if empty && path.contains("cursor=") {
             assert_eq!(next, path, "an empty page's link repeats its own cursor");
         }
         seen.extend(ids);
@@ -171,7 +171,10 @@ async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     assert!(ids.is_empty());
     assert_eq!(next, path);
 
-    diesel::sql_query("COMMIT").execute(&mut open).await.unwrap();
+    diesel::sql_query("COMMIT")
+        .execute(&mut open)
+        .await
+        .unwrap();
     drop(open);
     follow_until(&app, path, &mut seen, 3).await;
     assert_once(&seen, &[50, 60, 70].into());
@@ -185,7 +188,10 @@ async fn feed_parameters_are_checked() {
     let stored_cursor = "s00000000000000010000000000000001";
     for (query, field) in [
         ("order=newest", "order"),
-        (&format!("order=stored&cursor={ts_cursor}") as &str, "cursor"),
+        (
+            &format!("order=stored&cursor={ts_cursor}") as &str,
+            "cursor",
+        ),
         (&format!("cursor={stored_cursor}"), "cursor"),
         ("order=stored&cursor=s123", "cursor"),
         ("order=stored&limit=0", "limit"),

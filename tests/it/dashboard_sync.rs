@@ -205,7 +205,10 @@ async fn a_failing_data_provider_changes_nothing_and_the_next_pass_catches_up() 
     let e = dash.pass(&client).await.unwrap_err();
     assert!(e.to_string().contains("500"), "{e}");
     // The first page is counted and the cursor stands after it: nothing lost, nothing twice.
-    assert_eq!(dash.figures().await, expected(&p0.iter().collect::<Vec<_>>()));
+    assert_eq!(
+        dash.figures().await,
+        expected(&p0.iter().collect::<Vec<_>>())
+    );
     assert_eq!(dash.state().await.cursor.as_deref(), Some("c1"));
 
     let r = synced(dash.pass(&client).await.unwrap());
@@ -261,10 +264,7 @@ async fn a_page_served_twice_is_counted_once() {
     assert_eq!(dash.figures().await, expected(&all));
 
     // The dead pass's copy, applied late (a pass that hung, not died): refused, nothing changes.
-    let deltas = sync::fold(
-        &serde_json::from_value::<Vec<_>>(json!(p0)).unwrap(),
-    )
-    .unwrap();
+    let deltas = sync::fold(&serde_json::from_value::<Vec<_>>(json!(p0)).unwrap()).unwrap();
     assert_eq!(deltas.events, fetched.events.len() as i64);
     let mut conn = store::connection(&dash.pool).await.unwrap();
     let applied = store::apply_page(&mut conn, None, &fetched.next_cursor, &deltas)
@@ -293,7 +293,13 @@ async fn passes_running_at_once_count_every_event_once() {
             (0..if p == 3 { 1 } else { PAGE })
                 .map(|i| {
                     let id = p * 10 + i + 1;
-                    ev(id, 1 + (id % 2) as i32, "2022-08-01T12:00:00Z", 1 + (id % 3 == 0) as i16, "2022-08-15")
+                    ev(
+                        id,
+                        1 + (id % 2) as i32,
+                        "2022-08-01T12:00:00Z",
+                        1 + (id % 3 == 0) as i16,
+                        "2022-08-15",
+                    )
                 })
                 .collect()
         })
@@ -354,11 +360,15 @@ async fn the_schedule_runs_passes_until_the_figures_are_complete() {
         .unwrap();
     let all: Vec<&Value> = p0.iter().chain(&p1).collect();
     let want = expected(&all);
-    eventually("the scheduled sync has counted every event", Duration::from_secs(60), || {
-        let dash = &dash;
-        let want = &want;
-        async move { dash.figures().await == *want }
-    })
+    eventually(
+        "the scheduled sync has counted every event",
+        Duration::from_secs(60),
+        || {
+            let dash = &dash;
+            let want = &want;
+            async move { dash.figures().await == *want }
+        },
+    )
     .await;
     running.stop().await;
     assert_eq!(dash.state().await.events_synced, 4);
