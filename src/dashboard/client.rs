@@ -96,7 +96,7 @@ impl DataProviderClient {
                 .await
                 .map_err(|e| ClientError::Unreachable {
                     url: shown.clone(),
-                    reason: error_chain(&e),
+                    reason: error_chain(&e.without_url()),
                 })?;
         let status = response.status();
         if !status.is_success() {
@@ -128,7 +128,7 @@ impl DataProviderClient {
             .await
             .map_err(|e| ClientError::Unreachable {
                 url: shown.clone(),
-                reason: error_chain(&e),
+                reason: error_chain(&e.without_url()),
             })?;
         let events: Vec<FeedEvent> =
             serde_json::from_slice(&body).map_err(|e| bad_page(e.to_string()))?;
