@@ -13,6 +13,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::{SwaggerUi, Url};
 
+use crate::dashboard::api as dashboard_api;
 use crate::data_provider::{api as events_api, queue::Queue};
 use crate::db::PgPool;
 use crate::error::ApiError;
@@ -35,6 +36,17 @@ pub struct AppState {
 )]
 pub struct DataProviderDoc;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "roompulse Dashboard",
+        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
+    ),
+    paths(dashboard_api::get_dashboard),
+    tags((name = "dashboard", description = "Booking figures per hotel"))
+)]
+pub struct DashboardDoc;
+
 /// Routes `path` and `path/` alike.
 fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
     router
@@ -49,12 +61,19 @@ pub fn router(state: AppState) -> Router {
         "/events",
         get(events_api::list_events).post(events_api::create_event),
     );
+    api = both(api, "/dashboard", get(dashboard_api::get_dashboard));
     api = both(api, "/health", get(health));
     api = both(api, "/ready", get(ready));
-    let swagger = SwaggerUi::new("/swagger-ui").urls(vec![(
-        Url::new("data-provider", "/api-docs/data-provider.json"),
-        DataProviderDoc::openapi(),
-    )]);
+    let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
+        (
+            Url::new("data-provider", "/api-docs/data-provider.json"),
+            DataProviderDoc::openapi(),
+        ),
+        (
+            Url::new("dashboard", "/api-docs/dashboard.json"),
+            DashboardDoc::openapi(),
+        ),
+    ]);
     api.with_state(state)
         .merge(swagger)
         .route(

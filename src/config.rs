@@ -46,11 +46,38 @@ pub struct Config {
     /// Connections per database pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,
+
+    /// The Data Provider API the dashboard sync reads events from (default: `http://` +
+    /// BIND_ADDR, this process's own API, still spoken to over HTTP).
+    #[arg(long, env = "DATA_PROVIDER_URL")]
+    pub data_provider_url: Option<String>,
+
+    /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
+    #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = crate::dashboard::schedule::parse_schedule)]
+    pub dashboard_sync_schedule: String,
 }
 
 impl Config {
     pub fn queue_keys(&self) -> crate::data_provider::queue::QueueKeys {
         crate::data_provider::queue::QueueKeys::new(&self.events_queue_key)
+    }
+
+    /// DATA_PROVIDER_URL, or this process's own API when it is not set.
+    pub fn data_provider_url(&self) -> String {
+        match &self.data_provider_url {
+            Some(url) => url.clone(),
+            None => {
+                let mut addr = self.bind_addr;
+                // Listening on every address (0.0.0.0) means reachable on loopback.
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(match addr {
+                        SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                format!("http://{addr}")
+            }
+        }
     }
 }
 

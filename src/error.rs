@@ -109,6 +109,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::dashboard::store::DashboardStoreError> for ApiError {
+    fn from(e: crate::dashboard::store::DashboardStoreError) -> Self {
+        if e.is_transient() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         ApiError::Unavailable(e.to_string())

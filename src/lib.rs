@@ -7,6 +7,7 @@
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod dashboard;
 pub mod data_provider;
 pub mod db;
 pub mod error;

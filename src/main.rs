@@ -29,6 +29,10 @@ enum Command {
         /// Do not serve HTTP (a process of workers only; same as `roompulse worker`).
         #[arg(long)]
         no_api: bool,
+        /// Do not run the dashboard sync on DASHBOARD_SYNC_SCHEDULE (run `sync-dashboard` from
+        /// cron instead, or let another `serve` process do it).
+        #[arg(long)]
+        no_schedule: bool,
         #[command(flatten)]
         config: Config,
     },
@@ -37,6 +41,12 @@ enum Command {
         /// Concurrent workers in this process.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Run one dashboard sync pass (fetch what is new from DATA_PROVIDER_URL and count it), then
+    /// exit: non-zero on failure. For cron jobs.
+    SyncDashboard {
         #[command(flatten)]
         config: Config,
     },
@@ -109,6 +119,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve {
             workers,
             no_api,
+            no_schedule,
             config,
         } => {
             let shutdown = CancellationToken::new();
@@ -116,6 +127,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let parts = Parts {
                 api: !no_api,
                 workers,
+                // The sync talks to an API: a process without one is a worker process.
+                schedule: !no_api && !no_schedule,
             };
             serve::run(config, parts, shutdown).await?;
         }
@@ -125,8 +138,26 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let parts = Parts {
                 api: false,
                 workers,
+                schedule: false,
             };
             serve::run(config, parts, shutdown).await?;
+        }
+        Command::SyncDashboard { config } => {
+            roompulse::db::migrate(
+                &config.dashboard_database_url,
+                roompulse::db::DASHBOARD_MIGRATIONS,
+            )
+            .await?;
+            let pool = roompulse::db::pool(&config.dashboard_database_url, 1)?;
+            let client =
+                roompulse::dashboard::client::DataProviderClient::new(&config.data_provider_url())?;
+            let outcome = roompulse::dashboard::sync::run_pass(
+                &pool,
+                &client,
+                roompulse::dashboard::sync::PAGE_SIZE,
+            )
+            .await?;
+            println!("{}", outcome.summary());
         }
         Command::Migrate { config } => {
             roompulse::db::migrate(

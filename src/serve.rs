@@ -8,6 +8,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{router, AppState};
 use crate::config::Config;
+use crate::dashboard::client::{ClientError, DataProviderClient};
+use crate::dashboard::schedule::{self, ScheduleError, SyncSchedule};
+use crate::dashboard::sync::PAGE_SIZE;
 use crate::data_provider::queue::{Queue, QueueError};
 use crate::data_provider::worker::{self, WorkerSettings};
 use crate::db::{self, DbError};
@@ -25,6 +28,10 @@ pub enum StartError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    DataProvider(#[from] ClientError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
 }
 
 /// Which parts this process runs.
@@ -32,6 +39,8 @@ pub enum StartError {
 pub struct Parts {
     pub api: bool,
     pub workers: usize,
+    /// Run the dashboard sync on DASHBOARD_SYNC_SCHEDULE.
+    pub schedule: bool,
 }
 
 /// Creates and migrates both databases, then opens the pools and the queue; fails with one
@@ -101,7 +110,31 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         tracing::info!(workers = parts.workers, "running workers only");
         None
     };
-    run_with(state, &cfg, parts.workers, listener, shutdown).await
+    let schedule = if parts.schedule {
+        Some(start_dashboard_sync(&cfg, &state).await?)
+    } else {
+        None
+    };
+    let result = run_with(state, &cfg, parts.workers, listener, shutdown).await;
+    if let Some(schedule) = schedule {
+        schedule.stop().await;
+    }
+    result
+}
+
+/// Starts the dashboard sync's schedule against DATA_PROVIDER_URL.
+pub async fn start_dashboard_sync(
+    cfg: &Config,
+    state: &AppState,
+) -> Result<SyncSchedule, StartError> {
+    let client = DataProviderClient::new(&cfg.data_provider_url())?;
+    Ok(schedule::start(
+        state.dashboard_db.clone(),
+        client,
+        &cfg.dashboard_sync_schedule,
+        PAGE_SIZE,
+    )
+    .await?)
 }
 
 /// Runs `workers` queue workers and, given a listener, the HTTP API on it, until `shutdown`.

@@ -16,7 +16,7 @@ use super::event::{
     parse_date, parse_hotel_id, parse_status, parse_timestamp, parse_uuid, raw_from_json, Event,
     IdRule, Scalar,
 };
-use super::store::{self, EventFilter, ListCursor, Stored};
+use super::store::{self, EventFilter, ListCursor, Stored, StoredCursor};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 
@@ -158,14 +158,35 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 10000, example = 1000)]
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link: <…>; rel="next"` header.
-    /// Opaque.
+    /// Opaque; a cursor from one `order` is refused by the other.
     cursor: Option<String>,
+    /// `timestamp` (default): by `event_timestamp`, then `id`. `stored`: the order in which the
+    /// events were stored, for readers that must see every event exactly once (a change feed):
+    /// it never returns an event behind a cursor already issued, including events that are
+    /// stored later with an old `event_timestamp`. Events of a batch still being stored are
+    /// held back until it commits, and the response always carries a `next` link, to poll
+    /// for events stored later (an empty page's link repeats the cursor it was asked with).
+    #[param(inline, example = "stored")]
+    order: Option<ListOrderParam>,
+}
+
+/// The values `order` takes.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the parameter; `parse_list_query` reads it
+pub enum ListOrderParam {
+    Timestamp,
+    Stored,
 }
 
 /// Lists events in `event_timestamp` order (ties by `id`), a page at a time.
 ///
 /// When more events match, the response carries `Link: </events?…&cursor=…>; rel="next"`;
 /// follow it until there is none. Pages never overlap or skip an event.
+///
+/// With `order=stored` the events come in the order they were stored and the `next` link is
+/// always there: follow it now or later to get the events stored since (the dashboard's sync
+/// does).
 #[utoipa::path(
     get,
     path = "/events",
@@ -173,7 +194,7 @@ pub struct ListParams {
     params(ListParams),
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
-            headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match"))),
+            headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
         (status = 400, description = "A query parameter is malformed or out of range", body = ErrorBody),
         (status = 503, description = "The events database is unreachable", body = ErrorBody),
     )
@@ -184,6 +205,16 @@ pub async fn list_events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_list_query(query.as_deref().unwrap_or(""))?;
+    if let ListOrder::Stored(after) = q.order {
+        return list_stored(
+            &state,
+            uri.path(),
+            query.as_deref().unwrap_or(""),
+            &q,
+            after,
+        )
+        .await;
+    }
     let mut events = store::list(&state.events_db, &q.filter, q.cursor, q.limit + 1).await?;
     let next = if events.len() as i64 > q.limit {
         events.truncate(q.limit as usize);
@@ -209,11 +240,47 @@ pub async fn list_events(
     Ok(response)
 }
 
+/// `GET /events?order=stored`: a page of the change feed, whose `next` link is always there.
+async fn list_stored(
+    state: &AppState,
+    path: &str,
+    query: &str,
+    q: &ListQuery,
+    after: StoredCursor,
+) -> Result<Response, ApiError> {
+    let rows = store::list_stored(&state.events_db, &q.filter, after, q.limit).await?;
+    let next = rows
+        .last()
+        .map(|(event, tx_id)| StoredCursor {
+            tx_id: *tx_id,
+            id: event.id,
+        })
+        .unwrap_or(after);
+    let events: Vec<Event> = rows.into_iter().map(|(event, _)| event).collect();
+    let mut response = Json(events).into_response();
+    let link = next_link(path, query, &encode_stored_cursor(&next));
+    if let Ok(value) = header::HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub filter: EventFilter,
+    /// The `timestamp` order's cursor (`None` with `order=stored`, whose cursor is in `order`).
     pub cursor: Option<ListCursor>,
     pub limit: i64,
+    pub order: ListOrder,
+}
+
+/// `GET /events`'s `order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    /// By `(event_timestamp, id)`.
+    Timestamp,
+    /// By `(tx_id, id)`, after this position.
+    Stored(StoredCursor),
 }
 
 /// Reads `GET /events`'s query string, naming the parameter at fault.
@@ -222,7 +289,11 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
         filter: EventFilter::default(),
         cursor: None,
         limit: DEFAULT_LIMIT,
+        order: ListOrder::Timestamp,
     };
+    // The cursor's meaning depends on `order`, which may come after it.
+    let mut cursor: Option<String> = None;
+    let mut stored = false;
     let mut seen: Vec<&'static str> = Vec::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim();
@@ -256,12 +327,45 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
                     .filter(|l| (1..=MAX_LIMIT).contains(l))
                     .ok_or_else(|| bad(format!("must be an integer from 1 to {MAX_LIMIT}")))?
             }
-            "cursor" => {
-                q.cursor = Some(decode_cursor(value).ok_or_else(|| {
-                    bad("is not a cursor this service issued; copy it from a Link header".into())
-                })?)
+            "cursor" => cursor = Some(value.to_string()),
+            "order" => {
+                stored = match value {
+                    "timestamp" => false,
+                    "stored" => true,
+                    _ => return Err(bad("must be `timestamp` or `stored`".into())),
+                }
             }
             _ => {}
+        }
+    }
+    let bad_cursor = |m: &str| ApiError::bad_param("cursor", m);
+    match (stored, cursor) {
+        (false, None) => {}
+        (false, Some(c)) => {
+            q.cursor = Some(decode_cursor(&c).ok_or_else(|| {
+                if decode_stored_cursor(&c).is_some() {
+                    bad_cursor(
+                        "belongs to `order=stored`; give that order with it, or drop the cursor",
+                    )
+                } else {
+                    bad_cursor("is not a cursor this service issued; copy it from a Link header")
+                }
+            })?)
+        }
+        (true, c) => {
+            let after = match c {
+                None => StoredCursor::START,
+                Some(c) => decode_stored_cursor(&c).ok_or_else(|| {
+                    if decode_cursor(&c).is_some() {
+                        bad_cursor("belongs to the `timestamp` order, not to `order=stored`")
+                    } else {
+                        bad_cursor(
+                            "is not a cursor this service issued; copy it from a Link header",
+                        )
+                    }
+                })?,
+            };
+            q.order = ListOrder::Stored(after);
         }
     }
     Ok(q)
@@ -281,6 +385,7 @@ fn canonical_param(key: &str) -> Option<&'static str> {
         "night_of_stay__lte" | "night_of_stay_lte" => "night_of_stay__lte",
         "limit" => "limit",
         "cursor" => "cursor",
+        "order" => "order",
         _ => return None,
     })
 }
@@ -309,6 +414,22 @@ pub fn decode_cursor(s: &str) -> Option<ListCursor> {
             id,
         },
     )
+}
+
+/// `s` and 32 hex digits: the `tx_id` and the id of the last event on the page. The prefix
+/// keeps it apart from the `timestamp` order's cursors.
+pub fn encode_stored_cursor(c: &StoredCursor) -> String {
+    format!("s{:016x}{:016x}", c.tx_id as u64, c.id as u64)
+}
+
+pub fn decode_stored_cursor(s: &str) -> Option<StoredCursor> {
+    let hex = s.strip_prefix('s')?;
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let tx_id = u64::from_str_radix(&hex[..16], 16).ok()? as i64;
+    let id = u64::from_str_radix(&hex[16..], 16).ok()? as i64;
+    (tx_id >= 0 && id >= 0).then_some(StoredCursor { tx_id, id })
 }
 
 /// The next page's URL: the same query with the cursor replaced.
@@ -355,6 +476,66 @@ mod tests {
             "é0000000000000000000000000000000",
         ] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_cursors_round_trip_and_never_pass_for_timestamp_cursors() {
+        let c = StoredCursor {
+            tx_id: 7_654_321,
+            id: 19_291_943,
+        };
+        let text = encode_stored_cursor(&c);
+        assert_eq!(decode_stored_cursor(&text), Some(c));
+        assert_eq!(decode_cursor(&text), None);
+        let ts = encode_cursor(&ListCursor {
+            event_timestamp: DateTime::from_timestamp(1_656_075_656, 0).unwrap(),
+            id: 42,
+        });
+        assert_eq!(decode_stored_cursor(&ts), None);
+        for bad in [
+            "s",
+            "s+0000000000000000000000000000000",
+            "sffffffffffffffff0000000000000000",
+        ] {
+            assert_eq!(decode_stored_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn order_and_cursor_must_agree() {
+        let stored = encode_stored_cursor(&StoredCursor { tx_id: 5, id: 9 });
+        let q = parse_list_query(&format!("cursor={stored}&order=stored&hotel_id=3")).unwrap();
+        assert_eq!(q.order, ListOrder::Stored(StoredCursor { tx_id: 5, id: 9 }));
+        assert_eq!(q.filter.hotel_id, Some(3));
+        assert_eq!(
+            parse_list_query("order=stored").unwrap().order,
+            ListOrder::Stored(StoredCursor::START)
+        );
+        assert_eq!(
+            parse_list_query("order=timestamp").unwrap().order,
+            ListOrder::Timestamp
+        );
+        let ts = encode_cursor(&ListCursor {
+            event_timestamp: DateTime::from_timestamp(1_656_075_656, 0).unwrap(),
+            id: 42,
+        });
+        for query in [
+            format!("cursor={stored}"),
+            format!("order=timestamp&cursor={stored}"),
+            format!("order=stored&cursor={ts}"),
+            "order=stored&cursor=nonsense".to_string(),
+        ] {
+            match parse_list_query(&query) {
+                Err(ApiError::BadRequest { field, .. }) => {
+                    assert_eq!(field.as_deref(), Some("cursor"), "{query}")
+                }
+                other => panic!("{query}: {other:?}"),
+            }
+        }
+        match parse_list_query("order=newest") {
+            Err(ApiError::BadRequest { field, .. }) => assert_eq!(field.as_deref(), Some("order")),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -327,18 +327,9 @@ pub struct ListCursor {
     pub id: i64,
 }
 
-/// Up to `limit` events matching `filter` after `after`, in `(event_timestamp, id)` order.
-pub async fn list(
-    pool: &PgPool,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
-    limit: i64,
-) -> Result<Vec<Event>, StoreError> {
-    let mut q = events::table
-        .select(Event::as_select())
-        .order_by((events::event_timestamp.asc(), events::id.asc()))
-        .limit(limit)
-        .into_boxed();
+/// The events table with `filter` applied, in no particular order.
+fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut q = events::table.into_boxed();
     if let Some(v) = filter.hotel_id {
         q = q.filter(events::hotel_id.eq(v));
     }
@@ -366,6 +357,20 @@ pub async fn list(
     if let Some(v) = filter.night_of_stay_lte {
         q = q.filter(events::night_of_stay.le(v));
     }
+    q
+}
+
+/// Up to `limit` events matching `filter` after `after`, in `(event_timestamp, id)` order.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut q = filtered(filter)
+        .select(Event::as_select())
+        .order_by((events::event_timestamp.asc(), events::id.asc()))
+        .limit(limit);
     if let Some(c) = after {
         // A row comparison, so that PostgreSQL walks the (…, event_timestamp, id) index.
         q = q.filter(
@@ -376,6 +381,49 @@ pub async fn list(
                 .sql(")"),
         );
     }
+    let mut conn = connection(pool).await?;
+    Ok(q.load(&mut conn).await?)
+}
+
+/// Position in the `(tx_id, id)` order of `GET /events?order=stored`: the page starts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCursor {
+    pub tx_id: i64,
+    pub id: i64,
+}
+
+impl StoredCursor {
+    /// Before every row: transaction ids and event ids are positive.
+    pub const START: StoredCursor = StoredCursor { tx_id: 0, id: 0 };
+}
+
+/// Up to `limit` events matching `filter` after `after` in `(tx_id, id)` order, each with its
+/// `tx_id`, leaving out rows of transactions at or above the oldest one still running.
+///
+/// Every transaction below that horizon has finished, and any transaction that starts later
+/// gets a higher id, so no row can ever appear behind the last row returned: a reader that
+/// follows the cursor sees every row exactly once, even one committed late by a long batch.
+pub async fn list_stored(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: StoredCursor,
+    limit: i64,
+) -> Result<Vec<(Event, i64)>, StoreError> {
+    let q = filtered(filter)
+        .select((Event::as_select(), events::tx_id))
+        // Computed in the statement itself, so the horizon and the rows come from one snapshot.
+        .filter(sql::<Bool>(
+            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        ))
+        .filter(
+            sql::<Bool>("(events.tx_id, events.id) > (")
+                .bind::<BigInt, _>(after.tx_id)
+                .sql(", ")
+                .bind::<BigInt, _>(after.id)
+                .sql(")"),
+        )
+        .order_by((events::tx_id.asc(), events::id.asc()))
+        .limit(limit);
     let mut conn = connection(pool).await?;
     Ok(q.load(&mut conn).await?)
 }

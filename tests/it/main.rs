@@ -1,6 +1,10 @@
 //! Integration tests against the real PostgreSQL and Redis (see `helpers`).
 
 mod bad_input;
+mod dashboard_api;
+mod dashboard_e2e;
+mod dashboard_feed;
+mod dashboard_sync;
 mod events_api;
 mod helpers;
 mod loader;

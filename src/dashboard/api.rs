@@ -1,0 +1,368 @@
+//! `GET /dashboard`: a hotel's bookings, cancellations and net booking count per month or per
+//! day, on the event or the stay basis, from the Dashboard's own tables.
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::store::{self, DayFigures};
+use super::Basis;
+use crate::app::AppState;
+use crate::data_provider::event::{MAX_YEAR, MIN_YEAR};
+use crate::error::{ApiError, ErrorBody};
+
+/// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
+/// ignored.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `parse_dashboard_query` reads them
+pub struct DashboardParams {
+    /// The hotel. A hotel without events gets zeros.
+    #[param(minimum = 1, maximum = 2147483647, example = 2607)]
+    hotel_id: i32,
+    /// `month`: one row per month. `day`: one row per day.
+    #[param(inline, example = "month")]
+    period: PeriodParam,
+    /// The year, 1900 to 2100.
+    #[param(minimum = 1900, maximum = 2100, example = 2022)]
+    year: i32,
+    /// Narrows the answer to this month, 1 to 12 (with `period=month`, one row).
+    #[param(minimum = 1, maximum = 12, example = 6)]
+    month: Option<u32>,
+    /// With `period=day` and `month`: narrows the answer to this day of the month (one row). It
+    /// must exist (no 30 February).
+    #[param(minimum = 1, maximum = 31, example = 24)]
+    day: Option<u32>,
+    /// `event` (default): counted on the UTC date of each event's `event_timestamp` (when the
+    /// business came in). `stay`: counted on each event's `night_of_stay` (room-nights on the
+    /// books per night).
+    #[param(inline, example = "event")]
+    basis: Option<BasisParam>,
+}
+
+/// The values `period` takes.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum PeriodParam {
+    Month,
+    Day,
+}
+
+/// The values `basis` takes.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum BasisParam {
+    Event,
+    Stay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Month,
+    Day,
+}
+
+impl Period {
+    fn name(self) -> &'static str {
+        match self {
+            Period::Month => "month",
+            Period::Day => "day",
+        }
+    }
+}
+
+/// One bucket's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"hotel_id": 2607, "period": "month", "year": 2022, "month": 6, "day": null,
+                          "bookings": 412, "cancellations": 57, "booking_count": 355}))]
+pub struct DashboardRow {
+    #[schema(example = 2607)]
+    pub hotel_id: i32,
+    /// `month` or `day`, as asked.
+    #[schema(example = "month")]
+    pub period: &'static str,
+    #[schema(example = 2022)]
+    pub year: i32,
+    #[schema(example = 6)]
+    pub month: u32,
+    /// The day of the month; null in monthly rows.
+    #[schema(example = json!(null))]
+    pub day: Option<u32>,
+    /// Events with status 1 (booking) in the bucket.
+    #[schema(example = 412)]
+    pub bookings: i64,
+    /// Events with status 2 (cancellation) in the bucket.
+    #[schema(example = 57)]
+    pub cancellations: i64,
+    /// `bookings` − `cancellations`: the net room-nights (the original system's figure).
+    #[schema(example = 355)]
+    pub booking_count: i64,
+}
+
+/// A valid `GET /dashboard` query: the hotel, the shape of the answer and its date range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardQuery {
+    pub hotel_id: i32,
+    pub period: Period,
+    pub basis: Basis,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A hotel's figures per month or per day, every bucket of the range present (zero-filled),
+/// sorted by date.
+///
+/// `period=month&year=2022` answers 12 rows, `period=day&year=2022` 365, adding `month=6`
+/// narrows to June (1 row by month, 30 by day), adding `day=24` to one day. The figures come
+/// from the Dashboard's own tables, which a scheduled sync keeps up with the Data Provider
+/// (every few seconds).
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "dashboard",
+    params(DashboardParams),
+    responses(
+        (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
+        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 503, description = "The dashboard database is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn get_dashboard(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<DashboardRow>>, ApiError> {
+    let q = parse_dashboard_query(query.as_deref().unwrap_or(""))?;
+    let days = store::daily(&state.dashboard_db, q.hotel_id, q.basis, q.from, q.to).await?;
+    Ok(Json(rows(&q, &days)))
+}
+
+/// Reads `GET /dashboard`'s query string, naming the parameter at fault.
+pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
+    const NAMES: [&str; 6] = ["hotel_id", "period", "year", "month", "day", "basis"];
+    let mut values: [Option<String>; 6] = Default::default();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let Some(i) = NAMES.iter().position(|n| *n == key) else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if values[i].is_some() {
+            return Err(ApiError::bad_param(NAMES[i], "is given more than once"));
+        }
+        values[i] = Some(value.to_string());
+    }
+    let [hotel_id, period, year, month, day, basis] = values;
+    let required =
+        |name: &str, v: Option<String>| v.ok_or_else(|| ApiError::bad_param(name, "is required"));
+    let int = |name: &str, v: &str, lo: i64, hi: i64| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}"))
+            })
+    };
+
+    let hotel_id = int(
+        "hotel_id",
+        &required("hotel_id", hotel_id)?,
+        1,
+        i64::from(i32::MAX),
+    )? as i32;
+    let period = match required("period", period)?.as_str() {
+        "month" => Period::Month,
+        "day" => Period::Day,
+        _ => return Err(ApiError::bad_param("period", "must be `month` or `day`")),
+    };
+    let year = int(
+        "year",
+        &required("year", year)?,
+        i64::from(MIN_YEAR),
+        i64::from(MAX_YEAR),
+    )? as i32;
+    let month = month
+        .map(|m| int("month", &m, 1, 12))
+        .transpose()?
+        .map(|m| m as u32);
+    let day = day
+        .map(|d| int("day", &d, 1, 31))
+        .transpose()?
+        .map(|d| d as u32);
+    let basis = match basis.as_deref() {
+        None | Some("event") => Basis::Event,
+        Some("stay") => Basis::Stay,
+        Some(_) => return Err(ApiError::bad_param("basis", "must be `event` or `stay`")),
+    };
+
+    let ymd = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d);
+    let (from, to) = match (month, day) {
+        (None, None) => (ymd(1, 1), ymd(12, 31)),
+        (Some(m), None) => (ymd(m, 1), last_of_month(year, m)),
+        (None, Some(_)) => {
+            return Err(ApiError::bad_param(
+                "day",
+                "needs `month` too (a day of which month?)",
+            ))
+        }
+        (Some(m), Some(d)) => {
+            if period == Period::Month {
+                return Err(ApiError::bad_param(
+                    "day",
+                    "only narrows `period=day`; with `period=month` give `month` alone",
+                ));
+            }
+            let date = ymd(m, d).ok_or_else(|| {
+                ApiError::bad_param("day", format!("is not a day of {year}-{m:02}"))
+            })?;
+            (Some(date), Some(date))
+        }
+    };
+    match (from, to) {
+        (Some(from), Some(to)) => Ok(DashboardQuery {
+            hotel_id,
+            period,
+            basis,
+            from,
+            to,
+        }),
+        // Unreachable for years 1900–2100 and months 1–12, which chrono always represents.
+        _ => Err(ApiError::bad_param("year", "is out of range")),
+    }
+}
+
+fn last_of_month(year: i32, month: u32) -> Option<NaiveDate> {
+    let (y, m) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)?.pred_opt()
+}
+
+/// The answer: every bucket of `q`'s range, with the stored figures of `days` (sorted by day,
+/// all within the range) added in and zeros elsewhere.
+pub fn rows(q: &DashboardQuery, days: &[DayFigures]) -> Vec<DashboardRow> {
+    let mut out: Vec<DashboardRow> = Vec::new();
+    let mut stored = days.iter().peekable();
+    let mut date = q.from;
+    loop {
+        let (month, day) = match q.period {
+            Period::Month => (date.month(), None),
+            Period::Day => (date.month(), Some(date.day())),
+        };
+        let same_bucket = out.last().is_some_and(|r| r.month == month && r.day == day);
+        if !same_bucket {
+            out.push(DashboardRow {
+                hotel_id: q.hotel_id,
+                period: q.period.name(),
+                year: date.year(),
+                month,
+                day,
+                bookings: 0,
+                cancellations: 0,
+                booking_count: 0,
+            });
+        }
+        while let Some(f) = stored.next_if(|f| f.day <= date) {
+            if f.day == date {
+                if let Some(row) = out.last_mut() {
+                    row.bookings += f.bookings;
+                    row.cancellations += f.cancellations;
+                    row.booking_count = row.bookings - row.cancellations;
+                }
+            }
+        }
+        match date.succ_opt() {
+            Some(next) if next <= q.to => date = next,
+            _ => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(query: &str) -> DashboardQuery {
+        parse_dashboard_query(query).unwrap()
+    }
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn ranges_follow_the_parameters() {
+        let a = q("hotel_id=7&period=month&year=2024");
+        assert_eq!(
+            (a.from, a.to, a.basis),
+            (d(2024, 1, 1), d(2024, 12, 31), Basis::Event)
+        );
+        let b = q("hotel_id=7&period=day&year=2024&month=2&basis=stay");
+        assert_eq!(
+            (b.from, b.to, b.basis),
+            (d(2024, 2, 1), d(2024, 2, 29), Basis::Stay)
+        );
+        let c = q("hotel_id=7&period=day&year=2023&month=12&day=31");
+        assert_eq!((c.from, c.to), (d(2023, 12, 31), d(2023, 12, 31)));
+    }
+
+    #[test]
+    fn buckets_are_zero_filled_and_summed() {
+        let figures = [
+            DayFigures {
+                day: d(2024, 1, 31),
+                bookings: 3,
+                cancellations: 1,
+            },
+            DayFigures {
+                day: d(2024, 2, 1),
+                bookings: 2,
+                cancellations: 0,
+            },
+            DayFigures {
+                day: d(2024, 2, 29),
+                bookings: 1,
+                cancellations: 4,
+            },
+        ];
+        let months = rows(&q("hotel_id=7&period=month&year=2024"), &figures);
+        assert_eq!(months.len(), 12);
+        assert_eq!(
+            months
+                .iter()
+                .map(|r| (r.month, r.bookings, r.cancellations, r.booking_count))
+                .take(3)
+                .collect::<Vec<_>>(),
+            [(1, 3, 1, 2), (2, 3, 4, -1), (3, 0, 0, 0)]
+        );
+        assert!(months
+            .iter()
+            .all(|r| r.day.is_none() && r.year == 2024 && r.period == "month"));
+        assert_eq!(
+            rows(&q("hotel_id=7&period=day&year=2024"), &figures).len(),
+            366
+        );
+        assert_eq!(rows(&q("hotel_id=7&period=day&year=2023"), &[]).len(), 365);
+        let feb = rows(&q("hotel_id=7&period=day&year=2024&month=2"), &figures[1..]);
+        assert_eq!(feb.len(), 29);
+        assert_eq!((feb[0].day, feb[0].bookings), (Some(1), 2));
+        assert_eq!((feb[28].day, feb[28].booking_count), (Some(29), -3));
+        let one = rows(
+            &q("hotel_id=7&period=month&year=2024&month=2"),
+            &figures[1..],
+        );
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].month, one[0].bookings, one[0].cancellations),
+            (2, 3, 4)
+        );
+    }
+}

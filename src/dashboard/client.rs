@@ -1,0 +1,213 @@
+//! The Dashboard's view of the Data Provider: an HTTP client for its change feed,
+//! `GET /events?order=stored`. The Data Provider is an external service here, even when the
+//! same process serves it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::redact_url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("bad Data Provider URL {url}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("the Data Provider at {url} did not answer: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the Data Provider answered {status} to {url}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("the Data Provider's answer to {url} is not a page of events: {reason}")]
+    BadPage { url: String, reason: String },
+}
+
+/// An event as the feed lists it: the fields the Dashboard counts by.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FeedEvent {
+    pub id: i64,
+    pub hotel_id: i32,
+    pub event_timestamp: DateTime<Utc>,
+    pub status: i16,
+    pub night_of_stay: NaiveDate,
+}
+
+/// One page of the feed and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub events: Vec<FeedEvent>,
+    /// The opaque cursor from the page's `Link: <…>; rel="next"`.
+    pub next_cursor: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataProviderClient {
+    http: reqwest::Client,
+    events_url: Url,
+}
+
+impl DataProviderClient {
+    /// A client for the Data Provider at `base_url` (`http://host:port`, optionally with a path
+    /// prefix).
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let bad = |reason: String| ClientError::BadUrl {
+            url: redact_url(base_url),
+            reason,
+        };
+        let mut base = Url::parse(base_url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(bad("it must be an http:// or https:// URL".into()));
+        }
+        // Without a trailing slash, joining would replace the prefix's last segment.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let events_url = base.join("events").map_err(|e| bad(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            // A page is at most 10,000 events (a few MB); a minute means the server is stuck.
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Self { http, events_url })
+    }
+
+    /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.
+    pub async fn changes(&self, cursor: Option<&str>, limit: i64) -> Result<FeedPage, ClientError> {
+        let mut url = self.events_url.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("order", "stored");
+            q.append_pair("limit", &limit.to_string());
+            if let Some(c) = cursor {
+                q.append_pair("cursor", c);
+            }
+        }
+        let shown = redact_url(url.as_str());
+        let response =
+            self.http
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: shown.clone(),
+                    reason: error_chain(&e.without_url()),
+                })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(ClientError::Status {
+                url: shown,
+                status: status.as_u16(),
+                body: body.chars().take(300).collect(),
+            });
+        }
+        let bad_page = |reason: String| ClientError::BadPage {
+            url: shown.clone(),
+            reason,
+        };
+        let next_cursor = response
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| next_cursor(&url, v))
+            .ok_or_else(|| {
+                bad_page(
+                    "no `Link: <…cursor=…>; rel=\"next\"` header (does this Data Provider support order=stored?)"
+                        .into(),
+                )
+            })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: shown.clone(),
+                reason: error_chain(&e.without_url()),
+            })?;
+        let events: Vec<FeedEvent> =
+            serde_json::from_slice(&body).map_err(|e| bad_page(e.to_string()))?;
+        Ok(FeedPage {
+            events,
+            next_cursor,
+        })
+    }
+}
+
+/// The `cursor` of the `rel="next"` link in a `Link` header value, resolved against `request`.
+fn next_cursor(request: &Url, header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once('>')?;
+        let target = target.trim().strip_prefix('<')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        if !is_next {
+            return None;
+        }
+        let url = request.join(target).ok()?;
+        url.query_pairs()
+            .find(|(k, v)| k == "cursor" && !v.is_empty())
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// reqwest's errors say "error sending request"; the cause (refused, timed out) is below.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_cursor_comes_from_the_next_link() {
+        let req = Url::parse("http://h:1/dp/events?order=stored&limit=5").unwrap();
+        assert_eq!(
+            next_cursor(
+                &req,
+                "</dp/events?order=stored&limit=5&cursor=s0001>; rel=\"next\""
+            ),
+            Some("s0001".into())
+        );
+        assert_eq!(
+            next_cursor(
+                &req,
+                "<http://h:1/a?cursor=x>; rel=\"prev\", <?cursor=a%2Bb>; rel=next"
+            ),
+            Some("a+b".into())
+        );
+        assert_eq!(next_cursor(&req, "</events?limit=5>; rel=\"next\""), None);
+        assert_eq!(next_cursor(&req, "garbage"), None);
+    }
+
+    #[test]
+    fn a_base_url_with_or_without_a_slash_reaches_events() {
+        for (base, events) in [
+            ("http://127.0.0.1:8000", "http://127.0.0.1:8000/events"),
+            ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/events"),
+            ("http://h/dp", "http://h/dp/events"),
+        ] {
+            assert_eq!(
+                DataProviderClient::new(base).unwrap().events_url.as_str(),
+                events
+            );
+        }
+        assert!(DataProviderClient::new("ftp://h").is_err());
+        assert!(DataProviderClient::new("not a url").is_err());
+    }
+}

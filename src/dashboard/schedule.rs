@@ -1,0 +1,204 @@
+//! Runs the sync on `DASHBOARD_SYNC_SCHEDULE` inside `serve`: one pass at a time in a process
+//! (the advisory lock takes care of other processes), fewer tries while the Data Provider or
+//! the database is failing, and a log line per pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+use super::client::DataProviderClient;
+use super::sync::{self, PassOutcome};
+use crate::db::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("bad DASHBOARD_SYNC_SCHEDULE {expr:?}: {reason}")]
+    BadSchedule { expr: String, reason: String },
+    #[error("cannot start the dashboard sync's scheduler: {0}")]
+    Scheduler(String),
+}
+
+/// The most scheduled runs skipped after consecutive failures: a minute of backing off at
+/// the default schedule of every 5 seconds.
+pub const MAX_SKIPPED_RUNS: u32 = 12;
+
+/// Checks a cron expression the way the scheduler will read it (six fields, seconds first).
+/// Used as clap's parser for `DASHBOARD_SYNC_SCHEDULE`, so that a bad one stops the process at
+/// start with the reason.
+pub fn parse_schedule(expr: &str) -> Result<String, String> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| {
+            format!("{e}; expected cron with seconds, e.g. `*/5 * * * * *` (every 5 seconds)")
+        })?;
+    cron.find_next_occurrence(&chrono::Utc::now(), false)
+        .map_err(|e| format!("it never fires: {e}"))?;
+    Ok(expr.to_string())
+}
+
+/// Runs skipped after `failures` consecutive failed passes: none after the first (it may have
+/// been a blip), then 1, 3, 7, … up to `MAX_SKIPPED_RUNS`.
+pub fn runs_to_skip(failures: u32) -> u32 {
+    if failures <= 1 {
+        return 0;
+    }
+    let doubled = 1u64 << (failures - 1).min(31);
+    (doubled - 1).min(u64::from(MAX_SKIPPED_RUNS)) as u32
+}
+
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    skip: u32,
+}
+
+/// The scheduled job's state: held while a pass runs, so that two never overlap here.
+struct SyncJob {
+    pool: PgPool,
+    client: DataProviderClient,
+    page_size: i64,
+    backoff: Mutex<Backoff>,
+    shutdown: CancellationToken,
+}
+
+impl SyncJob {
+    async fn tick(&self) {
+        let Ok(mut backoff) = self.backoff.try_lock() else {
+            tracing::debug!(
+                "dashboard sync: the previous pass is still running; not starting another"
+            );
+            return;
+        };
+        if backoff.skip > 0 {
+            backoff.skip -= 1;
+            return;
+        }
+        let result = tokio::select! {
+            r = sync::run_pass(&self.pool, &self.client, self.page_size) => r,
+            // Whatever the pass had not committed is fetched again by the next one.
+            _ = self.shutdown.cancelled() => return,
+        };
+        match result {
+            Ok(outcome) => {
+                if backoff.failures > 0 {
+                    tracing::info!(
+                        failures = backoff.failures,
+                        "dashboard sync recovered: {}",
+                        outcome.summary()
+                    );
+                }
+                *backoff = Backoff::default();
+                match outcome {
+                    PassOutcome::Skipped => {
+                        tracing::debug!("dashboard sync pass: {}", outcome.summary())
+                    }
+                    PassOutcome::Synced(ref r) => tracing::debug!(
+                        pages = r.pages,
+                        events = r.events,
+                        events_synced = r.events_synced,
+                        "dashboard sync pass: {}",
+                        outcome.summary()
+                    ),
+                }
+            }
+            Err(e) => {
+                backoff.failures += 1;
+                backoff.skip = runs_to_skip(backoff.failures);
+                tracing::warn!(
+                    error = %e,
+                    consecutive_failures = backoff.failures,
+                    skipping_runs = backoff.skip,
+                    "dashboard sync pass failed; the figures stay as they were and the next pass carries on from the last page committed"
+                );
+            }
+        }
+    }
+}
+
+/// The running schedule; `stop` ends it.
+pub struct SyncSchedule {
+    scheduler: JobScheduler,
+    job: Arc<SyncJob>,
+}
+
+/// Starts running a pass on `expr` (cron with seconds).
+pub async fn start(
+    pool: PgPool,
+    client: DataProviderClient,
+    expr: &str,
+    page_size: i64,
+) -> Result<SyncSchedule, ScheduleError> {
+    let bad = |reason: String| ScheduleError::BadSchedule {
+        expr: expr.to_string(),
+        reason,
+    };
+    parse_schedule(expr).map_err(bad)?;
+    let job = Arc::new(SyncJob {
+        pool,
+        client,
+        page_size,
+        backoff: Mutex::new(Backoff::default()),
+        shutdown: CancellationToken::new(),
+    });
+    let cron_job = Job::new_async(expr, {
+        let job = job.clone();
+        move |_id, _scheduler| {
+            let job = job.clone();
+            Box::pin(async move { job.tick().await })
+        }
+    })
+    .map_err(|e| bad(e.to_string()))?;
+    let scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+    scheduler
+        .add(cron_job)
+        .await
+        .map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+    scheduler
+        .start()
+        .await
+        .map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+    tracing::info!(schedule = expr, "dashboard sync scheduled");
+    Ok(SyncSchedule { scheduler, job })
+}
+
+impl SyncSchedule {
+    /// Stops scheduling passes and ends the one running, if any.
+    pub async fn stop(mut self) {
+        self.job.shutdown.cancel();
+        if let Err(e) = self.scheduler.shutdown().await {
+            tracing::warn!(error = %e, "the dashboard sync's scheduler did not shut down cleanly");
+        }
+        // The running pass returns as soon as it sees the cancellation.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.job.backoff.lock()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backing_off_grows_and_is_capped() {
+        let skips: Vec<u32> = (0..8).map(runs_to_skip).collect();
+        assert_eq!(skips, [0, 0, 1, 3, 7, 12, 12, 12]);
+        assert_eq!(runs_to_skip(u32::MAX), MAX_SKIPPED_RUNS);
+    }
+
+    #[test]
+    fn schedules_are_checked_at_start() {
+        assert!(parse_schedule("*/5 * * * * *").is_ok());
+        assert!(parse_schedule("0 */10 * * * *").is_ok());
+        let e = parse_schedule("*/5 * * * *").unwrap_err();
+        assert!(e.contains("seconds"), "{e}");
+        assert!(parse_schedule("every minute").is_err());
+        assert!(parse_schedule("").is_err());
+    }
+}

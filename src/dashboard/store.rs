@@ -1,0 +1,229 @@
+//! Queries on the Dashboard's database: apply a page of the sync (figures and cursor in one
+//! transaction), read the sync's state, read the daily figures of a range.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Text, Timestamptz};
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{dashboard_daily, sync_state};
+use super::Basis;
+use crate::db::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardStoreError {
+    #[error("the dashboard database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("query on the dashboard database failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl DashboardStoreError {
+    /// The server or the connection went away: worth answering 503 rather than 500.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match self {
+            DashboardStoreError::Unavailable(_) => true,
+            DashboardStoreError::Query(E::DatabaseError(kind, info)) => {
+                matches!(kind, K::ClosedConnection | K::UnableToSendCommand)
+                    || info.message().contains("terminating connection")
+            }
+            DashboardStoreError::Query(E::BrokenTransactionManager) => true,
+            DashboardStoreError::Query(_) => false,
+        }
+    }
+}
+
+pub async fn connection(
+    pool: &PgPool,
+) -> Result<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>, DashboardStoreError>
+{
+    pool.get()
+        .await
+        .map_err(|e| DashboardStoreError::Unavailable(e.to_string()))
+}
+
+/// Counts to add to one day's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub bookings: i64,
+    pub cancellations: i64,
+}
+
+/// What a page of events adds, keyed by `(hotel_id, basis, day)`; ordered, so that upserts
+/// take their row locks in one order.
+pub type Deltas = BTreeMap<(i32, Basis, NaiveDate), Counts>;
+
+/// The sync's position and progress (the single row of `sync_state`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = sync_state, check_for_backend(diesel::pg::Pg))]
+pub struct SyncState {
+    /// The cursor of the next page to fetch; `None` before the first page.
+    pub cursor: Option<String>,
+    pub events_synced: i64,
+    /// The latest `event_timestamp` among the events synced so far.
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn sync_state(conn: &mut AsyncPgConnection) -> Result<SyncState, DashboardStoreError> {
+    Ok(sync_state::table
+        .find(1i16)
+        .select(SyncState::as_select())
+        .get_result(conn)
+        .await?)
+}
+
+/// A page of the feed, folded, ready to be applied.
+#[derive(Debug, Clone, Default)]
+pub struct PageDeltas {
+    pub deltas: Deltas,
+    pub events: i64,
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// What became of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The figures and the cursor moved together.
+    Committed,
+    /// The stored cursor is no longer the one the page was fetched with: another pass has
+    /// applied it (or moved past it). Nothing changed.
+    CursorMoved { found: Option<String> },
+}
+
+/// Adds `page` to the figures and moves the cursor from `requested` (the cursor the page was
+/// fetched with) to `next`, in one transaction, provided the stored cursor is still `requested`.
+pub async fn apply_page(
+    conn: &mut AsyncPgConnection,
+    requested: Option<&str>,
+    next: &str,
+    page: &PageDeltas,
+) -> Result<Applied, DashboardStoreError> {
+    let n = page.deltas.len();
+    let (mut hotels, mut bases, mut days, mut bookings, mut cancellations) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (&(hotel, basis, day), counts) in &page.deltas {
+        hotels.push(hotel);
+        bases.push(basis.code());
+        days.push(day);
+        bookings.push(counts.bookings);
+        cancellations.push(counts.cancellations);
+    }
+    let requested = requested.map(str::to_string);
+    let next = next.to_string();
+    let events = page.events;
+    let last_event_at = page.last_event_at;
+    let applied = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                // The row lock orders concurrent appliers: the second sees the first's cursor.
+                let found: Option<String> = sync_state::table
+                    .find(1i16)
+                    .select(sync_state::cursor)
+                    .for_update()
+                    .get_result(conn)
+                    .await?;
+                if found != requested {
+                    return Ok(Applied::CursorMoved { found });
+                }
+                if !hotels.is_empty() {
+                    diesel::sql_query(
+                        "INSERT INTO dashboard_daily (hotel_id, basis, day, bookings, cancellations) \
+                         SELECT * FROM unnest($1, $2, $3, $4, $5) \
+                         ON CONFLICT (hotel_id, basis, day) DO UPDATE SET \
+                             bookings = dashboard_daily.bookings + EXCLUDED.bookings, \
+                             cancellations = dashboard_daily.cancellations + EXCLUDED.cancellations",
+                    )
+                    .bind::<Array<Int4>, _>(&hotels)
+                    .bind::<Array<SmallInt>, _>(&bases)
+                    .bind::<Array<Date>, _>(&days)
+                    .bind::<Array<BigInt>, _>(&bookings)
+                    .bind::<Array<BigInt>, _>(&cancellations)
+                    .execute(conn)
+                    .await?;
+                }
+                diesel::sql_query(
+                    "UPDATE sync_state SET cursor = $1, events_synced = events_synced + $2, \
+                         last_event_at = GREATEST(last_event_at, $3), updated_at = now() \
+                     WHERE id = 1",
+                )
+                .bind::<Text, _>(&next)
+                .bind::<BigInt, _>(events)
+                .bind::<Nullable<Timestamptz>, _>(last_event_at)
+                .execute(conn)
+                .await?;
+                Ok(Applied::Committed)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(applied)
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// The session-level advisory lock that lets one sync pass run at a time across processes.
+const SYNC_LOCK: &str = "roompulse-dashboard-sync";
+
+/// Takes the sync lock for this session if it is free; `false` when another session holds it.
+pub async fn try_lock_sync(conn: &mut AsyncPgConnection) -> Result<bool, DashboardStoreError> {
+    let row: Locked =
+        diesel::sql_query("SELECT pg_try_advisory_lock(hashtext($1)::bigint) AS locked")
+            .bind::<Text, _>(SYNC_LOCK)
+            .get_result(conn)
+            .await?;
+    Ok(row.locked)
+}
+
+pub async fn unlock_sync(conn: &mut AsyncPgConnection) -> Result<(), DashboardStoreError> {
+    diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1)::bigint) AS locked")
+        .bind::<Text, _>(SYNC_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One day's stored figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
+pub struct DayFigures {
+    pub day: NaiveDate,
+    pub bookings: i64,
+    pub cancellations: i64,
+}
+
+/// The stored days of `hotel_id` in `from..=to` on `basis`, by date; days without events have
+/// no row.
+pub async fn daily(
+    pool: &PgPool,
+    hotel_id: i32,
+    basis: Basis,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DayFigures>, DashboardStoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(dashboard_daily::table
+        .filter(dashboard_daily::hotel_id.eq(hotel_id))
+        .filter(dashboard_daily::basis.eq(basis.code()))
+        .filter(dashboard_daily::day.between(from, to))
+        .order_by(dashboard_daily::day.asc())
+        .select((
+            dashboard_daily::day,
+            dashboard_daily::bookings,
+            dashboard_daily::cancellations,
+        ))
+        .load(&mut conn)
+        .await?)
+}

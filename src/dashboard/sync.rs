@@ -1,0 +1,221 @@
+//! One sync pass: follow the Data Provider's change feed from the stored cursor and fold each
+//! page into the daily figures.
+//!
+//! Exactly once, whatever happens: the feed (`GET /events?order=stored`) never returns an event
+//! behind a cursor it has issued, late or old-dated events included; each page's figures and
+//! the cursor after it are committed in one transaction, and only if the stored cursor is still
+//! the one the page was fetched with. A pass that dies anywhere leaves figures and cursor as
+//! they were after the last committed page, and the next pass fetches from there. A
+//! session-level advisory lock lets one pass run at a time across processes; the cursor check
+//! still holds should two ever overlap.
+
+use diesel_async::AsyncPgConnection;
+
+use super::client::{ClientError, DataProviderClient, FeedEvent};
+use super::store::{self, Applied, DashboardStoreError, PageDeltas};
+use super::Basis;
+use crate::data_provider::event::{STATUS_BOOKING, STATUS_CANCELLATION};
+use crate::db::PgPool;
+
+/// Events per page: the Data Provider's maximum. Larger pages mean fewer transactions.
+pub const PAGE_SIZE: i64 = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Store(#[from] DashboardStoreError),
+    #[error(
+        "the page after cursor {cursor:?} holds an event the dashboard cannot count: {reason}"
+    )]
+    BadEvent {
+        cursor: Option<String>,
+        reason: String,
+    },
+    #[error("another sync moved the cursor from {expected:?} to {found:?} while this pass fetched a page; the page was dropped")]
+    CursorMoved {
+        expected: Option<String>,
+        found: Option<String>,
+    },
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Another process holds the sync lock: it is syncing, this pass did nothing.
+    Skipped,
+    Synced(PassReport),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    /// Pages applied (an empty last page counts: it confirmed there was nothing new).
+    pub pages: u64,
+    /// Events counted in this pass.
+    pub events: u64,
+    /// Events counted since the dashboard's database was created.
+    pub events_synced: i64,
+    pub cursor: Option<String>,
+}
+
+impl PassOutcome {
+    pub fn summary(&self) -> String {
+        match self {
+            PassOutcome::Skipped => {
+                "another process is syncing the dashboard; this pass did nothing".into()
+            }
+            PassOutcome::Synced(r) => format!(
+                "synced {} new events in {} pages; {} events counted in all",
+                r.events, r.pages, r.events_synced
+            ),
+        }
+    }
+}
+
+/// Folds a page into per-day counts on both bases.
+pub fn fold(events: &[FeedEvent]) -> Result<PageDeltas, String> {
+    let mut page = PageDeltas {
+        events: events.len() as i64,
+        ..PageDeltas::default()
+    };
+    for e in events {
+        let booking = match e.status {
+            STATUS_BOOKING => true,
+            STATUS_CANCELLATION => false,
+            other => return Err(format!("event {} has status {other}", e.id)),
+        };
+        let days = [
+            (Basis::Event, e.event_timestamp.date_naive()),
+            (Basis::Stay, e.night_of_stay),
+        ];
+        for (basis, day) in days {
+            let counts = page.deltas.entry((e.hotel_id, basis, day)).or_default();
+            if booking {
+                counts.bookings += 1;
+            } else {
+                counts.cancellations += 1;
+            }
+        }
+        page.last_event_at = page.last_event_at.max(Some(e.event_timestamp));
+    }
+    Ok(page)
+}
+
+/// Runs one pass: pages until one comes back with fewer than `page_size` events.
+pub async fn run_pass(
+    pool: &PgPool,
+    client: &DataProviderClient,
+    page_size: i64,
+) -> Result<PassOutcome, SyncError> {
+    // A connection of its own, out of the pool: the session-level lock lives as long as it
+    // does, and is never handed to another user of the pool, whatever ends this pass.
+    let pooled = store::connection(pool).await?;
+    let mut conn: AsyncPgConnection = deadpool::managed::Object::take(pooled);
+    if !store::try_lock_sync(&mut conn).await? {
+        return Ok(PassOutcome::Skipped);
+    }
+    let result = pages(&mut conn, client, page_size).await;
+    // Dropping the connection would release the lock too, but only once the server notices:
+    // a pass right after this one would find it still taken.
+    let _ = store::unlock_sync(&mut conn).await;
+    result.map(PassOutcome::Synced)
+}
+
+async fn pages(
+    conn: &mut AsyncPgConnection,
+    client: &DataProviderClient,
+    page_size: i64,
+) -> Result<PassReport, SyncError> {
+    let mut report = PassReport {
+        pages: 0,
+        events: 0,
+        events_synced: 0,
+        cursor: None,
+    };
+    loop {
+        let state = store::sync_state(conn).await?;
+        let cursor = state.cursor;
+        report.events_synced = state.events_synced;
+        report.cursor = cursor.clone();
+        let page = client.changes(cursor.as_deref(), page_size).await?;
+        let deltas = fold(&page.events).map_err(|reason| SyncError::BadEvent {
+            cursor: cursor.clone(),
+            reason,
+        })?;
+        match store::apply_page(conn, cursor.as_deref(), &page.next_cursor, &deltas).await? {
+            Applied::Committed => {}
+            Applied::CursorMoved { found } => {
+                return Err(SyncError::CursorMoved {
+                    expected: cursor,
+                    found,
+                })
+            }
+        }
+        report.pages += 1;
+        report.events += page.events.len() as u64;
+        report.events_synced += deltas.events;
+        report.cursor = Some(page.next_cursor);
+        if (page.events.len() as i64) < page_size {
+            return Ok(report);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, NaiveDate};
+
+    use super::*;
+    use crate::dashboard::store::Counts;
+
+    fn event(id: i64, hotel: i32, ts: &str, status: i16, night: &str) -> FeedEvent {
+        FeedEvent {
+            id,
+            hotel_id: hotel,
+            event_timestamp: DateTime::parse_from_rfc3339(ts).unwrap().to_utc(),
+            status,
+            night_of_stay: night.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_page_folds_into_both_bases() {
+        let page = fold(&[
+            event(1, 7, "2022-06-24T23:59:59Z", 1, "2022-07-01"),
+            event(2, 7, "2022-06-24T00:00:00Z", 1, "2022-07-02"),
+            event(3, 7, "2022-06-25T00:00:00Z", 2, "2022-07-01"),
+            event(4, 8, "2022-06-24T12:00:00Z", 2, "2022-07-01"),
+        ])
+        .unwrap();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let c = |bookings, cancellations| Counts {
+            bookings,
+            cancellations,
+        };
+        let expected = [
+            ((7, Basis::Event, d(2022, 6, 24)), c(2, 0)),
+            ((7, Basis::Event, d(2022, 6, 25)), c(0, 1)),
+            ((7, Basis::Stay, d(2022, 7, 1)), c(1, 1)),
+            ((7, Basis::Stay, d(2022, 7, 2)), c(1, 0)),
+            ((8, Basis::Event, d(2022, 6, 24)), c(0, 1)),
+            ((8, Basis::Stay, d(2022, 7, 1)), c(0, 1)),
+        ];
+        assert_eq!(page.deltas.into_iter().collect::<Vec<_>>(), expected);
+        assert_eq!(page.events, 4);
+        assert_eq!(
+            page.last_event_at,
+            Some(
+                DateTime::parse_from_rfc3339("2022-06-25T00:00:00Z")
+                    .unwrap()
+                    .to_utc()
+            )
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_refused() {
+        assert!(fold(&[event(9, 1, "2022-06-24T00:00:00Z", 3, "2022-06-24")]).is_err());
+        assert_eq!(fold(&[]).unwrap().events, 0);
+    }
+}

@@ -1,0 +1,238 @@
+//! `GET /events?order=stored`: the Data Provider's change feed, which the dashboard's sync
+//! follows. Every stored event must come out exactly once, however late it is stored.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use roompulse::data_provider::store;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::helpers::{eventually, TestApp};
+
+fn event(id: i64, hotel: i32, ts: &str) -> Value {
+    json!({
+        "id": id,
+        "hotel_id": hotel,
+        "event_timestamp": ts,
+        "status": 1,
+        "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
+        "night_of_stay": "2022-06-26",
+    })
+}
+
+async fn post(app: &TestApp, e: &Value) {
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(e)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// One page of the feed: its ids and the path of the next page (always there).
+async fn page(app: &TestApp, path: &str) -> (Vec<i64>, String) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let link = r
+        .headers()
+        .get("link")
+        .expect("the feed always has a next link")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.split_once(">; rel=\"next\""))
+        .unwrap()
+        .0
+        .to_string();
+    let ids = r
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    (ids, next)
+}
+
+/// Follows the feed from `path` to its current end; returns every id seen and where to go on.
+async fn drain(app: &TestApp, mut path: String, seen: &mut Vec<i64>) -> String {
+    loop {
+        let (ids, next) = page(app, &path).await;
+        let empty = ids.is_empty();
+        if empty && path.contains("cursor=") {
+            assert_eq!(next, path, "an empty page's link repeats its own cursor");
+        }
+        seen.extend(ids);
+        path = next;
+        if empty {
+            return path;
+        }
+    }
+}
+
+/// Follows the feed until `count` events have come in all. Another database's transaction on
+/// the same server may hold the feed back for a moment, hence the retries.
+async fn follow_until(app: &TestApp, path: String, seen: &mut Vec<i64>, count: usize) -> String {
+    let state = Arc::new(Mutex::new((path, std::mem::take(seen))));
+    eventually(
+        &format!("the feed has delivered {count} events"),
+        Duration::from_secs(60),
+        || {
+            let state = state.clone();
+            async move {
+                let mut s = state.lock().await;
+                let (path, seen) = &mut *s;
+                *path = drain(app, path.clone(), seen).await;
+                seen.len() >= count
+            }
+        },
+    )
+    .await;
+    let (path, got) = Arc::try_unwrap(state).unwrap().into_inner();
+    *seen = got;
+    path
+}
+
+fn assert_once(seen: &[i64], want: &BTreeSet<i64>) {
+    let unique: BTreeSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "an event came twice: {seen:?}");
+    assert_eq!(&unique, want);
+}
+
+#[tokio::test]
+async fn the_feed_returns_every_event_once_including_those_stored_after_a_page() {
+    let app = TestApp::spawn().await;
+    for (id, ts) in [
+        (10, "2022-06-24T13:00:00Z"),
+        (3, "2022-06-24T13:00:00Z"),
+        (7, "2021-01-01T00:00:00Z"),
+        (5, "2023-01-01T00:00:00Z"),
+        (1, "2022-06-24T13:00:00Z"),
+    ] {
+        post(&app, &event(id, 1, ts)).await;
+    }
+    let mut seen = Vec::new();
+    let start = "/events?order=stored&limit=2".to_string();
+    let mut want: BTreeSet<i64> = [1, 3, 5, 7, 10].into();
+    let path = follow_until(&app, start.clone(), &mut seen, 5).await;
+    assert_once(&seen, &want);
+    // In the order they were stored: one transaction each, so in posting order.
+    assert_eq!(seen, [10, 3, 7, 5, 1]);
+
+    // Stored later, with timestamps before everything seen: still delivered, after the cursor.
+    for (id, ts) in [
+        (2, "2020-01-01T00:00:00Z"),
+        (4, "2022-06-24T13:00:00Z"),
+        (99, "2030-01-01T00:00:00Z"),
+    ] {
+        post(&app, &event(id, 2, ts)).await;
+        want.insert(id);
+    }
+    follow_until(&app, path, &mut seen, 8).await;
+    assert_once(&seen, &want);
+
+    // The whole feed again from the start, with a filter: the same events, once each.
+    let mut hotel_2 = Vec::new();
+    follow_until(&app, format!("{start}&hotel_id=2"), &mut hotel_2, 3).await;
+    assert_eq!(hotel_2, [2, 4, 99]);
+}
+
+#[tokio::test]
+async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
+    let app = TestApp::spawn().await;
+    post(&app, &event(50, 1, "2022-06-24T13:00:00Z")).await;
+
+    // A batch that takes its time: its transaction is open while the feed is read.
+    let mut open = store::connection(&app.state.events_db).await.unwrap();
+    diesel::sql_query("BEGIN").execute(&mut open).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
+         VALUES (60, 1, '2019-01-01T00:00:00Z', 1, '0013e338-0158-4d5c-8698-aebe00cba360', '2019-01-02')",
+    )
+    .execute(&mut open)
+    .await
+    .unwrap();
+    // Stored after the open transaction began, committed before it.
+    post(&app, &event(70, 1, "2022-06-25T13:00:00Z")).await;
+
+    let mut seen = Vec::new();
+    let path = follow_until(&app, "/events?order=stored&limit=100".into(), &mut seen, 1).await;
+    // 70 committed, but behind the open transaction: a cursor past it would skip event 60.
+    assert_eq!(seen, [50]);
+    let (ids, next) = page(&app, &path).await;
+    assert!(ids.is_empty());
+    assert_eq!(next, path);
+
+    diesel::sql_query("COMMIT")
+        .execute(&mut open)
+        .await
+        .unwrap();
+    drop(open);
+    follow_until(&app, path, &mut seen, 3).await;
+    assert_once(&seen, &[50, 60, 70].into());
+    assert_eq!(seen, [50, 60, 70], "in the order the transactions began");
+}
+
+#[tokio::test]
+async fn feed_parameters_are_checked() {
+    let app = TestApp::spawn().await;
+    let ts_cursor = "0005e22ca2c8f6000000000000000001";
+    let stored_cursor = "s00000000000000010000000000000001";
+    for (query, field) in [
+        ("order=newest", "order"),
+        (
+            &format!("order=stored&cursor={ts_cursor}") as &str,
+            "cursor",
+        ),
+        (&format!("cursor={stored_cursor}"), "cursor"),
+        ("order=stored&cursor=s123", "cursor"),
+        ("order=stored&limit=0", "limit"),
+        ("order=stored&order=timestamp", "order"),
+    ] {
+        let r = app
+            .client
+            .get(app.url(&format!("/events?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["field"], field, "{query}");
+    }
+    // The default order is unchanged: no link when nothing more matches.
+    let r = app.client.get(app.url("/events")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("link").is_none());
+    let r = app
+        .client
+        .get(app.url("/events?order=timestamp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let doc: Value = app
+        .client
+        .get(app.url("/api-docs/data-provider.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let order = params.iter().find(|p| p["name"] == "order").unwrap();
+    assert!(order["description"].as_str().unwrap().contains("stored"));
+    assert_eq!(order["example"], "stored");
+    assert_eq!(order["schema"]["enum"], json!(["timestamp", "stored"]));
+}
