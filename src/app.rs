@@ -23,6 +23,7 @@ pub struct AppState {
     pub events_db: PgPool,
     pub dashboard_db: PgPool,
     pub queue: Queue,
+    pub dashboard_cache: std::sync::Arc<crate::dashboard::api::DashboardCache>,
 }
 
 #[derive(OpenApi)]

@@ -43,6 +43,10 @@ pub struct Config {
     #[arg(long, env = "WORKER_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub worker_lease_secs: u64,
 
+    /// How long `GET /dashboard` may answer from its recent answers (0: always read the tables).
+    #[arg(long, env = "DASHBOARD_CACHE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub dashboard_cache_ms: u64,
+
     /// Connections per database pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,

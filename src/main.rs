@@ -197,8 +197,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 hotels,
                 work_dir: std::env::temp_dir(),
             };
-            let stages = roompulse::bench::run(&config, &opts).await?;
-            roompulse::bench::print(&stages);
+            let report = roompulse::bench::run(&config, &opts).await?;
+            roompulse::bench::print(&report);
         }
         Command::GenerateEvents {
             rows,

@@ -58,6 +58,9 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
         events_db: db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?,
         dashboard_db: db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?,
         queue,
+        dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
+            std::time::Duration::from_millis(cfg.dashboard_cache_ms),
+        )),
     })
 }
 

@@ -1,8 +1,14 @@
 //! `GET /dashboard`: a hotel's bookings, cancellations and net booking count per month or per
 //! day, on the event or the stay basis, from the Dashboard's own tables.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
@@ -60,7 +66,7 @@ pub enum BasisParam {
     Stay,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
     Month,
     Day,
@@ -104,7 +110,7 @@ pub struct DashboardRow {
 }
 
 /// A valid `GET /dashboard` query: the hotel, the shape of the answer and its date range.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DashboardQuery {
     pub hotel_id: i32,
     pub period: Period,
@@ -134,10 +140,68 @@ pub struct DashboardQuery {
 pub async fn get_dashboard(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Vec<DashboardRow>>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = parse_dashboard_query(query.as_deref().unwrap_or(""))?;
-    let days = store::daily(&state.dashboard_db, q.hotel_id, q.basis, q.from, q.to).await?;
-    Ok(Json(rows(&q, &days)))
+    let body = match state.dashboard_cache.get(&q) {
+        Some(body) => body,
+        None => {
+            let days = store::daily(&state.dashboard_db, q.hotel_id, q.basis, q.from, q.to).await?;
+            let body = Bytes::from(
+                serde_json::to_vec(&rows(&q, &days))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            );
+            state.dashboard_cache.put(q, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Recent answers, kept for `DASHBOARD_CACHE_MS`: a dashboard polled by many screens (or a
+/// pricing system) asks the same few questions over and over, while the figures change only
+/// when a sync pass commits, every few seconds.
+pub struct DashboardCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<DashboardQuery, (Instant, Bytes)>>,
+}
+
+impl DashboardCache {
+    /// Answers kept at most; past it, expired ones are dropped (all of them if need be).
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, q: &DashboardQuery) -> Option<Bytes> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(q)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, q: DashboardQuery, body: Bytes) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                let ttl = self.ttl;
+                entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                if entries.len() >= Self::MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(q, (Instant::now(), body));
+        }
+    }
 }
 
 /// Reads `GET /dashboard`'s query string, naming the parameter at fault.

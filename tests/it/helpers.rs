@@ -220,6 +220,8 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         worker_batch_size: 500,
         worker_lease_secs: 2,
         database_pool_size: 4,
+        // Tests read figures right after changing them.
+        dashboard_cache_ms: 0,
         data_provider_url: None,
         dashboard_sync_schedule: "*/5 * * * * *".to_string(),
     }
