@@ -186,6 +186,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         listener.local_addr().map_err(|e| fail("bind")(&e))?
     );
     let server_stop = CancellationToken::new();
+    let state_for_uncached = state.clone();
     let server = tokio::spawn({
         let stop = server_stop.clone();
         async move {
@@ -195,6 +196,28 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         }
     });
     let client = DataProviderClient::new(&base_url).map_err(|e| fail("client")(&e))?;
+    // The same API without the answer cache: every GET /dashboard reads the tables.
+    let uncached = AppState {
+        dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
+            Duration::ZERO,
+        )),
+        ..state_for_uncached
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| fail("bind")(&e))?;
+    let uncached_url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| fail("bind")(&e))?
+    );
+    let uncached_server = tokio::spawn({
+        let stop = server_stop.clone();
+        async move {
+            let _ = axum::serve(listener, router(uncached))
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+        }
+    });
 
     let started = Instant::now();
     sync_until(&dashboard_pool, &client, target, &CancellationToken::new()).await?;
@@ -242,9 +265,11 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     });
     verify_figures(&dashboard_url, &gen).await?;
 
-    let latency = dashboard_latency(&base_url, opts.hotels).await;
+    let mut latency = dashboard_latency(&base_url, opts.hotels, "answer cache on").await;
+    latency.extend(dashboard_latency(&uncached_url, opts.hotels, "cache off").await);
     server_stop.cancel();
     let _ = server.await;
+    let _ = uncached_server.await;
     let _ = std::fs::remove_file(&csv);
     clear_keys(&cfg.redis_url, &keys.queue).await?;
     Ok(BenchReport { stages, latency })
@@ -335,7 +360,7 @@ async fn verify_figures(dashboard_url: &str, gen: &GenerateOptions) -> Result<()
 }
 
 /// `wrk` against `GET /dashboard` (50 connections, 10 s each view), when wrk is installed.
-async fn dashboard_latency(base_url: &str, hotels: u32) -> Vec<String> {
+async fn dashboard_latency(base_url: &str, hotels: u32, label: &str) -> Vec<String> {
     let mut out = Vec::new();
     let hotel = 2600 + hotels.saturating_sub(1) / 2;
     for view in [
@@ -362,7 +387,7 @@ async fn dashboard_latency(base_url: &str, hotels: u32) -> Vec<String> {
                     .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
                     .unwrap_or("no errors");
                 out.push(format!(
-                    "| `GET /dashboard?{view}` | {} | {} | {} | {} |",
+                    "| `GET /dashboard?{view}` ({label}) | {} | {} | {} | {} |",
                     pick("50%"),
                     pick("99%"),
                     pick("Requests/sec:"),

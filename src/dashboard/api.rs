@@ -358,6 +358,21 @@ mod tests {
         parse_dashboard_query(query).unwrap()
     }
 
+    #[test]
+    fn the_answer_cache_answers_the_same_question_only_and_can_be_off() {
+        let june = q("hotel_id=1&period=day&year=2022&month=6");
+        let july = q("hotel_id=1&period=day&year=2022&month=7");
+        let cache = DashboardCache::new(Duration::from_secs(60));
+        assert_eq!(cache.get(&june), None);
+        cache.put(june.clone(), Bytes::from_static(b"[june]"));
+        assert_eq!(cache.get(&june), Some(Bytes::from_static(b"[june]")));
+        assert_eq!(cache.get(&july), None, "another question, another answer");
+
+        let off = DashboardCache::new(Duration::ZERO);
+        off.put(june.clone(), Bytes::from_static(b"[june]"));
+        assert_eq!(off.get(&june), None, "a zero TTL turns the cache off");
+    }
+
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
