@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod data_provider;

@@ -1,0 +1,98 @@
+//! The command line: every subcommand and flag (each setting also an environment variable, see
+//! `config.rs`). `main.rs` runs what this parses.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// roompulse: hotel booking events in, room-night figures out.
+#[derive(Parser)]
+#[command(name = "roompulse", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (both modules) and the queue workers in one process.
+    Serve {
+        /// Queue workers in this process (0 for none: an API-only process beside `worker`
+        /// processes).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Do not serve HTTP (a process of workers only; same as `roompulse worker`).
+        #[arg(long)]
+        no_api: bool,
+        /// Do not run the dashboard sync on DASHBOARD_SYNC_SCHEDULE (run `sync-dashboard` from
+        /// cron instead, or let another `serve` process do it).
+        #[arg(long)]
+        no_schedule: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Run queue workers only (start several processes to drain faster).
+    Worker {
+        /// Concurrent workers in this process.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Run one dashboard sync pass (fetch what is new from DATA_PROVIDER_URL and count it), then
+    /// exit: non-zero on failure. For cron jobs.
+    SyncDashboard {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Create the databases if missing and run both migration sets.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Read a CSV export and queue its events for the workers.
+    LoadEvents {
+        /// The CSV file (header room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id).
+        csv: PathBuf,
+        /// Where rejected rows go (default: <CSV>.rejects.csv).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Measure each stage (load, drain, a raw COPY baseline) on scratch databases; prints a
+    /// Markdown table for BENCHMARKS.md.
+    Bench {
+        /// Events to generate and push through.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Queue workers draining concurrently.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Distinct hotels in the generated data.
+        #[arg(long, default_value_t = 50)]
+        hotels: u32,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Write a deterministic synthetic CSV export.
+    GenerateEvents {
+        /// Rows to write.
+        #[arg(long)]
+        rows: u64,
+        /// Distinct hotels.
+        #[arg(long, default_value_t = 10)]
+        hotels: u32,
+        /// The same seed gives the same file.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Blank CRLF lines after the last row (the original exports have thousands).
+        #[arg(long, default_value_t = 0)]
+        trailing_blank_lines: u64,
+        /// The file to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
