@@ -24,6 +24,9 @@ pub struct AppState {
     pub dashboard_db: PgPool,
     pub queue: Queue,
     pub dashboard_cache: std::sync::Arc<crate::dashboard::api::DashboardCache>,
+    pub tokens: crate::auth::Tokens,
+    /// Event and dashboard requests served at once before shedding load (`MAX_CONCURRENT_REQUESTS`).
+    pub max_concurrent_requests: usize,
 }
 
 #[derive(OpenApi)]
@@ -33,6 +36,7 @@ pub struct AppState {
         description = "Stores hotel booking events (one row per room-night) and lists them. Events arrive through `POST /events` or, in bulk, through `roompulse load-events` and the Redis queue."
     ),
     paths(events_api::create_event, events_api::list_events, health, ready),
+    modifiers(&BearerTokens),
     tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness and readiness"))
 )]
 pub struct DataProviderDoc;
@@ -44,9 +48,35 @@ pub struct DataProviderDoc;
         description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
     paths(dashboard_api::get_dashboard),
+    modifiers(&BearerTokens),
     tags((name = "dashboard", description = "Booking figures per hotel"))
 )]
 pub struct DashboardDoc;
+
+/// The two bearer tokens as OpenAPI security schemes, so that Swagger UI's Authorize button
+/// sends them.
+struct BearerTokens;
+
+impl utoipa::Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, what) in [
+            ("ingest_token", "INGEST_API_TOKEN: needed to write events when the service sets it"),
+            ("read_token", "READ_API_TOKEN: needed to read events and figures when the service sets it (the ingest token reads too)"),
+        ] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(what))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
 
 /// Routes `path` and `path/` alike.
 fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
@@ -63,8 +93,17 @@ pub fn router(state: AppState) -> Router {
         get(events_api::list_events).post(events_api::create_event),
     );
     api = both(api, "/dashboard", get(dashboard_api::get_dashboard));
-    api = both(api, "/health", get(health));
-    api = both(api, "/ready", get(ready));
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.tokens.clone(),
+            crate::auth::authorize,
+        ))
+        .layer(shed_load(state.max_concurrent_requests));
+    // Probes stay outside the limit: an overloaded process is still alive.
+    let mut ops = Router::new();
+    ops = both(ops, "/health", get(health));
+    ops = both(ops, "/ready", get(ready));
+    let api = api.merge(ops);
     let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
         (
             Url::new("data-provider", "/api-docs/data-provider.json"),
@@ -92,6 +131,51 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Past `max` requests in progress, answers 503 with `Retry-After` at once rather than queueing
+/// without bound. One semaphore shared by every route the layer wraps.
+fn shed_load<S>(
+    max: usize,
+) -> impl tower::Layer<
+    S,
+    Service = impl tower::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future = impl Send,
+    > + Clone
+                  + Send
+                  + Sync
+                  + 'static,
+> + Clone
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |_: tower::BoxError| async {
+                let mut response = ApiError::Unavailable(
+                    "the service is at its limit of concurrent requests; retry shortly".into(),
+                )
+                .into_response();
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+                response
+            },
+        ))
+        .load_shed()
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max.max(1)))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -177,6 +177,8 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
             Duration::from_millis(cfg.dashboard_cache_ms),
         )),
+        tokens: crate::auth::Tokens::default(),
+        max_concurrent_requests: cfg.max_concurrent_requests as usize,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -47,6 +47,20 @@ pub struct Config {
     #[arg(long, env = "DASHBOARD_CACHE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub dashboard_cache_ms: u64,
 
+    /// When set, `POST /events` needs `Authorization: Bearer <this token>`.
+    #[arg(long, env = "INGEST_API_TOKEN", hide_env_values = true)]
+    pub ingest_api_token: Option<String>,
+
+    /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
+    /// ingest token reads too); the dashboard sync sends it to the Data Provider.
+    #[arg(long, env = "READ_API_TOKEN", hide_env_values = true)]
+    pub read_api_token: Option<String>,
+
+    /// Requests to the event and dashboard endpoints served at once; more answer 503 with
+    /// `Retry-After` instead of queueing without bound.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_requests: u32,
+
     /// Connections per database pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,

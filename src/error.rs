@@ -26,6 +26,8 @@ pub enum ApiError {
     #[error("id {id} is already stored with different content")]
     Conflict { id: i64, stored: Box<Event> },
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Unavailable(String),
@@ -84,6 +86,7 @@ impl IntoResponse for ApiError {
                 body.stored = Some(*stored);
                 StatusCode::CONFLICT
             }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(ref reason) => {
                 tracing::warn!(%reason, "answering 503");

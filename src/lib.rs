@@ -5,6 +5,7 @@
 //! (`data_provider::api`) → the dashboard sync → `GET /dashboard`.
 
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

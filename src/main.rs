@@ -59,7 +59,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             .await?;
             let pool = roompulse::db::pool(&config.dashboard_database_url, 1)?;
             let client =
-                roompulse::dashboard::client::DataProviderClient::new(&config.data_provider_url())?;
+                roompulse::dashboard::client::DataProviderClient::new(&config.data_provider_url())?
+                    .with_token(config.read_api_token.as_deref());
             let outcome = roompulse::dashboard::sync::run_pass(
                 &pool,
                 &client,

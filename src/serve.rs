@@ -61,6 +61,11 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
         dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
             std::time::Duration::from_millis(cfg.dashboard_cache_ms),
         )),
+        tokens: crate::auth::Tokens::new(
+            cfg.ingest_api_token.as_deref(),
+            cfg.read_api_token.as_deref(),
+        ),
+        max_concurrent_requests: cfg.max_concurrent_requests as usize,
     })
 }
 
@@ -130,7 +135,8 @@ pub async fn start_dashboard_sync(
     cfg: &Config,
     state: &AppState,
 ) -> Result<SyncSchedule, StartError> {
-    let client = DataProviderClient::new(&cfg.data_provider_url())?;
+    let client = DataProviderClient::new(&cfg.data_provider_url())?
+        .with_token(cfg.read_api_token.as_deref());
     Ok(schedule::start(
         state.dashboard_db.clone(),
         client,

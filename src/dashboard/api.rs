@@ -130,6 +130,7 @@ pub struct DashboardQuery {
     get,
     path = "/dashboard",
     tag = "dashboard",
+    security((), ("read_token" = [])),
     params(DashboardParams),
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),

@@ -48,6 +48,8 @@ pub struct FeedPage {
 pub struct DataProviderClient {
     http: reqwest::Client,
     events_url: Url,
+    /// Sent as `Authorization: Bearer …` when the Data Provider requires a read token.
+    token: Option<String>,
 }
 
 impl DataProviderClient {
@@ -74,7 +76,25 @@ impl DataProviderClient {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        Ok(Self { http, events_url })
+        Ok(Self {
+            http,
+            events_url,
+            token: None,
+        })
+    }
+
+    fn request(&self, url: Url) -> reqwest::RequestBuilder {
+        let request = self.http.get(url);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// The same client, authenticating with `token` (when there is one).
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.filter(|t| !t.is_empty()).map(str::to_string);
+        self
     }
 
     /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.
@@ -90,8 +110,7 @@ impl DataProviderClient {
         }
         let shown = redact_url(url.as_str());
         let response =
-            self.http
-                .get(url.clone())
+            self.request(url.clone())
                 .send()
                 .await
                 .map_err(|e| ClientError::Unreachable {

@@ -65,6 +65,7 @@ pub struct EventBody {
     post,
     path = "/events",
     tag = "events",
+    security((), ("ingest_token" = [])),
     request_body(content = EventBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored", body = Event),
@@ -191,6 +192,7 @@ pub enum ListOrderParam {
     get,
     path = "/events",
     tag = "events",
+    security((), ("read_token" = [])),
     params(ListParams),
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],

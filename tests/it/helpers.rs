@@ -224,6 +224,9 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         dashboard_cache_ms: 0,
         data_provider_url: None,
         dashboard_sync_schedule: "*/5 * * * * *".to_string(),
+        ingest_api_token: None,
+        read_api_token: None,
+        max_concurrent_requests: 512,
     }
 }
 
@@ -246,9 +249,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with_workers(workers: usize) -> Self {
+        Self::spawn_configured(workers, |_| {}).await
+    }
+
+    /// The app with `adjust` applied to the test configuration first.
+    pub async fn spawn_configured(workers: usize, adjust: impl FnOnce(&mut Config)) -> Self {
         let (events_db, dashboard_db) = tokio::join!(TestDb::data_provider(), TestDb::dashboard());
         let keys = TestKeys::new();
-        let config = test_config(&events_db, &dashboard_db, &keys);
+        let mut config = test_config(&events_db, &dashboard_db, &keys);
+        adjust(&mut config);
         let state = roompulse::serve::prepare(&config, workers.max(1))
             .await
             .expect("prepare the app");

@@ -9,4 +9,5 @@ mod dashboard_sync;
 mod events_api;
 mod helpers;
 mod loader;
+mod security;
 mod worker;

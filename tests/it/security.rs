@@ -1,0 +1,211 @@
+//! Write (and read) authentication, and load shedding.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{eventually, TestApp};
+
+fn event(id: i64) -> Value {
+    json!({"id": id, "hotel_id": 1, "event_timestamp": "2022-06-24T13:00:56Z", "status": 1,
+           "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"})
+}
+
+#[tokio::test]
+async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
+    let app = TestApp::spawn_configured(0, |c| c.ingest_api_token = Some("w-s3cret".into())).await;
+    let post = |auth: Option<&str>| {
+        let mut r = app.client.post(app.url("/events")).json(&event(1));
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.send()
+    };
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic dzpzM2NyZXQ="),
+        Some("Bearer w-s3cret2"),
+    ] {
+        let r = post(auth).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        assert!(r.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("token"));
+    }
+    assert_eq!(app.stored_count().await, 0);
+    assert_eq!(
+        post(Some("Bearer w-s3cret")).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(Some("bearer w-s3cret")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    for path in [
+        "/events",
+        "/dashboard?hotel_id=1&period=month&year=2022",
+        "/health",
+        "/ready",
+    ] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    let doc: Value = app
+        .client
+        .get(app.url("/api-docs/data-provider.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["ingest_token"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["paths"]["/events"]["post"]["security"][1]["ingest_token"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
+    let app = TestApp::spawn_configured(0, |c| {
+        c.read_api_token = Some("r-token".into());
+        c.ingest_api_token = Some("w-token".into());
+    })
+    .await;
+    for path in [
+        "/events",
+        "/events/?hotel_id=1",
+        "/dashboard?hotel_id=1&period=month&year=2022",
+    ] {
+        let get = |auth: Option<&'static str>| {
+            let mut r = app.client.get(app.url(path));
+            if let Some(a) = auth {
+                r = r.bearer_auth(a);
+            }
+            r.send()
+        };
+        assert_eq!(
+            get(None).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+        assert_eq!(
+            get(Some("nope")).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+        assert_eq!(
+            get(Some("r-token")).await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+        assert_eq!(
+            get(Some("w-token")).await.unwrap().status(),
+            StatusCode::OK,
+            "the writer reads too: {path}"
+        );
+    }
+    // The read token does not write.
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .bearer_auth("r-token")
+        .json(&event(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for path in [
+        "/health",
+        "/ready",
+        "/api-docs/dashboard.json",
+        "/swagger-ui/",
+    ] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // The dashboard sync authenticates to the Data Provider with the read token.
+    let client = roompulse::dashboard::client::DataProviderClient::new(&app.base_url).unwrap();
+    assert!(client.clone().changes(None, 10).await.is_err());
+    assert!(client
+        .with_token(Some("r-token"))
+        .changes(None, 10)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
+    let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 1).await;
+    // A POST whose body has not finished holds the one slot for as long as we like.
+    let body = event(3).to_string();
+    let addr = app.base_url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+
+    // Once the slow request holds the slot (when exactly is the server's business), every other
+    // event or dashboard request is shed until it finishes.
+    eventually(
+        "a second request is shed",
+        std::time::Duration::from_secs(30),
+        || async {
+            let r = app.client.get(app.url("/events")).send().await.unwrap();
+            r.status() == StatusCode::SERVICE_UNAVAILABLE
+        },
+    )
+    .await;
+    let r = app
+        .client
+        .get(app.url("/dashboard?hotel_id=1&period=month&year=2022"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(r.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("limit"));
+    // Probes are never shed.
+    assert_eq!(
+        app.client
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    slow.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(
+        app.client
+            .get(app.url("/events"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
