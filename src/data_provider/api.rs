@@ -132,16 +132,16 @@ pub struct ListParams {
     hotel_id: Option<i32>,
     /// Events whose `event_timestamp` is at or after this instant (RFC 3339, or
     /// `YYYY-MM-DD HH:MM:SS` in UTC).
-    #[param(example = "2022-06-01T00:00:00Z")]
+    #[param(format = DateTime, example = "2022-06-01T00:00:00Z")]
     updated__gte: Option<String>,
     /// Events whose `event_timestamp` is strictly after this instant.
-    #[param(example = "2022-06-01T00:00:00Z")]
+    #[param(format = DateTime, example = "2022-06-01T00:00:00Z")]
     updated__gt: Option<String>,
     /// Events whose `event_timestamp` is at or before this instant.
-    #[param(example = "2022-12-31T23:59:59Z")]
+    #[param(format = DateTime, example = "2022-12-31T23:59:59Z")]
     updated__lte: Option<String>,
     /// Events whose `event_timestamp` is strictly before this instant.
-    #[param(example = "2023-01-01T00:00:00Z")]
+    #[param(format = DateTime, example = "2023-01-01T00:00:00Z")]
     updated__lt: Option<String>,
     /// 1 = bookings only, 2 = cancellations only.
     #[param(minimum = 1, maximum = 2, example = 1)]
@@ -150,10 +150,10 @@ pub struct ListParams {
     #[param(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
     room_id: Option<String>,
     /// Events for nights on or after this date (`YYYY-MM-DD`).
-    #[param(example = "2022-06-01")]
+    #[param(format = Date, example = "2022-06-01")]
     night_of_stay__gte: Option<String>,
     /// Events for nights on or before this date (`YYYY-MM-DD`).
-    #[param(example = "2022-06-30")]
+    #[param(format = Date, example = "2022-06-30")]
     night_of_stay__lte: Option<String>,
     /// Page size, 1 to 10000 (default 1000).
     #[param(minimum = 1, maximum = 10000, example = 1000)]
