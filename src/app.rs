@@ -32,8 +32,8 @@ pub struct AppState {
         title = "roompulse Data Provider",
         description = "Stores hotel booking events (one row per room-night) and lists them. Events arrive through `POST /events` or, in bulk, through `roompulse load-events` and the Redis queue."
     ),
-    paths(events_api::create_event, events_api::list_events, health, ready),
-    tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness and readiness"))
+    paths(events_api::create_event, events_api::list_events, health, ready, crate::metrics::scrape),
+    tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness, readiness and Prometheus metrics"))
 )]
 pub struct DataProviderDoc;
 
@@ -56,6 +56,8 @@ fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -
 }
 
 pub fn router(state: AppState) -> Router {
+    // Before any worker or sync pass records into it.
+    crate::metrics::install();
     let mut api = Router::new();
     api = both(
         api,
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     api = both(api, "/dashboard", get(dashboard_api::get_dashboard));
     api = both(api, "/health", get(health));
     api = both(api, "/ready", get(ready));
+    api = api.route("/metrics", get(crate::metrics::scrape));
     let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
         (
             Url::new("data-provider", "/api-docs/data-provider.json"),
@@ -92,6 +95,8 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so that the latency and the status include the timeout's 503.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
