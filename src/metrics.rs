@@ -225,9 +225,24 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     match queue {
         Ok(q) => {
             up.push(("redis", 1));
-            gauge(&mut body, "roompulse_queue_depth", "Messages waiting in the Redis queue.", q.queued);
-            gauge(&mut body, "roompulse_queue_in_flight", "Messages claimed by workers and not yet acknowledged.", q.in_flight);
-            gauge(&mut body, "roompulse_queue_dead_depth", "Messages in the dead-letter list.", q.dead);
+            gauge(
+                &mut body,
+                "roompulse_queue_depth",
+                "Messages waiting in the Redis queue.",
+                q.queued,
+            );
+            gauge(
+                &mut body,
+                "roompulse_queue_in_flight",
+                "Messages claimed by workers and not yet acknowledged.",
+                q.in_flight,
+            );
+            gauge(
+                &mut body,
+                "roompulse_queue_dead_depth",
+                "Messages in the dead-letter list.",
+                q.dead,
+            );
         }
         Err(e) => {
             tracing::debug!(error = %e, "metrics: Redis did not answer");
@@ -242,7 +257,12 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
                 gauge(&mut body, "roompulse_sync_lag_seconds", "Newest event_timestamp stored by the Data Provider minus the newest one counted by the dashboard.", seconds);
             }
             if let Some(events) = lag.events {
-                gauge(&mut body, "roompulse_sync_lag_events", "Events stored by the Data Provider that the dashboard has not counted yet.", events);
+                gauge(
+                    &mut body,
+                    "roompulse_sync_lag_events",
+                    "Events stored by the Data Provider that the dashboard has not counted yet.",
+                    events,
+                );
             }
         }
         Err(down) => {
@@ -263,7 +283,10 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         let _ = writeln!(body, "roompulse_up{{dependency=\"{dependency}\"}} {value}");
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()

@@ -32,7 +32,9 @@ impl Scrape {
             let value: f64 = match value {
                 "+Inf" => f64::INFINITY,
                 "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
             };
             let (name, labels) = match series.split_once('{') {
                 None => (series.to_string(), Vec::new()),
@@ -147,7 +149,11 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         ("roompulse_sync_passes_total", "counter"),
         ("roompulse_queue_depth", "gauge"),
     ] {
-        assert!(after.has_family(family, kind), "no {kind} {family} in\n{}", after.text);
+        assert!(
+            after.has_family(family, kind),
+            "no {kind} {family} in\n{}",
+            after.text
+        );
     }
     assert!(after.value("roompulse_worker_batch_size_count", &[]) >= 1.0);
     assert!(after.value("roompulse_worker_batch_size_bucket", &[("le", "+Inf")]) >= 1.0);
@@ -242,12 +248,10 @@ async fn routes_are_labelled_by_template_and_unknown_paths_share_one_label() {
     assert!(!scraped.text.contains(&path), "the raw path became a label");
     assert!(!scraped.text.contains("hotel_id=3"));
     assert!(
-        scraped
-            .value(
-                "roompulse_http_request_duration_seconds_count",
-                &[("route", "/events"), ("method", "GET")],
-            )
-            >= 1.0
+        scraped.value(
+            "roompulse_http_request_duration_seconds_count",
+            &[("route", "/events"), ("method", "GET")],
+        ) >= 1.0
     );
 }
 
@@ -274,7 +278,10 @@ async fn the_endpoint_answers_while_redis_is_down() {
             .unwrap();
     });
     let scraped = scrape_url(&app.client, &url).await;
-    assert_eq!(scraped.value("roompulse_up", &[("dependency", "redis")]), 0.0);
+    assert_eq!(
+        scraped.value("roompulse_up", &[("dependency", "redis")]),
+        0.0
+    );
     assert_eq!(scraped.get("roompulse_queue_depth", &[]), None);
     assert_eq!(scraped.get("roompulse_queue_dead_depth", &[]), None);
     // The databases still answer, and so do their gauges.
