@@ -15,10 +15,12 @@ use crate::helpers::{eventually, generated_csv, temp_dir, TestApp};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// The samples of a scrape, each as (name, labels, value).
+/// One line of a scrape: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
 struct Scrape {
     text: String,
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<Sample>,
 }
 
 impl Scrape {
