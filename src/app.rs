@@ -35,9 +35,9 @@ pub struct AppState {
         title = "roompulse Data Provider",
         description = "Stores hotel booking events (one row per room-night) and lists them. Events arrive through `POST /events` or, in bulk, through `roompulse load-events` and the Redis queue."
     ),
-    paths(events_api::create_event, events_api::list_events, health, ready),
+    paths(events_api::create_event, events_api::list_events, health, ready, crate::metrics::scrape),
     modifiers(&BearerTokens),
-    tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness and readiness"))
+    tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness, readiness and Prometheus metrics"))
 )]
 pub struct DataProviderDoc;
 
@@ -86,6 +86,8 @@ fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -
 }
 
 pub fn router(state: AppState) -> Router {
+    // Before any worker or sync pass records into it.
+    crate::metrics::install();
     let mut api = Router::new();
     api = both(
         api,
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let mut ops = Router::new();
     ops = both(ops, "/health", get(health));
     ops = both(ops, "/ready", get(ready));
+    ops = ops.route("/metrics", get(crate::metrics::scrape));
     let api = api.merge(ops);
     let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
         (
@@ -131,6 +134,8 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so that the latency and the status include the timeout's 503.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
 /// Past `max` requests in progress, answers 503 with `Retry-After` at once rather than queueing

@@ -13,5 +13,6 @@ pub mod dashboard;
 pub mod data_provider;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod serve;
 pub mod telemetry;

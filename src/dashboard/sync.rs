@@ -108,6 +108,16 @@ pub async fn run_pass(
     client: &DataProviderClient,
     page_size: i64,
 ) -> Result<PassOutcome, SyncError> {
+    let result = pass(pool, client, page_size).await;
+    crate::metrics::sync_pass(&result);
+    result
+}
+
+async fn pass(
+    pool: &PgPool,
+    client: &DataProviderClient,
+    page_size: i64,
+) -> Result<PassOutcome, SyncError> {
     // A connection of its own, out of the pool: the session-level lock lives as long as it
     // does, and is never handed to another user of the pool, whatever ends this pass.
     let pooled = store::connection(pool).await?;

@@ -166,10 +166,17 @@ pub async fn process_batch(
             Err(reason) => dead.push(dead_letter(message, reason)),
         }
     }
+    let invalid = dead.len();
 
+    let store_started = std::time::Instant::now();
     let Some(rejected) = store_with_retry(db, copy, &events, worker, shutdown).await else {
         return false;
     };
+    let store_time = store_started.elapsed();
+    let conflict = rejected
+        .iter()
+        .filter(|(_, reason)| reason.starts_with(CONFLICT))
+        .count();
     for (pos, reason) in rejected {
         dead.push(dead_letter(&batch[origin[pos]], reason));
     }
@@ -194,16 +201,29 @@ pub async fn process_batch(
             }
         }
     }
+    let stored = events.len() - (dead.len() - invalid);
     tracing::debug!(
         worker,
         messages = batch.len(),
-        stored = events.len(),
+        stored,
         dead = dead.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch done"
     );
+    crate::metrics::batch_done(&crate::metrics::BatchDone {
+        messages: batch.len(),
+        stored,
+        invalid,
+        conflict,
+        refused: dead.len() - invalid - conflict,
+        store_time,
+    });
     true
 }
+
+/// How a dead letter's reason starts when the id is taken by a different event; the metrics
+/// tell these apart from events the database refused.
+const CONFLICT: &str = "conflict:";
 
 /// A queue message as an event, or why it can never be one.
 pub fn parse_message(message: &[u8]) -> Result<Event, String> {
@@ -266,7 +286,7 @@ async fn store_with_retry(
                     let id = events[start + pos].id;
                     rejected.push((
                         start + pos,
-                        format!("conflict: id {id} is already stored with different content"),
+                        format!("{CONFLICT} id {id} is already stored with different content"),
                     ));
                 }
             }

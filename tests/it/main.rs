@@ -9,5 +9,6 @@ mod dashboard_sync;
 mod events_api;
 mod helpers;
 mod loader;
+mod metrics;
 mod security;
 mod worker;

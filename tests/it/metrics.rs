@@ -1,0 +1,319 @@
+//! GET /metrics against the real queue and databases.
+//!
+//! Counters and histograms are process-wide and other tests run alongside, so those are checked
+//! as deltas or lower bounds; the queue and lag gauges are read from this app's own Redis keys
+//! and databases, so those are exact.
+
+use std::time::Duration;
+
+use roompulse::dashboard::client::DataProviderClient;
+use roompulse::dashboard::sync;
+use roompulse::data_provider::load;
+use roompulse::data_provider::queue::{Backlog, Queue, QueueKeys};
+
+use crate::helpers::{eventually, generated_csv, temp_dir, TestApp};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// One line of a scrape: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+struct Scrape {
+    text: String,
+    samples: Vec<Sample>,
+}
+
+impl Scrape {
+    fn parse(text: String) -> Self {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("`series value`");
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            let (name, labels) = match series.split_once('{') {
+                None => (series.to_string(), Vec::new()),
+                Some((name, rest)) => {
+                    let rest = rest.strip_suffix('}').expect("closing brace");
+                    // Our label values hold no commas or quotes, so a plain split will do.
+                    let labels = rest
+                        .split(',')
+                        .filter(|p| !p.is_empty())
+                        .map(|pair| {
+                            let (k, v) = pair.split_once('=').expect("label=value");
+                            (k.to_string(), v.trim_matches('"').to_string())
+                        })
+                        .collect();
+                    (name.to_string(), labels)
+                }
+            };
+            samples.push((name, labels, value));
+        }
+        Self { text, samples }
+    }
+
+    /// The one sample of `name` carrying all of `labels`.
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert!(found.len() <= 1, "{name} {labels:?} matches {found:?}");
+        found.first().copied()
+    }
+
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{}", self.text))
+    }
+
+    fn has_family(&self, name: &str, kind: &str) -> bool {
+        self.text
+            .lines()
+            .any(|l| l == format!("# TYPE {name} {kind}"))
+    }
+}
+
+async fn scrape(app: &TestApp) -> Scrape {
+    scrape_url(&app.client, &app.url("/metrics")).await
+}
+
+async fn scrape_url(client: &reqwest::Client, url: &str) -> Scrape {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    Scrape::parse(response.text().await.unwrap())
+}
+
+async fn drained(app: &TestApp, rows: i64) {
+    let empty = Backlog {
+        queued: 0,
+        in_flight: 0,
+    };
+    eventually("the queue is drained", LIMIT, || async {
+        app.queue().backlog().await.unwrap() == empty && app.stored_count().await == rows
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
+    const ROWS: u64 = 2000;
+    let app = TestApp::spawn_with_workers(2).await;
+    let before = scrape(&app).await;
+    let stored_before = before.value("roompulse_events_stored_total", &[]);
+    let synced_before = before.value("roompulse_sync_passes_total", &[("outcome", "synced")]);
+    let sync_events_before = before.value("roompulse_sync_events_total", &[]);
+    let failed_before = before.value("roompulse_sync_passes_total", &[("outcome", "failed")]);
+
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), ROWS, 31);
+    let report = load::load_events(&csv, &dir.path().join("r.csv"), app.queue(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.queued, ROWS);
+    drained(&app, ROWS as i64).await;
+
+    let after = scrape(&app).await;
+    let stored = after.value("roompulse_events_stored_total", &[]) - stored_before;
+    assert!(stored >= ROWS as f64, "events stored rose by {stored}");
+    assert_eq!(after.value("roompulse_queue_depth", &[]), 0.0);
+    assert_eq!(after.value("roompulse_queue_in_flight", &[]), 0.0);
+    assert_eq!(after.value("roompulse_queue_dead_depth", &[]), 0.0);
+    assert_eq!(after.value("roompulse_up", &[("dependency", "redis")]), 1.0);
+    // The first scrape is counted by its route template, method and status.
+    let scrapes = after.value(
+        "roompulse_http_requests_total",
+        &[("route", "/metrics"), ("method", "GET"), ("status", "200")],
+    );
+    assert!(scrapes >= 1.0, "{scrapes}");
+    for (family, kind) in [
+        ("roompulse_worker_batch_size", "histogram"),
+        ("roompulse_worker_store_seconds", "histogram"),
+        ("roompulse_http_request_duration_seconds", "histogram"),
+        ("roompulse_events_stored_total", "counter"),
+        ("roompulse_dead_letters_total", "counter"),
+        ("roompulse_sync_passes_total", "counter"),
+        ("roompulse_queue_depth", "gauge"),
+    ] {
+        assert!(
+            after.has_family(family, kind),
+            "no {kind} {family} in\n{}",
+            after.text
+        );
+    }
+    assert!(after.value("roompulse_worker_batch_size_count", &[]) >= 1.0);
+    assert!(after.value("roompulse_worker_batch_size_bucket", &[("le", "+Inf")]) >= 1.0);
+    for reason in ["invalid", "conflict", "refused"] {
+        after.value("roompulse_dead_letters_total", &[("reason", reason)]);
+    }
+
+    // Nothing counted yet: the whole load is the lag, and there is no counted timestamp to
+    // measure a lag in seconds against.
+    assert_eq!(after.value("roompulse_sync_lag_events", &[]), ROWS as f64);
+    assert_eq!(after.get("roompulse_sync_lag_seconds", &[]), None);
+
+    let client = DataProviderClient::new(&app.base_url).unwrap();
+    let pool = app.state.dashboard_db.clone();
+    // The feed holds rows back while any transaction on the server is older than them (other
+    // tests run alongside), so a pass may count fewer than all of them.
+    eventually("the sync has counted every event", LIMIT, || {
+        let (client, pool) = (&client, &pool);
+        async move {
+            match sync::run_pass(pool, client, 500).await.unwrap() {
+                sync::PassOutcome::Synced(r) => r.events_synced == ROWS as i64,
+                sync::PassOutcome::Skipped => false,
+            }
+        }
+    })
+    .await;
+    let synced = scrape(&app).await;
+    assert_eq!(synced.value("roompulse_sync_lag_events", &[]), 0.0);
+    assert_eq!(synced.value("roompulse_sync_lag_seconds", &[]), 0.0);
+    let passes =
+        synced.value("roompulse_sync_passes_total", &[("outcome", "synced")]) - synced_before;
+    assert!(passes >= 1.0, "{passes}");
+    let counted = synced.value("roompulse_sync_events_total", &[]) - sync_events_before;
+    assert!(counted >= ROWS as f64, "{counted}");
+
+    // A pass that cannot reach the Data Provider counts as failed.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let unreachable = DataProviderClient::new(&format!("http://{closed}")).unwrap();
+    assert!(sync::run_pass(&pool, &unreachable, 500).await.is_err());
+    let failed = scrape(&app)
+        .await
+        .value("roompulse_sync_passes_total", &[("outcome", "failed")])
+        - failed_before;
+    assert!(failed >= 1.0, "{failed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_queue_depth_gauge_reads_this_apps_queue() {
+    const ROWS: u64 = 300;
+    let app = TestApp::spawn().await;
+    assert_eq!(scrape(&app).await.value("roompulse_queue_depth", &[]), 0.0);
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), ROWS, 32);
+    load::load_events(&csv, &dir.path().join("r.csv"), app.queue(), false)
+        .await
+        .unwrap();
+    let loaded = scrape(&app).await;
+    assert_eq!(loaded.value("roompulse_queue_depth", &[]), ROWS as f64);
+    assert_eq!(loaded.value("roompulse_queue_in_flight", &[]), 0.0);
+    assert_eq!(loaded.value("roompulse_sync_lag_events", &[]), 0.0);
+    assert_eq!(loaded.value("roompulse_sync_lag_seconds", &[]), 0.0);
+}
+
+#[tokio::test]
+async fn routes_are_labelled_by_template_and_unknown_paths_share_one_label() {
+    let app = TestApp::spawn().await;
+    let path = format!("/no-such-page-{}", uuid::Uuid::new_v4().simple());
+    let response = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let response = app
+        .client
+        .get(app.url("/events?limit=1&hotel_id=3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let scraped = scrape(&app).await;
+    let unmatched = scraped.value(
+        "roompulse_http_requests_total",
+        &[("route", "unmatched"), ("method", "GET"), ("status", "404")],
+    );
+    assert!(unmatched >= 1.0);
+    let events = scraped.value(
+        "roompulse_http_requests_total",
+        &[("route", "/events"), ("method", "GET"), ("status", "200")],
+    );
+    assert!(events >= 1.0);
+    assert!(!scraped.text.contains(&path), "the raw path became a label");
+    assert!(!scraped.text.contains("hotel_id=3"));
+    assert!(
+        scraped.value(
+            "roompulse_http_request_duration_seconds_count",
+            &[("route", "/events"), ("method", "GET")],
+        ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn the_endpoint_answers_while_redis_is_down() {
+    let app = TestApp::spawn().await;
+    // The same app, its queue pointed at a port where nothing listens.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let mut state = app.state.clone();
+    state.queue = Queue::new(
+        &format!("redis://{closed}"),
+        QueueKeys::new("roompulse-test:unreachable:events"),
+        2,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, roompulse::app::router(state))
+            .await
+            .unwrap();
+    });
+    let scraped = scrape_url(&app.client, &url).await;
+    assert_eq!(
+        scraped.value("roompulse_up", &[("dependency", "redis")]),
+        0.0
+    );
+    assert_eq!(scraped.get("roompulse_queue_depth", &[]), None);
+    assert_eq!(scraped.get("roompulse_queue_dead_depth", &[]), None);
+    // The databases still answer, and so do their gauges.
+    assert_eq!(
+        scraped.value("roompulse_up", &[("dependency", "data_provider_database")]),
+        1.0
+    );
+    assert_eq!(scraped.value("roompulse_sync_lag_events", &[]), 0.0);
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_metrics_as_text() {
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api-docs/data-provider.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let op = &doc["paths"]["/metrics"]["get"];
+    assert_eq!(op["tags"][0], "operations", "{op}");
+    let content = op["responses"]["200"]["content"]
+        .as_object()
+        .expect("a 200 response with content");
+    assert!(
+        content.keys().any(|k| k.starts_with("text/plain")),
+        "{content:?}"
+    );
+}
