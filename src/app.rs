@@ -56,7 +56,7 @@ fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut api = Router::new();
+    let mut api = Router::new().route("/", get(crate::web::index));
     api = both(
         api,
         "/events",

@@ -13,3 +13,4 @@ pub mod db;
 pub mod error;
 pub mod serve;
 pub mod telemetry;
+pub mod web;

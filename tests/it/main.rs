@@ -8,4 +8,5 @@ mod dashboard_sync;
 mod events_api;
 mod helpers;
 mod loader;
+mod web_page;
 mod worker;
