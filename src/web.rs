@@ -96,7 +96,11 @@ pub async fn index(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
 /// The page's query as a `GET /dashboard` query with `period` set, so that
 /// `parse_dashboard_query` checks it and names the field at fault. Every occurrence is kept, so a
 /// repeated parameter is refused as it is there.
-fn dashboard_query(query: &str, period: &str, with_month: bool) -> Result<DashboardQuery, ApiError> {
+fn dashboard_query(
+    query: &str,
+    period: &str,
+    with_month: bool,
+) -> Result<DashboardQuery, ApiError> {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if FORM_FIELDS.contains(&key.as_ref()) && (with_month || key != "month") {
@@ -182,12 +186,7 @@ Figures are counted on the event date (when the business came in) or on the nigh
 "#,
         form = form_html(form),
     );
-    (
-        status,
-        [(header::CONTENT_SECURITY_POLICY, CSP)],
-        Html(html),
-    )
-        .into_response()
+    (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response()
 }
 
 fn form_html(form: &Form) -> String {
@@ -412,7 +411,10 @@ mod tests {
         let tallest = b[0].1;
         assert!((tallest - (H - BOTTOM - TOP)).abs() < 0.01, "{tallest}");
         for ((_, h), value) in b.iter().zip([10.0, 5.0, 4.0, 1.0]) {
-            assert!((h / tallest - value / 10.0).abs() < 0.001, "{h} for {value}");
+            assert!(
+                (h / tallest - value / 10.0).abs() < 0.001,
+                "{h} for {value}"
+            );
         }
     }
 
@@ -420,13 +422,18 @@ mod tests {
     fn every_bar_has_its_number_on_hover_and_every_bucket_a_table_row() {
         let rows = [row(6, Some(3), 5, 2), row(6, Some(4), 0, 0)];
         let html = section("by-day", "June", "Day", &rows);
-        assert!(html.contains("<title>3 Jun 2022: 5 bookings</title>"), "{html}");
+        assert!(
+            html.contains("<title>3 Jun 2022: 5 bookings</title>"),
+            "{html}"
+        );
         assert!(html.contains("<title>3 Jun 2022: 2 cancellations</title>"));
         assert!(html.contains(
             r#"<tr data-bucket="2022-06-03"><th scope="row">3 Jun 2022</th><td>5</td><td>2</td><td>3</td></tr>"#
         ));
         assert!(html.contains(r#"<tr data-bucket="2022-06-04"><th scope="row">4 Jun 2022</th><td>0</td><td>0</td><td>0</td></tr>"#));
-        assert!(html.contains("<tfoot><tr><th scope=\"row\">Total</th><td>5</td><td>2</td><td>3</td>"));
+        assert!(
+            html.contains("<tfoot><tr><th scope=\"row\">Total</th><td>5</td><td>2</td><td>3</td>")
+        );
     }
 
     #[test]
@@ -453,7 +460,10 @@ mod tests {
         );
         let form = Form::from_query("hotel_id=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&year=<b>");
         let html = form_html(&form);
-        assert!(!html.contains("<script>") && !html.contains("<b>"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>"),
+            "{html}"
+        );
         assert!(html.contains(r#"value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;""#));
         let html = section("<i>", "<script>", "<u>", &[row(1, None, 1, 0)]);
         assert!(!html.contains("<script>") && !html.contains("<i>") && !html.contains("<u>"));

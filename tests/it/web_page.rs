@@ -160,15 +160,23 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
     assert!(!dom.contains("<script") && !dom.contains("src="), "{dom}");
 
     let by_month = section(&dom, "by-month");
-    assert_eq!(by_month.matches(r#"<rect class="bar"#).count(), 5, "{by_month}");
+    assert_eq!(
+        by_month.matches(r#"<rect class="bar"#).count(),
+        5,
+        "{by_month}"
+    );
     assert_eq!(by_month.matches(r#"<rect class="bar bookings""#).count(), 3);
     assert!(by_month.contains("<title>Jun 2022: 8 bookings</title>"));
     assert_eq!(cells(by_month, "2022-01"), [4, 1, 3]);
     assert_eq!(cells(by_month, "2022-06"), [8, 2, 6]);
     assert_eq!(cells(by_month, "2022-12"), [2, 0, 2]);
     assert_eq!(cells(by_month, "2022-07"), [0, 0, 0]);
-    assert_table_matches_the_api(&app, by_month, "hotel_id=7&period=month&year=2022&basis=event")
-        .await;
+    assert_table_matches_the_api(
+        &app,
+        by_month,
+        "hotel_id=7&period=month&year=2022&basis=event",
+    )
+    .await;
 
     let by_day = section(&dom, "by-day");
     assert_eq!(by_day.matches(r#"<rect class="bar"#).count(), 3, "{by_day}");
@@ -205,7 +213,10 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
 
     // The error page, as the browser shows it.
     let dom = browse(&["--dump-dom"], &app.url("/?hotel_id=7&year=2022&month=13")).await;
-    assert!(dom.contains("query parameter `month` must be an integer from 1 to 12"), "{dom}");
+    assert!(
+        dom.contains("query parameter `month` must be an integer from 1 to 12"),
+        "{dom}"
+    );
     assert!(!dom.contains("<section"), "no chart with an error: {dom}");
 }
 
@@ -250,7 +261,11 @@ async fn bad_parameters_show_the_message_with_400_and_everything_is_escaped() {
         assert!(body.contains("<form"), "the form stays, to fix the value");
     }
 
-    let (status, body) = page(&app, "/?hotel_id=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&year=2022").await;
+    let (status, body) = page(
+        &app,
+        "/?hotel_id=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&year=2022",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!body.contains("<script"), "{body}");
     assert!(body.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
