@@ -88,7 +88,8 @@ fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -
 pub fn router(state: AppState) -> Router {
     // Before any worker or sync pass records into it.
     crate::metrics::install();
-    let mut api = Router::new();
+    // The chart page shows the same figures as GET /dashboard: same token, same limit.
+    let mut api = Router::new().route("/", get(crate::web::index));
     api = both(
         api,
         "/events",

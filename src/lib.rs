@@ -16,3 +16,4 @@ pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod telemetry;
+pub mod web;

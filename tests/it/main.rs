@@ -11,4 +11,5 @@ mod helpers;
 mod loader;
 mod metrics;
 mod security;
+mod web_page;
 mod worker;
