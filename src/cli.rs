@@ -77,6 +77,26 @@ pub enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Send requests at a fixed rate to a running service and report the rate held, latency
+    /// percentiles and errors (a Markdown table row for BENCHMARKS.md).
+    LoadTest {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+        #[arg(long, value_enum)]
+        scenario: crate::loadtest::Scenario,
+        /// Requests per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Requests in flight at most (a request finding none free counts as an error).
+        #[arg(long, default_value_t = 256)]
+        max_in_flight: usize,
+        /// Bearer token to send (INGEST_API_TOKEN for posts, READ_API_TOKEN for reads).
+        #[arg(long, env = "LOAD_TEST_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Write a deterministic synthetic CSV export.
     GenerateEvents {
         /// Rows to write.

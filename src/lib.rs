@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod data_provider;
 pub mod db;
 pub mod error;
+pub mod loadtest;
 pub mod metrics;
 pub mod serve;
 pub mod telemetry;
