@@ -139,7 +139,9 @@ fn build(client: &reqwest::Client, opts: &LoadOptions, n: u64) -> reqwest::Reque
                 .header("content-type", "application/json")
                 .body(body)
         }
-        Scenario::GetEvents => client.get(format!("{}/events?hotel_id={hotel}&limit=100", opts.url)),
+        Scenario::GetEvents => {
+            client.get(format!("{}/events?hotel_id={hotel}&limit=100", opts.url))
+        }
         Scenario::GetDashboard => client.get(format!(
             "{}/dashboard?hotel_id={hotel}&period=day&year=2022",
             opts.url
