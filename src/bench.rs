@@ -129,16 +129,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     settings.copy_url = Some(events_url.clone());
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let handles: Vec<_> = (0..opts.workers)
-        .map(|_| {
-            tokio::spawn(worker::run(
-                queue.clone(),
-                pool.clone(),
-                settings.clone(),
-                shutdown.clone(),
-            ))
-        })
-        .collect();
+    let handles = spawn_workers(opts.workers, &queue, &pool, &settings, &shutdown);
     let target = report.queued as i64;
     let (mut last, mut last_change) = (0, Instant::now());
     loop {
@@ -236,16 +227,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     clear_keys(&cfg.redis_url, &keys.queue).await?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let handles: Vec<_> = (0..opts.workers)
-        .map(|_| {
-            tokio::spawn(worker::run(
-                queue.clone(),
-                pool.clone(),
-                settings.clone(),
-                shutdown.clone(),
-            ))
-        })
-        .collect();
+    let handles = spawn_workers(opts.workers, &queue, &pool, &settings, &shutdown);
     let sync = tokio::spawn({
         let (pool, client, stop) = (dashboard_pool.clone(), client.clone(), shutdown.clone());
         async move { sync_until(&pool, &client, target, &stop).await }
@@ -275,6 +257,25 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     let _ = std::fs::remove_file(&csv);
     clear_keys(&cfg.redis_url, &keys.queue).await?;
     Ok(BenchReport { stages, latency })
+}
+
+fn spawn_workers(
+    n: usize,
+    queue: &Queue,
+    pool: &db::PgPool,
+    settings: &worker::WorkerSettings,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            tokio::spawn(worker::run(
+                queue.clone(),
+                pool.clone(),
+                settings.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect()
 }
 
 /// Runs sync passes back to back (a schedule of "as often as possible") until `target` events

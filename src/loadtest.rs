@@ -129,7 +129,7 @@ fn build(client: &reqwest::Client, opts: &LoadOptions, n: u64) -> reqwest::Reque
                 1 + n % 12,
                 1 + n % 28,
                 n % 24,
-                1 + u64::from(n % 7 == 0),
+                1 + u64::from(n.is_multiple_of(7)),
                 uuid::Uuid::from_u128(u128::from(n) * 0x9E37_79B9_7F4A_7C15),
                 1 + (n + 1) % 12,
                 1 + n % 28,

@@ -122,15 +122,7 @@ async fn a_hotel_without_data_gets_every_bucket_with_zeros() {
 #[tokio::test]
 async fn the_dashboard_has_its_own_document_listed_in_swagger_ui() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/api-docs/dashboard.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/api-docs/dashboard.json").await;
     let params = doc["paths"]["/dashboard"]["get"]["parameters"]
         .as_array()
         .unwrap();

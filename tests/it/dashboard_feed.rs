@@ -219,15 +219,7 @@ async fn feed_parameters_are_checked() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let doc: Value = app
-        .client
-        .get(app.url("/api-docs/data-provider.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/api-docs/data-provider.json").await;
     let params = doc["paths"]["/events"]["get"]["parameters"]
         .as_array()
         .unwrap();

@@ -67,15 +67,7 @@ async fn a_posted_event_is_stored_once_and_listed() {
     assert_eq!(err["field"], "id");
     assert_eq!(err["stored"], created);
 
-    let listed: Value = app
-        .client
-        .get(app.url("/events/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json("/events/").await;
     assert_eq!(listed, json!([created]));
     assert_eq!(app.stored_count().await, 1);
 }
@@ -287,27 +279,11 @@ async fn health_ready_docs_and_swagger_are_served() {
         let r = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
-    let ready: Value = app
-        .client
-        .get(app.url("/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.get_json("/ready").await;
     assert_eq!(ready["checks"]["redis"], "up");
     assert_eq!(ready["checks"]["data_provider_database"], "up");
 
-    let doc: Value = app
-        .client
-        .get(app.url("/api-docs/data-provider.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/api-docs/data-provider.json").await;
     assert!(
         doc["paths"]["/events"]["get"]["parameters"]
             .as_array()

@@ -290,6 +290,18 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// `GET path`, expecting a JSON answer (any status).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     pub fn queue(&self) -> &Queue {
         &self.state.queue
     }

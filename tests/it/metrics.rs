@@ -298,15 +298,7 @@ async fn the_endpoint_answers_while_redis_is_down() {
 #[tokio::test]
 async fn the_openapi_document_describes_metrics_as_text() {
     let app = TestApp::spawn().await;
-    let doc: serde_json::Value = app
-        .client
-        .get(app.url("/api-docs/data-provider.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get_json("/api-docs/data-provider.json").await;
     let op = &doc["paths"]["/metrics"]["get"];
     assert_eq!(op["tags"][0], "operations", "{op}");
     let content = op["responses"]["200"]["content"]

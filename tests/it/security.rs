@@ -56,15 +56,7 @@ async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
             "{path}"
         );
     }
-    let doc: Value = app
-        .client
-        .get(app.url("/api-docs/data-provider.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/api-docs/data-provider.json").await;
     assert_eq!(
         doc["components"]["securitySchemes"]["ingest_token"]["scheme"],
         "bearer"

@@ -39,15 +39,7 @@ async fn workers_drain_the_queue_and_loading_twice_stores_once() {
     drained(&app, 3000).await;
     assert_eq!(app.queue().dead_depth().await.unwrap(), 0);
     // What was stored is what the file says.
-    let page: Vec<Value> = app
-        .client
-        .get(app.url("/events?limit=10000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Vec<Value> = app.get_json("/events?limit=10000").await;
     let mut want: Vec<_> = roompulse::data_provider::generate::rows(
         &roompulse::data_provider::generate::GenerateOptions {
             rows: 3000,
