@@ -103,11 +103,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(shed_load(state.max_concurrent_requests));
     // Probes stay outside the limit: an overloaded process is still alive.
-    let mut ops = Router::new();
-    ops = both(ops, "/health", get(health));
-    ops = both(ops, "/ready", get(ready));
-    ops = ops.route("/metrics", get(crate::metrics::scrape));
-    let api = api.merge(ops);
+    let api = api.merge(operations());
     let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
         (
             Url::new("data-provider", "/api-docs/data-provider.json"),
@@ -136,6 +132,22 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         // Outermost, so that the latency and the status include the timeout's 503.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+}
+
+/// `/health`, `/ready` and `/metrics`: what every process serves, workers-only ones included.
+fn operations() -> Router<AppState> {
+    let mut ops = Router::new();
+    ops = both(ops, "/health", get(health));
+    ops = both(ops, "/ready", get(ready));
+    ops.route("/metrics", get(crate::metrics::scrape))
+}
+
+/// The router of a process without the API (`roompulse worker --metrics-addr …`).
+pub fn operations_router(state: AppState) -> Router {
+    crate::metrics::install();
+    operations()
+        .with_state(state)
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 

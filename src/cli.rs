@@ -38,6 +38,9 @@ pub enum Command {
         /// Concurrent workers in this process.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Serve `/health`, `/ready` and `/metrics` (this process's batch counters) here.
+        #[arg(long, env = "METRICS_ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
         #[command(flatten)]
         config: Config,
     },

@@ -38,16 +38,22 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 workers,
                 // The sync talks to an API: a process without one is a worker process.
                 schedule: !no_api && !no_schedule,
+                metrics_addr: None,
             };
             serve::run(config, parts, shutdown).await?;
         }
-        Command::Worker { workers, config } => {
+        Command::Worker {
+            workers,
+            metrics_addr,
+            config,
+        } => {
             let shutdown = CancellationToken::new();
             serve::cancel_on_signal(shutdown.clone());
             let parts = Parts {
                 api: false,
                 workers,
                 schedule: false,
+                metrics_addr,
             };
             serve::run(config, parts, shutdown).await?;
         }

@@ -41,6 +41,8 @@ pub struct Parts {
     pub workers: usize,
     /// Run the dashboard sync on DASHBOARD_SYNC_SCHEDULE.
     pub schedule: bool,
+    /// Without the API: where to serve `/health`, `/ready` and `/metrics` anyway.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Creates and migrates both databases, then opens the pools and the queue; fails with one
@@ -116,6 +118,22 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         Some(listener)
     } else {
         tracing::info!(workers = parts.workers, "running workers only");
+        if let Some(addr) = parts.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tracing::info!(%addr, "serving /health, /ready and /metrics");
+            let ops = crate::app::operations_router(state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, ops)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                {
+                    tracing::warn!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         None
     };
     let schedule = if parts.schedule {

@@ -309,3 +309,32 @@ async fn the_openapi_document_describes_metrics_as_text() {
         "{content:?}"
     );
 }
+
+/// `roompulse worker --metrics-addr` serves the probes and the metrics, and nothing else.
+#[tokio::test]
+async fn a_worker_process_can_serve_its_metrics_and_probes() {
+    let app = TestApp::spawn().await;
+    let router = roompulse::app::operations_router(app.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let get = |path: &'static str| app.client.get(format!("http://{addr}{path}")).send();
+    assert_eq!(
+        get("/health").await.unwrap().status(),
+        reqwest::StatusCode::OK
+    );
+    assert_eq!(
+        get("/ready").await.unwrap().status(),
+        reqwest::StatusCode::OK
+    );
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("roompulse_queue_depth 0"), "{metrics}");
+    assert!(
+        metrics.contains("roompulse_events_stored_total"),
+        "{metrics}"
+    );
+    assert_eq!(
+        get("/events").await.unwrap().status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+}
