@@ -111,7 +111,14 @@ impl PrivateRedis {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(log.try_clone().expect("log"))
@@ -120,19 +127,26 @@ impl PrivateRedis {
             .expect("start redis-server");
         self.child = Some(child);
         let url = self.url();
-        eventually("the private Redis answers PING", Duration::from_secs(30), || {
-            let url = url.clone();
-            async move {
-                let Ok(client) = redis::Client::open(url) else {
-                    return false;
-                };
-                let Ok(mut c) = client.get_multiplexed_async_connection().await else {
-                    return false;
-                };
-                // LOADING while the AOF replays.
-                redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
-            }
-        })
+        eventually(
+            "the private Redis answers PING",
+            Duration::from_secs(30),
+            || {
+                let url = url.clone();
+                async move {
+                    let Ok(client) = redis::Client::open(url) else {
+                        return false;
+                    };
+                    let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+                        return false;
+                    };
+                    // LOADING while the AOF replays.
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut c)
+                        .await
+                        .is_ok()
+                }
+            },
+        )
         .await;
     }
 
@@ -190,10 +204,14 @@ impl PrivatePostgres {
         }
         let bin = postgres_bin();
         let mut initdb = pg_command(&bin, "initdb");
-        initdb
-            .arg("-D")
-            .arg(dir.path().join("data"))
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(dir.path().join("data")).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         run_checked(initdb, "initdb").await;
         let mut pg = Self {
             port: free_port(),
@@ -266,7 +284,10 @@ async fn wait_exit(child: &mut Child, what: &str, limit: Duration) -> ExitStatus
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
-        assert!(Instant::now() < deadline, "{what} did not exit within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -403,7 +424,10 @@ impl Stack {
             env,
             spawned: 0,
         };
-        stack.run("migrate", &["migrate"], &[]).succeeds(Duration::from_secs(120)).await;
+        stack
+            .run("migrate", &["migrate"], &[])
+            .succeeds(Duration::from_secs(120))
+            .await;
         stack
     }
 
@@ -525,7 +549,10 @@ impl Stack {
     }
 
     pub async fn stored_ids(&self) -> HashSet<i64> {
-        let c = self.sql("roompulse_data_provider").await.expect("events db");
+        let c = self
+            .sql("roompulse_data_provider")
+            .await
+            .expect("events db");
         c.query("SELECT id FROM events", &[])
             .await
             .expect("ids")

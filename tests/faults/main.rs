@@ -3,4 +3,5 @@
 //! figures computed from the generator.
 
 mod harness;
+mod regressions;
 mod scenarios;

@@ -146,7 +146,11 @@ fn serve(stack: &Stack, name: &str, args: &[&str], extra: &[(&str, String)]) -> 
 }
 
 /// Splits the export in two files (header repeated), the first with `first` rows.
-fn split_csv(stack: &Stack, csv: &std::path::Path, first: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+fn split_csv(
+    stack: &Stack,
+    csv: &std::path::Path,
+    first: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let text = std::fs::read_to_string(csv).expect("export");
     let mut lines = text.split_inclusive('\n').filter(|l| !l.trim().is_empty());
     let header = lines.next().expect("header").to_string();
@@ -184,8 +188,7 @@ async fn workers_killed_mid_batch_lose_and_double_nothing() {
             "the worker stored more and holds a batch",
             GUARD,
             || async move {
-                stored_count(stack_ref).await >= since + 20_000
-                    && held_by(stack_ref, pid).await > 0
+                stored_count(stack_ref).await >= since + 20_000 && held_by(stack_ref, pid).await > 0
             },
         )
         .await;
@@ -240,7 +243,10 @@ async fn redis_restart_during_load_and_drain() {
     let down_at = Instant::now();
     // The outage itself: what the scenario is about, not a synchronisation.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(!loader.has_exited(), "the loader gave up while Redis was down");
+    assert!(
+        !loader.has_exited(),
+        "the loader gave up while Redis was down"
+    );
     assert!(!worker.has_exited(), "the worker died while Redis was down");
     stack.redis.start().await;
     eprintln!(
@@ -272,14 +278,19 @@ async fn postgres_restart_during_drain() {
     let mut worker = stack.worker(2);
     let pid = worker.pid();
     let s = &stack;
-    eventually("the worker stored a batch and holds another", GUARD, || async move {
-        stored_count(s).await > 0 && held_by(s, pid).await > 0
-    })
+    eventually(
+        "the worker stored a batch and holds another",
+        GUARD,
+        || async move { stored_count(s).await > 0 && held_by(s, pid).await > 0 },
+    )
     .await;
     stack.pg.stop().await;
     // The outage itself.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(!worker.has_exited(), "the worker died while PostgreSQL was down");
+    assert!(
+        !worker.has_exited(),
+        "the worker died while PostgreSQL was down"
+    );
     stack.pg.start().await;
     drained(&stack).await;
     assert_stored_exactly_once(&stack, &expected).await;
@@ -328,9 +339,11 @@ async fn data_provider_api_down_during_sync() {
 
     stack.load(&part1).succeeds(GUARD).await;
     let s = &stack;
-    eventually("the dashboard synced the first part", GUARD, || async move {
-        s.events_synced().await == Some(FIRST as i64)
-    })
+    eventually(
+        "the dashboard synced the first part",
+        GUARD,
+        || async move { s.events_synced().await == Some(FIRST as i64) },
+    )
     .await;
     let ready: Value = reqwest::get(format!("{dash_url}/ready"))
         .await
@@ -348,7 +361,9 @@ async fn data_provider_api_down_during_sync() {
     drained(&stack).await;
     assert_eq!(stored_count(&stack).await, ROWS as i64);
 
-    let r = reqwest::get(format!("{dash_url}/ready")).await.expect("ready");
+    let r = reqwest::get(format!("{dash_url}/ready"))
+        .await
+        .expect("ready");
     assert_eq!(r.status(), 200, "the dashboard still serves");
     let ready: Value = r.json().await.expect("json");
     let check = ready["checks"]["data_provider_api"].as_str().unwrap_or("");
@@ -487,7 +502,11 @@ async fn sigterm_mid_batch_stores_or_hands_back() {
 
         // Nothing is held any more: no lease has to run out for the rest to be stored.
         let (backlog, dead) = stack.backlog().await.expect("redis");
-        assert_eq!((backlog.in_flight, dead), (0, 0), "after the {kind} stopped");
+        assert_eq!(
+            (backlog.in_flight, dead),
+            (0, 0),
+            "after the {kind} stopped"
+        );
         let mut seen = stack.stored_ids().await;
         seen.extend(stack.queued_ids().await);
         assert!(
