@@ -293,7 +293,8 @@ async fn wait_exit(child: &mut Child, what: &str, limit: Duration) -> ExitStatus
 }
 
 /// A `roompulse` child process; its stdout and stderr go to a log file, whose end is printed
-/// when a test fails while the process is around. Killed when dropped.
+/// when a test fails while the process is around (the whole log always with
+/// `FAULTS_SHOW_LOGS=1`). Killed when dropped.
 pub struct Roompulse {
     pub name: String,
     child: Child,
@@ -380,6 +381,13 @@ impl Drop for Roompulse {
                 self.name,
                 self.child.id(),
                 self.log_tail(30)
+            );
+        } else if std::env::var_os("FAULTS_SHOW_LOGS").is_some() {
+            eprintln!(
+                "--- {} (pid {}) log ---\n{}",
+                self.name,
+                self.child.id(),
+                self.log()
             );
         }
     }

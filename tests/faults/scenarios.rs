@@ -284,7 +284,11 @@ async fn postgres_restart_during_drain() {
         || async move { stored_count(s).await > 0 && held_by(s, pid).await > 0 },
     )
     .await;
+    // Paused while PostgreSQL stops, so that the worker meets the outage with a batch in hand
+    // however quickly it would otherwise drain the rest.
+    worker.signal(libc::SIGSTOP);
     stack.pg.stop().await;
+    worker.signal(libc::SIGCONT);
     // The outage itself.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(
