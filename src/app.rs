@@ -27,6 +27,9 @@ pub struct AppState {
     pub tokens: crate::auth::Tokens,
     /// Event and dashboard requests served at once before shedding load (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
+    /// The Data Provider API this process's dashboard sync reads, when it is another process:
+    /// `/ready` reports whether it answers.
+    pub data_provider_api: Option<crate::dashboard::client::DataProviderClient>,
 }
 
 #[derive(OpenApi)]
@@ -217,17 +220,21 @@ pub async fn health() -> Json<Health> {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, or `not ready` naming what is down.
+    /// `ready`; `ready, but data_provider_api down…` when only the Data Provider API this
+    /// process's sync reads is unreachable; or `not ready` naming what is down.
     #[schema(example = "ready")]
     status: String,
-    /// `up`, or `down: <reason>`, for each dependency.
+    /// `up`, or `down: <reason>`, for each dependency. `data_provider_api` appears in a process
+    /// whose dashboard sync reads another process's Data Provider API (DATA_PROVIDER_URL).
     #[schema(example = json!({"data_provider_database": "up", "dashboard_database": "up", "redis": "up"}))]
     checks: std::collections::BTreeMap<&'static str, String>,
 }
 
-/// Both databases and Redis answer. 503 names whichever does not.
+/// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
+/// API (DATA_PROVIDER_URL) is reported, but leaves the process ready: the dashboard still answers
+/// from its own tables, the sync catches up once the API is back.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
-    (status = 200, description = "Everything answers", body = Readiness),
+    (status = 200, description = "Everything answers (the Data Provider API may be reported down: figures then lag, but are served)", body = Readiness),
     (status = 503, description = "Something is down; `checks` says what", body = Readiness),
 ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
@@ -237,26 +244,46 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => format!("down: {e}"),
         Err(_) => "down: no answer within 3 s".to_string(),
     };
-    let (events, dashboard, redis) = tokio::join!(
+    let (events, dashboard, redis, api) = tokio::join!(
         tokio::time::timeout(timeout, crate::db::ping(&state.events_db)),
         tokio::time::timeout(timeout, crate::db::ping(&state.dashboard_db)),
         tokio::time::timeout(timeout, async {
             state.queue.ping().await.map_err(|e| e.to_string())
         }),
+        async {
+            match &state.data_provider_api {
+                Some(client) => Some(
+                    tokio::time::timeout(timeout, async {
+                        client.health().await.map_err(|e| e.to_string())
+                    })
+                    .await,
+                ),
+                None => None,
+            }
+        },
     );
-    let checks: std::collections::BTreeMap<&'static str, String> = [
+    let mut checks: std::collections::BTreeMap<&'static str, String> = [
         ("data_provider_database", check(events)),
         ("dashboard_database", check(dashboard)),
         ("redis", check(redis)),
     ]
     .into_iter()
     .collect();
+    if let Some(r) = api {
+        checks.insert("data_provider_api", check(r));
+    }
     let down: Vec<&str> = checks
         .iter()
         .filter(|(_, v)| *v != "up")
         .map(|(k, _)| *k)
         .collect();
-    let (code, status) = if down.is_empty() {
+    let api_down = down.contains(&"data_provider_api");
+    let (code, status) = if api_down && down.len() == 1 {
+        (
+            StatusCode::OK,
+            "ready, but data_provider_api down: the dashboard answers from its tables, its figures lag until the sync reaches the Data Provider again".to_string(),
+        )
+    } else if down.is_empty() {
         (StatusCode::OK, "ready".to_string())
     } else {
         (

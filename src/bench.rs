@@ -170,6 +170,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         )),
         tokens: crate::auth::Tokens::default(),
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
+        data_provider_api: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

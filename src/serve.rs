@@ -68,6 +68,7 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
             cfg.read_api_token.as_deref(),
         ),
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
+        data_provider_api: None,
     })
 }
 
@@ -101,7 +102,14 @@ pub fn cancel_on_signal(token: CancellationToken) {
 
 /// Runs the chosen parts until `shutdown`, then lets each finish or hand back what it holds.
 pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Result<(), StartError> {
-    let state = prepare(&cfg, parts.workers).await?;
+    let mut state = prepare(&cfg, parts.workers).await?;
+    if parts.schedule && cfg.data_provider_url.is_some() {
+        // The sync reads another process's API: `/ready` says whether it answers.
+        state.data_provider_api = Some(
+            DataProviderClient::new(&cfg.data_provider_url())?
+                .with_token(cfg.read_api_token.as_deref()),
+        );
+    }
     let listener = if parts.api {
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await

@@ -48,6 +48,7 @@ pub struct FeedPage {
 pub struct DataProviderClient {
     http: reqwest::Client,
     events_url: Url,
+    health_url: Url,
     /// Sent as `Authorization: Bearer …` when the Data Provider requires a read token.
     token: Option<String>,
 }
@@ -70,6 +71,7 @@ impl DataProviderClient {
             base.set_path(&path);
         }
         let events_url = base.join("events").map_err(|e| bad(e.to_string()))?;
+        let health_url = base.join("health").map_err(|e| bad(e.to_string()))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             // A page is at most 10,000 events (a few MB); a minute means the server is stuck.
@@ -79,6 +81,7 @@ impl DataProviderClient {
         Ok(Self {
             http,
             events_url,
+            health_url,
             token: None,
         })
     }
@@ -95,6 +98,29 @@ impl DataProviderClient {
     pub fn with_token(mut self, token: Option<&str>) -> Self {
         self.token = token.filter(|t| !t.is_empty()).map(str::to_string);
         self
+    }
+
+    /// Whether the Data Provider answers its `GET /health` (for this process's `/ready`).
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let shown = redact_url(self.health_url.as_str());
+        let response = self
+            .http
+            .get(self.health_url.clone())
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: shown.clone(),
+                reason: error_chain(&e.without_url()),
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ClientError::Status {
+                url: shown,
+                status: status.as_u16(),
+                body: String::new(),
+            });
+        }
+        Ok(())
     }
 
     /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.

@@ -15,6 +15,10 @@ use super::queue::{Queue, QueueError};
 /// Messages handed from the parsing thread to the pusher at a time.
 const CHUNK: usize = 10_000;
 
+/// How long a push keeps being retried while Redis is unavailable (a restart, a failover)
+/// before the load gives up. Redis missing at the start still fails at once.
+pub const PUSH_RETRY_FOR: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
@@ -118,7 +122,7 @@ pub async fn load_events(
             continue; // drain so the parser finishes; nothing more is pushed
         }
         let messages = chunk.messages();
-        match queue.push(&messages).await {
+        match push_with_retry(queue, &messages).await {
             Ok(()) => queued += messages.len() as u64,
             Err(e) => push_error = Some(e),
         }
@@ -140,6 +144,25 @@ pub async fn load_events(
 
 struct Parsed {
     rejected: u64,
+}
+
+/// Pushes one chunk, retrying with capped exponential backoff for up to `PUSH_RETRY_FOR`. A
+/// push that failed may have been applied in part; pushing the whole chunk again queues some
+/// events twice, and the workers store each id once.
+async fn push_with_retry(queue: &Queue, messages: &[&[u8]]) -> Result<(), QueueError> {
+    let deadline = Instant::now() + PUSH_RETRY_FOR;
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match queue.push(messages).await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() + wait < deadline => {
+                tracing::warn!(error = %e, retry_in = ?wait, "pushing to the queue failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Column positions of the event's fields in the header.

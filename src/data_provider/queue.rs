@@ -63,17 +63,26 @@ pub struct DeadLetter {
     pub failed_at: String,
 }
 
-/// Moves up to ARGV[1] messages from the queue into the worker's processing list and renews the
-/// worker's lease, in one step.
+/// Tops the worker's processing list up to ARGV[1] messages from the queue, renews the worker's
+/// lease, and returns the whole processing list, in one step.
+///
+/// The whole list, not only what this call moved: a claim whose reply was lost (Redis stopped
+/// or the connection broke after running it) left messages there that the worker never saw,
+/// and the acknowledgement deletes the list. Returning them with the next claim means the
+/// worker stores exactly what it acknowledges.
 const CLAIM: &str = r"
-local items = redis.call('LPOP', KEYS[1], ARGV[1])
+local want = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[2])
+if want > 0 then
+  local items = redis.call('LPOP', KEYS[1], want)
+  if items then
+    for i = 1, #items, 1000 do
+      redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+    end
+  end
+end
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
-if not items then return {} end
-for i = 1, #items, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
-end
-return items
+return redis.call('LRANGE', KEYS[2], 0, -1)
 ";
 
 /// Acknowledges the batch: records its dead letters and forgets it. Does nothing when the batch
@@ -194,8 +203,9 @@ impl Queue {
             .map_err(|e| self.unavailable(e))
     }
 
-    /// Takes up to `max` messages into `worker`'s processing list. When the queue is empty it
-    /// blocks on Redis for up to `wait` (no polling) and returns what arrived, possibly nothing.
+    /// Takes up to `max` messages into `worker`'s processing list and returns the list (what
+    /// an earlier claim left there unseen included). When both are empty it blocks on Redis for
+    /// up to `wait` (no polling) and returns what arrived, possibly nothing.
     pub async fn claim(
         &self,
         worker: &str,
@@ -235,18 +245,15 @@ impl Queue {
             )
             .await
             .map_err(|e| self.unavailable(e))?;
-        let Some(first) = first else {
+        if first.is_none() {
             return Ok(Vec::new());
-        };
-        let mut items = vec![first];
-        if max > 1 {
-            let more: Vec<Vec<u8>> = claim(max - 1)
-                .invoke_async(&mut c)
-                .await
-                .map_err(|e| self.unavailable(e))?;
-            items.extend(more);
         }
-        Ok(items)
+        // The message BLMOVE delivered is in the processing list: topping it up returns it
+        // with the rest of the batch.
+        claim(max)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.unavailable(e))
     }
 
     /// Renews `worker`'s lease; its heartbeat calls this well within the lease.

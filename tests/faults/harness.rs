@@ -1,0 +1,640 @@
+//! Private, killable services for fault injection: a `redis-server` with AOF and a throwaway
+//! PostgreSQL cluster, each on a free port in a temporary directory; the real `roompulse` binary
+//! as child processes pointed at them; and the expected figures computed from the generator.
+//!
+//! Nothing here touches the shared PostgreSQL and Redis on 5432/6379 that the other tests use.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use roompulse::data_provider::generate::{self, GenerateOptions};
+use roompulse::data_provider::queue::{Backlog, Queue, QueueKeys};
+use tempfile::TempDir;
+
+pub const QUEUE_KEY: &str = "roompulse:events";
+pub const HOTELS: u32 = 4;
+
+/// A port nobody listens on right now (the OS picks it; the listener is closed again).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// PostgreSQL refuses to run as root; the tests run as root here, so its tools run as the
+/// `postgres` OS user.
+fn pg_command(bin: &Path, tool: &str) -> Command {
+    let exe = bin.join(tool);
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.arg("-u").arg("postgres").arg("--").arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    }
+}
+
+/// Runs a command to completion off the async runtime's threads; panics with its output on
+/// failure.
+async fn run_checked(mut cmd: Command, what: &str) {
+    let what = what.to_string();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds. `limit` is a deadlock guard (the test fails
+/// naming `what`), never a performance assertion.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `redis-server` on a free port with AOF fsynced on every write, so that a stop and a start
+/// on the same directory replay the queue exactly.
+pub struct PrivateRedis {
+    pub port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start_new() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("redis temp dir"),
+            child: None,
+        };
+        redis.start().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same port and directory; returns once it answers PING,
+    /// which it does only after replaying the AOF.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "redis is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("redis.log"))
+            .expect("redis log");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let url = self.url();
+        eventually(
+            "the private Redis answers PING",
+            Duration::from_secs(30),
+            || {
+                let url = url.clone();
+                async move {
+                    let Ok(client) = redis::Client::open(url) else {
+                        return false;
+                    };
+                    let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+                        return false;
+                    };
+                    // LOADING while the AOF replays.
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut c)
+                        .await
+                        .is_ok()
+                }
+            },
+        )
+        .await;
+    }
+
+    /// SIGTERM (Redis then flushes the AOF and exits cleanly) and waits for the exit.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, libc::SIGTERM);
+            wait_exit(&mut child, "redis-server", Duration::from_secs(30)).await;
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A throwaway PostgreSQL cluster: `initdb` into a temporary directory, trust authentication
+/// for `postgres`, on a free port. `fsync=off`: the cluster is thrown away after the test, and
+/// a stop here is always a clean `pg_ctl stop`, never a power cut, so durability on disk is not
+/// what is under test (a committed transaction still survives a fast shutdown).
+pub struct PrivatePostgres {
+    pub port: u16,
+    bin: PathBuf,
+    dir: TempDir,
+    running: bool,
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` holding `pg_ctl`.
+fn postgres_bin() -> PathBuf {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's binaries must be under /usr/lib/postgresql/*/bin")
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().expect("no /usr/lib/postgresql/*/bin/pg_ctl").1
+}
+
+impl PrivatePostgres {
+    pub async fn start_new() -> Self {
+        let dir = tempfile::tempdir().expect("postgres temp dir");
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg("postgres").arg(dir.path());
+            run_checked(chown, "chown the cluster's directory to postgres").await;
+        }
+        let bin = postgres_bin();
+        let mut initdb = pg_command(&bin, "initdb");
+        initdb.arg("-D").arg(dir.path().join("data")).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
+        run_checked(initdb, "initdb").await;
+        let mut pg = Self {
+            port: free_port(),
+            bin,
+            dir,
+            running: false,
+        };
+        pg.start().await;
+        pg
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/<database>`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Starts the cluster (again) on the same port; returns once it accepts connections.
+    pub async fn start(&mut self) {
+        let mut cmd = pg_command(&self.bin, "pg_ctl");
+        cmd.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .arg("-l")
+            .arg(self.dir.path().join("postgres.log"))
+            .arg("-o")
+            .arg(format!(
+                "-k {} -c listen_addresses=127.0.0.1 -p {} -c fsync=off",
+                self.dir.path().display(),
+                self.port
+            ))
+            .args(["-w", "-t", "60", "start"]);
+        run_checked(cmd, "pg_ctl start").await;
+        self.running = true;
+    }
+
+    /// `pg_ctl stop -m fast`: running transactions are rolled back, clients disconnected.
+    pub async fn stop(&mut self) {
+        let mut cmd = pg_command(&self.bin, "pg_ctl");
+        cmd.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "fast", "-w", "-t", "60", "stop"]);
+        run_checked(cmd, "pg_ctl stop").await;
+        self.running = false;
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = pg_command(&self.bin, "pg_ctl")
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-m", "immediate", "-w", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+pub fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+async fn wait_exit(child: &mut Child, what: &str, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A `roompulse` child process; its stdout and stderr go to a log file, whose end is printed
+/// when a test fails while the process is around (the whole log always with
+/// `FAULTS_SHOW_LOGS=1`). Killed when dropped.
+pub struct Roompulse {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Roompulse {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        if self.exited.is_none() {
+            signal(&self.child, sig);
+        }
+    }
+
+    /// SIGKILL: no clean-up of any kind, as when the machine or the OOM killer takes it.
+    pub async fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait(Duration::from_secs(30)).await;
+    }
+
+    /// Waits for the process to exit; `limit` is a deadlock guard.
+    pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        if let Some(status) = self.exited {
+            return status;
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.exited = Some(status);
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {limit:?}; its log ends:\n{}",
+                self.name,
+                self.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for a successful exit.
+    pub async fn succeeds(&mut self, limit: Duration) {
+        let status = self.wait(limit).await;
+        assert!(
+            status.success(),
+            "{} failed ({status}); its log ends:\n{}",
+            self.name,
+            self.log_tail(40)
+        );
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("try_wait");
+        }
+        self.exited.is_some()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Roompulse {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} (pid {}) log, last lines ---\n{}",
+                self.name,
+                self.child.id(),
+                self.log_tail(30)
+            );
+        } else if std::env::var_os("FAULTS_SHOW_LOGS").is_some() {
+            eprintln!(
+                "--- {} (pid {}) log ---\n{}",
+                self.name,
+                self.child.id(),
+                self.log()
+            );
+        }
+    }
+}
+
+/// A private PostgreSQL (both modules' databases) and Redis, a working directory, and the
+/// environment every `roompulse` child gets.
+pub struct Stack {
+    pub pg: PrivatePostgres,
+    pub redis: PrivateRedis,
+    pub dir: TempDir,
+    env: BTreeMap<String, String>,
+    spawned: usize,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let (pg, redis) = tokio::join!(PrivatePostgres::start_new(), PrivateRedis::start_new());
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            (
+                "DATA_PROVIDER_DATABASE_URL",
+                pg.url("roompulse_data_provider"),
+            ),
+            ("DASHBOARD_DATABASE_URL", pg.url("roompulse_dashboard")),
+            ("REDIS_URL", redis.url()),
+            ("EVENTS_QUEUE_KEY", QUEUE_KEY.to_string()),
+            // A SIGKILLed worker's batch goes back to the queue 2 s after its last heartbeat.
+            ("WORKER_LEASE_SECS", "2".to_string()),
+            ("WORKER_BATCH_SIZE", "5000".to_string()),
+            ("DASHBOARD_CACHE_MS", "0".to_string()),
+            ("DASHBOARD_SYNC_SCHEDULE", "*/1 * * * * *".to_string()),
+            ("DATABASE_POOL_SIZE", "4".to_string()),
+            ("RUST_LOG", "info,tower_http=warn".to_string()),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        let stack = Self {
+            pg,
+            redis,
+            dir: tempfile::tempdir().expect("work dir"),
+            env,
+            spawned: 0,
+        };
+        stack
+            .run("migrate", &["migrate"], &[])
+            .succeeds(Duration::from_secs(120))
+            .await;
+        stack
+    }
+
+    /// Starts `roompulse <args>` with the stack's environment plus `extra`. The working
+    /// directory is the stack's own, so no `.env` file from elsewhere is read.
+    pub fn run(&self, name: &str, args: &[&str], extra: &[(&str, String)]) -> Roompulse {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("process log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roompulse"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start roompulse");
+        Roompulse {
+            name: name.to_string(),
+            child,
+            log,
+            exited: None,
+        }
+    }
+
+    /// `roompulse worker --workers <n>`.
+    pub fn worker(&mut self, workers: usize) -> Roompulse {
+        self.spawned += 1;
+        let name = format!("worker-{}", self.spawned);
+        self.run(&name, &["worker", "--workers", &workers.to_string()], &[])
+    }
+
+    /// `roompulse load-events <csv>`.
+    pub fn load(&mut self, csv: &Path) -> Roompulse {
+        self.spawned += 1;
+        let name = format!("load-events-{}", self.spawned);
+        let rejects = self.dir.path().join(format!("{name}.rejects.csv"));
+        self.run(
+            &name,
+            &[
+                "load-events",
+                &csv.to_string_lossy(),
+                "--rejects",
+                &rejects.to_string_lossy(),
+            ],
+            &[],
+        )
+    }
+
+    /// Writes the generated export of `rows` rows (seed `seed`, `HOTELS` hotels).
+    pub fn write_csv(&self, rows: u64, seed: u64) -> PathBuf {
+        let path = self.dir.path().join(format!("events-{rows}-{seed}.csv"));
+        let file = std::fs::File::create(&path).expect("create the export");
+        generate::write_csv(&options(rows, seed), std::io::BufWriter::new(file))
+            .expect("write the export");
+        path
+    }
+
+    pub fn queue(&self) -> Queue {
+        Queue::new(&self.redis.url(), QueueKeys::new(QUEUE_KEY), 2).expect("queue")
+    }
+
+    /// The queue's backlog and dead letters; `None` while Redis does not answer.
+    pub async fn backlog(&self) -> Option<(Backlog, i64)> {
+        let q = self.queue();
+        let backlog = q.backlog().await.ok()?;
+        let dead = q.dead_depth().await.ok()?;
+        Some((backlog, dead))
+    }
+
+    /// The ids of the messages waiting in the queue (not those held by workers).
+    pub async fn queued_ids(&self) -> Vec<i64> {
+        let client = redis::Client::open(self.redis.url()).expect("redis url");
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let messages: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(QUEUE_KEY)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .expect("LRANGE");
+        messages
+            .iter()
+            .map(|m| {
+                roompulse::data_provider::worker::parse_message(m)
+                    .expect("a queued message is an event")
+                    .id
+            })
+            .collect()
+    }
+
+    async fn sql(&self, database: &str) -> Option<tokio_postgres::Client> {
+        let (client, conn) = tokio_postgres::connect(&self.pg.url(database), tokio_postgres::NoTls)
+            .await
+            .ok()?;
+        tokio::spawn(conn);
+        Some(client)
+    }
+
+    /// `(count(*), count(DISTINCT id))` of the events table; `None` while PostgreSQL is down.
+    pub async fn stored(&self) -> Option<(i64, i64)> {
+        let c = self.sql("roompulse_data_provider").await?;
+        let row = c
+            .query_one("SELECT count(*), count(DISTINCT id) FROM events", &[])
+            .await
+            .ok()?;
+        Some((row.get(0), row.get(1)))
+    }
+
+    pub async fn stored_ids(&self) -> HashSet<i64> {
+        let c = self
+            .sql("roompulse_data_provider")
+            .await
+            .expect("events db");
+        c.query("SELECT id FROM events", &[])
+            .await
+            .expect("ids")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// The dashboard's `sync_state.events_synced`.
+    pub async fn events_synced(&self) -> Option<i64> {
+        let c = self.sql("roompulse_dashboard").await?;
+        let row = c
+            .query_one("SELECT events_synced FROM sync_state", &[])
+            .await
+            .ok()?;
+        Some(row.get(0))
+    }
+
+    /// Every row of `dashboard_daily`, zero rows left out.
+    pub async fn dashboard_daily(&self) -> Days {
+        let c = self.sql("roompulse_dashboard").await.expect("dashboard db");
+        c.query(
+            "SELECT hotel_id, basis, day, bookings, cancellations FROM dashboard_daily \
+             WHERE bookings <> 0 OR cancellations <> 0",
+            &[],
+        )
+        .await
+        .expect("dashboard_daily")
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
+        .collect()
+    }
+}
+
+/// `(hotel_id, basis (1 event date, 2 night of stay), day)` → `(bookings, cancellations)`.
+pub type Days = BTreeMap<(i32, i16, NaiveDate), (i64, i64)>;
+
+pub fn options(rows: u64, seed: u64) -> GenerateOptions {
+    GenerateOptions {
+        rows,
+        hotels: HOTELS,
+        seed,
+        trailing_blank_lines: 0,
+    }
+}
+
+/// What the stores must hold, computed from the generator's rows, not from anything stored.
+pub struct Expected {
+    pub ids: HashSet<i64>,
+    pub days: Days,
+}
+
+impl Expected {
+    pub fn of(rows: u64, seed: u64) -> Self {
+        let mut ids = HashSet::new();
+        let mut days = Days::new();
+        for row in generate::rows(&options(rows, seed)) {
+            ids.insert(row.id);
+            for key in [
+                (row.hotel_id, 1, row.event_timestamp.date_naive()),
+                (row.hotel_id, 2, row.night_of_stay),
+            ] {
+                let c = days.entry(key).or_default();
+                match row.status {
+                    1 => c.0 += 1,
+                    2 => c.1 += 1,
+                    other => panic!("the generator wrote status {other}"),
+                }
+            }
+        }
+        Self { ids, days }
+    }
+
+    pub fn events(&self) -> i64 {
+        self.ids.len() as i64
+    }
+}

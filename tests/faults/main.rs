@@ -1,0 +1,7 @@
+//! Fault injection: the real binary against private PostgreSQL and Redis servers that the tests
+//! stop, restart and kill (see `harness`), each scenario ending with exact figures compared to
+//! figures computed from the generator.
+
+mod harness;
+mod regressions;
+mod scenarios;
