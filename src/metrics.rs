@@ -22,9 +22,7 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
 use diesel_async::RunQueryDsl;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -373,20 +371,11 @@ async fn sync_lag(state: &AppState) -> Result<SyncLag, LagUnavailable> {
             .select(diesel::dsl::max(events::event_timestamp))
             .get_result(&mut conn)
             .await?;
-        // The plain range on tx_id lets the planner estimate the row comparison and use the
-        // index; without it, it guesses a third of the table and scans all of it.
         let behind: Option<i64> = match after {
             None => None,
             Some(after) => Some(
                 events::table
-                    .filter(events::tx_id.ge(after.tx_id))
-                    .filter(
-                        sql::<Bool>("(events.tx_id, events.id) > (")
-                            .bind::<BigInt, _>(after.tx_id)
-                            .sql(", ")
-                            .bind::<BigInt, _>(after.id)
-                            .sql(")"),
-                    )
+                    .filter(crate::data_provider::store::after_in_store_order(after))
                     .count()
                     .get_result(&mut conn)
                     .await?,

@@ -102,10 +102,14 @@ impl DataProviderClient {
 
     /// Whether the Data Provider answers its `GET /health` (for this process's `/ready`).
     pub async fn health(&self) -> Result<(), ClientError> {
-        let shown = redact_url(self.health_url.as_str());
+        self.get_ok(self.health_url.clone()).await.map(|_| ())
+    }
+
+    /// Sends a GET; an answer that is not 2xx is an error carrying the start of its body.
+    async fn get_ok(&self, url: Url) -> Result<reqwest::Response, ClientError> {
+        let shown = redact_url(url.as_str());
         let response = self
-            .http
-            .get(self.health_url.clone())
+            .request(url)
             .send()
             .await
             .map_err(|e| ClientError::Unreachable {
@@ -114,13 +118,14 @@ impl DataProviderClient {
             })?;
         let status = response.status();
         if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
             return Err(ClientError::Status {
                 url: shown,
                 status: status.as_u16(),
-                body: String::new(),
+                body: body.chars().take(300).collect(),
             });
         }
-        Ok(())
+        Ok(response)
     }
 
     /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.
@@ -135,23 +140,7 @@ impl DataProviderClient {
             }
         }
         let shown = redact_url(url.as_str());
-        let response =
-            self.request(url.clone())
-                .send()
-                .await
-                .map_err(|e| ClientError::Unreachable {
-                    url: shown.clone(),
-                    reason: error_chain(&e.without_url()),
-                })?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(ClientError::Status {
-                url: shown,
-                status: status.as_u16(),
-                body: body.chars().take(300).collect(),
-            });
-        }
+        let response = self.get_ok(url.clone()).await?;
         let bad_page = |reason: String| ClientError::BadPage {
             url: shown.clone(),
             reason,
