@@ -430,20 +430,21 @@ pub async fn list_stored(
     Ok(q.load(&mut conn).await?)
 }
 
-/// Events after `after` in the feed's `(tx_id, id)` order. The plain range on `tx_id` beside the
-/// row comparison lets the planner estimate the rows and walk the `(tx_id, id)` index; without
-/// it, it guesses a third of the table and scans all of it.
+/// Events after `after` in the feed's `(tx_id, id)` order: a row comparison, which PostgreSQL
+/// turns into a range scan of the `(tx_id, id)` index. A page (`ORDER BY tx_id, id LIMIT n`) must
+/// use it alone: adding `tx_id >= …` makes the planner underestimate the rows and switch to a
+/// bitmap scan that sorts everything after the cursor (96 ms instead of 2 ms a page at 1 M rows,
+/// and the sync at half speed). A count over the same range wants that bound (see
+/// `metrics::sync_lag`).
 pub fn after_in_store_order(
     after: StoredCursor,
 ) -> Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>> {
     Box::new(
-        events::tx_id.ge(after.tx_id).and(
-            sql::<Bool>("(events.tx_id, events.id) > (")
-                .bind::<BigInt, _>(after.tx_id)
-                .sql(", ")
-                .bind::<BigInt, _>(after.id)
-                .sql(")"),
-        ),
+        sql::<Bool>("(events.tx_id, events.id) > (")
+            .bind::<BigInt, _>(after.tx_id)
+            .sql(", ")
+            .bind::<BigInt, _>(after.id)
+            .sql(")"),
     )
 }
 
