@@ -240,6 +240,15 @@ impl<'a> RawEvent<'a> {
         }
     }
 
+    /// The rules for input that must carry its own id: CSV rows and queue messages.
+    pub fn validate_with_id(self) -> Result<Event, ValidationErrors> {
+        let new = self.validate(IdRule::Required)?;
+        match new.id {
+            Some(id) => Ok(new.with_id(id)),
+            None => Err(ValidationErrors(vec![FieldError::new("id", "is required")])),
+        }
+    }
+
     /// Applies the rules every entry point shares; reports every bad field at once.
     pub fn validate(self, id_rule: IdRule) -> Result<NewEvent, ValidationErrors> {
         let mut errors = self.read_errors;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::event::{write_json, Field, IdRule, RawEvent, Scalar};
+use super::event::{write_json, Field, RawEvent, Scalar};
 use super::queue::{Queue, QueueError};
 
 /// Messages handed from the parsing thread to the pusher at a time.
@@ -398,7 +398,5 @@ fn row_to_event(
         let value = (!text.trim().is_empty()).then_some(Scalar::Text(Cow::Borrowed(text)));
         raw.set(field.name(), value);
     }
-    let new = raw.validate(IdRule::Required).map_err(|e| e.to_string())?;
-    let id = new.id.unwrap_or_default(); // IdRule::Required guarantees it
-    Ok(new.with_id(id))
+    raw.validate_with_id().map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{raw_from_json, Event, IdRule};
+use super::event::{raw_from_json, Event};
 use super::queue::{DeadLetter, Queue};
 use super::store;
 use crate::db::PgPool;
@@ -228,11 +228,8 @@ const CONFLICT: &str = "conflict:";
 /// A queue message as an event, or why it can never be one.
 pub fn parse_message(message: &[u8]) -> Result<Event, String> {
     let raw = raw_from_json(message).map_err(|e| e.to_string())?;
-    let new = raw
-        .validate(IdRule::Required)
-        .map_err(|e| format!("invalid event: {e}"))?;
-    let id = new.id.unwrap_or_default(); // IdRule::Required guarantees it
-    Ok(new.with_id(id))
+    raw.validate_with_id()
+        .map_err(|e| format!("invalid event: {e}"))
 }
 
 /// Stores `events`, retrying while the database is unreachable. Returns the positions of events
