@@ -258,6 +258,17 @@ const RIGHT: f64 = 8.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
 
+/// A horizontal line across the plot at `y`, labelled `value` on the left.
+fn rule(svg: &mut String, class: &str, y: f64, value: i64) {
+    let _ = write!(
+        svg,
+        r#"<line class="{class}" x1="{LEFT}" y1="{y}" x2="{x2}" y2="{y}"/><text class="tick" x="{lx}" y="{ty}" text-anchor="end">{value}</text>"#,
+        x2 = W - RIGHT,
+        lx = LEFT - 6.0,
+        ty = y + 4.0,
+    );
+}
+
 /// Bookings and cancellations side by side per bucket, heights proportional to the largest
 /// figure. A zero draws no bar (the table still shows it).
 pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
@@ -273,21 +284,9 @@ pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
         esc(caption)
     );
     if max > 0 {
-        let _ = write!(
-            svg,
-            r#"<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{x2}" y2="{TOP}"/><text class="tick" x="{lx}" y="{ty}" text-anchor="end">{max}</text>"#,
-            x2 = W - RIGHT,
-            lx = LEFT - 6.0,
-            ty = TOP + 4.0,
-        );
+        rule(&mut svg, "grid", TOP, max);
     }
-    let _ = write!(
-        svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{x2}" y2="{base}"/><text class="tick" x="{lx}" y="{ty}" text-anchor="end">0</text>"#,
-        x2 = W - RIGHT,
-        lx = LEFT - 6.0,
-        ty = base + 4.0,
-    );
+    rule(&mut svg, "axis", base, 0);
     let slot = (W - LEFT - RIGHT) / rows.len().max(1) as f64;
     let bar_w = slot * 0.38;
     for (i, r) in rows.iter().enumerate() {

@@ -302,6 +302,21 @@ impl TestApp {
             .expect("a JSON answer")
     }
 
+    /// `GET path` answers 400 with a JSON error naming `field`, in `field` and in the message.
+    pub async fn assert_rejects_param(&self, path: &str, field: &str) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST, "{path}");
+        let err: serde_json::Value = r.json().await.expect("a JSON error");
+        assert_eq!(err["field"], field, "{path}: {err}");
+        let message = err["error"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{path}: {err}");
+    }
+
     pub fn queue(&self) -> &Queue {
         &self.state.queue
     }
