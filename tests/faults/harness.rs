@@ -5,7 +5,6 @@
 //! Nothing here touches the shared PostgreSQL and Redis on 5432/6379 that the other tests use.
 
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -59,22 +58,7 @@ async fn run_checked(mut cmd: Command, what: &str) {
     );
 }
 
-/// Polls `condition` every 20 ms until it holds. `limit` is a deadlock guard (the test fails
-/// naming `what`), never a performance assertion.
-pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use crate::eventually::eventually;
 
 /// `redis-server` on a free port with AOF fsynced on every write, so that a stop and a start
 /// on the same directory replay the queue exactly.

@@ -5,3 +5,6 @@
 mod harness;
 mod regressions;
 mod scenarios;
+
+#[path = "../common/eventually.rs"]
+mod eventually;

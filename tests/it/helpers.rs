@@ -1,9 +1,7 @@
 //! The test harness: a database per test cloned from a migrated template (as crates.io's test
 //! suite does), a Redis key prefix per test, and the real application on a random port.
 
-use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use roompulse::app::AppState;
 use roompulse::config::Config;
@@ -342,25 +340,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Awaits `condition` (polled every 50 ms), failing the test with `what` after `limit`. The
-/// limit is a deadlock guard, not a performance assertion.
-pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use crate::eventually::eventually;
 
 /// Writes a generated CSV export shaped like the original system's (CRLF, trailing blank lines).
 pub fn generated_csv(dir: &Path, rows: u64, seed: u64) -> std::path::PathBuf {

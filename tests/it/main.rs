@@ -13,3 +13,6 @@ mod metrics;
 mod security;
 mod web_page;
 mod worker;
+
+#[path = "../common/eventually.rs"]
+mod eventually;
