@@ -325,6 +325,12 @@ impl Roompulse {
     }
 
     /// Waits for a successful exit.
+    /// SIGTERM, then the process must exit 0 within `limit` (a deadlock guard).
+    pub async fn terminate(&mut self, limit: Duration) {
+        self.signal(libc::SIGTERM);
+        self.succeeds(limit).await;
+    }
+
     pub async fn succeeds(&mut self, limit: Duration) {
         let status = self.wait(limit).await;
         assert!(

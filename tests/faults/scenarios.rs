@@ -48,6 +48,19 @@ async fn stored_count(stack: &Stack) -> i64 {
 
 /// Waits until nothing is queued or held by any worker (a dead worker's batch counts as held
 /// until its lease runs out and a live worker requeues it).
+/// A fresh stack of private services and a generated export of `rows` events, with the
+/// figures expected from it.
+async fn stack_with_export(rows: u64, seed: u64) -> (Stack, Expected, std::path::PathBuf) {
+    let stack = Stack::start().await;
+    let csv = stack.write_csv(rows, seed);
+    (stack, Expected::of(rows, seed), csv)
+}
+
+async fn drained_exactly_once(stack: &Stack, expected: &Expected) {
+    drained(stack).await;
+    assert_stored_exactly_once(stack, expected).await;
+}
+
 async fn drained(stack: &Stack) {
     eventually("the queue is drained", GUARD, || async move {
         matches!(stack.backlog().await, Some((b, _)) if b.queued == 0 && b.in_flight == 0)
@@ -171,9 +184,7 @@ fn split_csv(
 async fn workers_killed_mid_batch_lose_and_double_nothing() {
     let _serial = SERIAL.lock().await;
     const ROWS: u64 = 200_000;
-    let mut stack = Stack::start().await;
-    let expected = Expected::of(ROWS, 1);
-    let csv = stack.write_csv(ROWS, 1);
+    let (mut stack, expected, csv) = stack_with_export(ROWS, 1).await;
 
     let mut loader = stack.load(&csv);
     let mut worker = stack.worker(2);
@@ -206,8 +217,7 @@ async fn workers_killed_mid_batch_lose_and_double_nothing() {
         "each kill abandoned a batch"
     );
     assert_stored_exactly_once(&stack, &expected).await;
-    worker.signal(libc::SIGTERM);
-    worker.succeeds(GUARD).await;
+    worker.terminate(GUARD).await;
 }
 
 /// 2. Redis (AOF on) stopped while the loader pushes and the workers drain, started again
@@ -216,9 +226,7 @@ async fn workers_killed_mid_batch_lose_and_double_nothing() {
 async fn redis_restart_during_load_and_drain() {
     let _serial = SERIAL.lock().await;
     const ROWS: u64 = 50_000;
-    let mut stack = Stack::start().await;
-    let expected = Expected::of(ROWS, 2);
-    let csv = stack.write_csv(ROWS, 2);
+    let (mut stack, expected, csv) = stack_with_export(ROWS, 2).await;
 
     let mut worker = stack.worker(2);
     let mut loader = stack.load(&csv);
@@ -258,10 +266,8 @@ async fn redis_restart_during_load_and_drain() {
         loader.log().contains("retrying"),
         "the loader retried its push"
     );
-    drained(&stack).await;
-    assert_stored_exactly_once(&stack, &expected).await;
-    worker.signal(libc::SIGTERM);
-    worker.succeeds(GUARD).await;
+    drained_exactly_once(&stack, &expected).await;
+    worker.terminate(GUARD).await;
 }
 
 /// 3. The Data Provider's PostgreSQL stopped for 5 s during the drain: batches wait and retry,
@@ -270,9 +276,7 @@ async fn redis_restart_during_load_and_drain() {
 async fn postgres_restart_during_drain() {
     let _serial = SERIAL.lock().await;
     const ROWS: u64 = 50_000;
-    let mut stack = Stack::start().await;
-    let expected = Expected::of(ROWS, 3);
-    let csv = stack.write_csv(ROWS, 3);
+    let (mut stack, expected, csv) = stack_with_export(ROWS, 3).await;
 
     stack.load(&csv).succeeds(GUARD).await;
     let mut worker = stack.worker(2);
@@ -296,14 +300,12 @@ async fn postgres_restart_during_drain() {
         "the worker died while PostgreSQL was down"
     );
     stack.pg.start().await;
-    drained(&stack).await;
-    assert_stored_exactly_once(&stack, &expected).await;
+    drained_exactly_once(&stack, &expected).await;
     assert!(
         worker.log().contains("retrying"),
         "the worker met the outage and retried"
     );
-    worker.signal(libc::SIGTERM);
-    worker.succeeds(GUARD).await;
+    worker.terminate(GUARD).await;
 }
 
 /// 4. The Data Provider API unreachable for 10 s during the sync: the dashboard keeps
@@ -411,8 +413,7 @@ async fn data_provider_api_down_during_sync() {
         .expect("json");
     assert_eq!(ready["status"], "ready", "{ready}");
     for p in [&mut api, &mut dashboard, &mut worker] {
-        p.signal(libc::SIGTERM);
-        p.succeeds(GUARD).await;
+        p.terminate(GUARD).await;
     }
 }
 
@@ -422,9 +423,7 @@ async fn data_provider_api_down_during_sync() {
 async fn two_serve_processes_share_the_work() {
     let _serial = SERIAL.lock().await;
     const ROWS: u64 = 40_000;
-    let mut stack = Stack::start().await;
-    let expected = Expected::of(ROWS, 5);
-    let csv = stack.write_csv(ROWS, 5);
+    let (mut stack, expected, csv) = stack_with_export(ROWS, 5).await;
 
     let ports = [free_port(), free_port()];
     let mut servers: Vec<Roompulse> = ports
@@ -458,8 +457,7 @@ async fn two_serve_processes_share_the_work() {
         assert_dashboard_api_exact(&format!("http://127.0.0.1:{port}"), &expected.days).await;
     }
     for s in &mut servers {
-        s.signal(libc::SIGTERM);
-        s.succeeds(GUARD).await;
+        s.terminate(GUARD).await;
     }
 }
 
@@ -470,9 +468,7 @@ async fn two_serve_processes_share_the_work() {
 async fn sigterm_mid_batch_stores_or_hands_back() {
     let _serial = SERIAL.lock().await;
     const ROWS: u64 = 50_000;
-    let mut stack = Stack::start().await;
-    let expected = Expected::of(ROWS, 6);
-    let csv = stack.write_csv(ROWS, 6);
+    let (mut stack, expected, csv) = stack_with_export(ROWS, 6).await;
     stack.load(&csv).succeeds(GUARD).await;
 
     let port = free_port();
@@ -521,8 +517,6 @@ async fn sigterm_mid_batch_stores_or_hands_back() {
     eprintln!("scenario 6: SIGTERM mid-batch (process, messages held, time to exit): {stops:?}");
 
     let mut worker = stack.worker(2);
-    drained(&stack).await;
-    assert_stored_exactly_once(&stack, &expected).await;
-    worker.signal(libc::SIGTERM);
-    worker.succeeds(GUARD).await;
+    drained_exactly_once(&stack, &expected).await;
+    worker.terminate(GUARD).await;
 }
