@@ -109,6 +109,13 @@ pub async fn create_if_missing(url: &str) -> Result<(), DbError> {
             tracing::info!(database = %name, "created database");
             Ok(())
         }
+        // A concurrent creator got there first: PostgreSQL says "already exists" when that
+        // creation had committed, and raises a unique violation on pg_database when both were
+        // in flight at once.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(()),
         Err(e) if e.to_string().contains("already exists") => Ok(()),
         Err(e) => Err(DbError::Create {
             name,

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
@@ -455,9 +455,18 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
     } else {
         return Err(bad());
     };
+    // chrono reads second 60 as a leap second anywhere, and PostgreSQL would store it as the
+    // next minute: 2100-12-31T23:59:60Z became 2101-01-01, outside the years served.
+    if ts.nanosecond() >= 1_000_000_000 {
+        return Err(format!(
+            "second 60 (a leap second) is not accepted: UTC timestamps here run to :59, got {:?}",
+            shorten(s)
+        ));
+    }
+    let ts = DateTime::from_timestamp_micros(ts.timestamp_micros()).ok_or_else(bad)?;
+    // Checked on the stored (UTC, microsecond) value, the one every reader sees.
     check_year(ts.year())?;
-    let micros = ts.timestamp_micros();
-    DateTime::from_timestamp_micros(micros).ok_or_else(bad)
+    Ok(ts)
 }
 
 fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
@@ -739,6 +748,14 @@ mod tests {
         }
         for s in [
             "2022-06-24",
+            "2022-06-24 13:00:60",
+            "2022-06-24T13:00:60Z",
+            "2016-12-31T23:59:60Z",
+            "2100-12-31T23:59:60Z",
+            "2100-12-31T23:59:60.5Z",
+            "2100-12-31 23:59:60",
+            "2100-12-31T23:30:00-01:00",
+            "1900-01-01T00:30:00+01:00",
             "2022-06-24 25:00:00",
             "1800-01-01 00:00:00",
             "x",

@@ -6,6 +6,7 @@ mod dashboard_api;
 mod dashboard_e2e;
 mod dashboard_feed;
 mod dashboard_sync;
+mod databases;
 mod events_api;
 mod helpers;
 mod loader;
