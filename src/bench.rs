@@ -413,7 +413,8 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
     let client = admin_client(url).await?;
     client
         .batch_execute(
-            "DROP TABLE IF EXISTS events_copy; CREATE TABLE events_copy (LIKE events INCLUDING ALL)",
+            "DROP TABLE IF EXISTS events_copy; CREATE TABLE events_copy (LIKE events INCLUDING ALL); \
+             ALTER TABLE events_copy ALTER COLUMN tx_id SET DEFAULT (pg_current_xact_id()::text::bigint)",
         )
         .await
         .map_err(|e| fail("create events_copy")(&pg_error(&e)))?;

@@ -141,10 +141,13 @@ pub async fn insert_batch(
     let conflicts = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
+                // The feed position once for the whole batch (a CTE with a volatile function is
+                // evaluated once), not once per row as the column default would be.
                 let inserted = columns
                     .bind(diesel::sql_query(
-                        "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
-                         SELECT * FROM unnest($1, $2, $3, $4, $5, $6) \
+                        "WITH p AS (SELECT roompulse_feed_position() AS tx_id) \
+                         INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) \
+                         SELECT u.*, p.tx_id FROM unnest($1, $2, $3, $4, $5, $6) AS u, p \
                          ON CONFLICT (id) DO NOTHING",
                     ))
                     .execute(conn)
@@ -217,12 +220,18 @@ impl CopyConnection {
         let result = async {
             let client = self.client().await?;
             let tx = client.transaction().await?;
+            // One round trip for the batch's feed position instead of the column default's
+            // function call per row.
+            let position: i64 = tx
+                .query_one("SELECT roompulse_feed_position()", &[])
+                .await?
+                .try_get(0)?;
             let sink = tx
-                .copy_in("COPY events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) FROM STDIN BINARY")
+                .copy_in("COPY events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) FROM STDIN BINARY")
                 .await?;
             let writer = BinaryCopyInWriter::new(
                 sink,
-                &[Type::INT8, Type::INT4, Type::TIMESTAMPTZ, Type::INT2, Type::UUID, Type::DATE],
+                &[Type::INT8, Type::INT4, Type::TIMESTAMPTZ, Type::INT2, Type::UUID, Type::DATE, Type::INT8],
             );
             pin_mut!(writer);
             // Id order, as in insert_batch: overlapping batches then wait on each other instead
@@ -239,6 +248,7 @@ impl CopyConnection {
                         &e.status,
                         &e.room_reservation_id,
                         &e.night_of_stay,
+                        &position,
                     ])
                     .await?;
             }
@@ -419,9 +429,11 @@ pub async fn list_stored(
 ) -> Result<Vec<(Event, i64)>, StoreError> {
     let q = filtered(filter)
         .select((Event::as_select(), events::tx_id))
-        // Computed in the statement itself, so the horizon and the rows come from one snapshot.
+        // The horizon's transaction id comes from the statement's own snapshot, so the horizon
+        // and the rows agree; the offset (fixed per server and database, see the migration
+        // `feed_position_survives_a_move`) is a sub-select so that it is computed once.
         .filter(sql::<Bool>(
-            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (SELECT roompulse_feed_offset())",
         ))
         .filter(after_in_store_order(after))
         .order_by((events::tx_id.asc(), events::id.asc()))

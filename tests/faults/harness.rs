@@ -180,6 +180,13 @@ fn postgres_bin() -> PathBuf {
 
 impl PrivatePostgres {
     pub async fn start_new() -> Self {
+        Self::start_new_at_xid(None).await
+    }
+
+    /// A new cluster whose transaction counter starts at `next_xid` (via `pg_resetwal -x`):
+    /// a server "older" than a fresh one, to move a database between. `next_xid` must be a
+    /// multiple of 1,048,576 (a commit-log segment boundary, as pg_resetwal's manual asks).
+    pub async fn start_new_at_xid(next_xid: Option<u64>) -> Self {
         let dir = tempfile::tempdir().expect("postgres temp dir");
         if is_root() {
             let mut chown = Command::new("chown");
@@ -197,6 +204,16 @@ impl PrivatePostgres {
             "--no-sync",
         ]);
         run_checked(initdb, "initdb").await;
+        if let Some(xid) = next_xid {
+            assert_eq!(xid % 1_048_576, 0, "next_xid on a segment boundary");
+            let mut reset = pg_command(&bin, "pg_resetwal");
+            reset
+                .arg("-x")
+                .arg(xid.to_string())
+                .arg("-D")
+                .arg(dir.path().join("data"));
+            run_checked(reset, "pg_resetwal -x").await;
+        }
         let mut pg = Self {
             port: free_port(),
             bin,
@@ -228,6 +245,46 @@ impl PrivatePostgres {
             .args(["-w", "-t", "60", "start"]);
         run_checked(cmd, "pg_ctl start").await;
         self.running = true;
+    }
+
+    /// `pg_dump -Fc` of `database` into a file in the cluster's directory.
+    pub async fn dump(&self, database: &str) -> PathBuf {
+        let file = self.dir.path().join(format!("{database}.dump"));
+        let mut cmd = pg_command(&self.bin, "pg_dump");
+        cmd.args(["-Fc", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .arg("-f")
+            .arg(&file)
+            .arg(database);
+        run_checked(cmd, "pg_dump").await;
+        file
+    }
+
+    /// `pg_restore --create`-free restore of `dump` into a new database `database` here.
+    pub async fn restore(&self, dump: &Path, database: &str) {
+        let mut create = pg_command(&self.bin, "createdb");
+        create
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .arg(database);
+        run_checked(create, "createdb").await;
+        let mut restore = pg_command(&self.bin, "pg_restore");
+        restore
+            .args(["--exit-on-error", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .arg("-d")
+            .arg(database)
+            .arg(dump);
+        run_checked(restore, "pg_restore").await;
+    }
+
+    /// A plain client on `database`.
+    pub async fn sql(&self, database: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(database), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the private cluster");
+        tokio::spawn(conn);
+        client
     }
 
     /// `pg_ctl stop -m fast`: running transactions are rolled back, clients disconnected.

@@ -3,6 +3,7 @@
 //! figures computed from the generator.
 
 mod harness;
+mod moves;
 mod regressions;
 mod scenarios;
 

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use crate::harness::{eventually, free_port, Days, Expected, Roompulse, Stack, QUEUE_KEY};
 
-const GUARD: Duration = Duration::from_secs(180);
+pub(crate) const GUARD: Duration = Duration::from_secs(180);
 
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Messages in the processing lists of the workers of process `pid` (worker ids start with it).
 async fn held_by(stack: &Stack, pid: u32) -> i64 {
@@ -61,7 +61,7 @@ async fn drained_exactly_once(stack: &Stack, expected: &Expected) {
     assert_stored_exactly_once(stack, expected).await;
 }
 
-async fn drained(stack: &Stack) {
+pub(crate) async fn drained(stack: &Stack) {
     eventually("the queue is drained", GUARD, || async move {
         matches!(stack.backlog().await, Some((b, _)) if b.queued == 0 && b.in_flight == 0)
     })
@@ -84,7 +84,7 @@ async fn assert_stored_exactly_once(stack: &Stack, expected: &Expected) {
     }
 }
 
-async fn assert_dashboard_exact(stack: &Stack, expected: &Expected) {
+pub(crate) async fn assert_dashboard_exact(stack: &Stack, expected: &Expected) {
     assert_eq!(
         stack.events_synced().await,
         Some(expected.events()),
@@ -148,11 +148,16 @@ async fn assert_dashboard_api_exact(base: &str, days: &Days) {
     assert_eq!(compared, total, "every event was compared on both bases");
 }
 
-async fn http_ok(url: String) -> bool {
+pub(crate) async fn http_ok(url: String) -> bool {
     matches!(reqwest::get(url).await, Ok(r) if r.status().is_success())
 }
 
-fn serve(stack: &Stack, name: &str, args: &[&str], extra: &[(&str, String)]) -> Roompulse {
+pub(crate) fn serve(
+    stack: &Stack,
+    name: &str,
+    args: &[&str],
+    extra: &[(&str, String)],
+) -> Roompulse {
     let mut all = vec!["serve"];
     all.extend_from_slice(args);
     stack.run(name, &all, extra)
