@@ -257,7 +257,9 @@ pub struct Readiness {
 
 /// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
 /// API (DATA_PROVIDER_URL) is reported, but leaves the process ready: the dashboard still answers
-/// from its own tables, the sync catches up once the API is back.
+/// from its own tables, the sync catches up once the API is back. A transaction that has held
+/// the change feed back for longer than FEED_HORIZON_WARN_SECS is named in `feed_held_back_by`;
+/// the process stays ready (the feed is delayed, nothing is lost).
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "Everything answers (the Data Provider API may be reported down: figures then lag, but are served)", body = Readiness),
     (status = 503, description = "Something is down; `checks` says what", body = Readiness),
