@@ -27,6 +27,10 @@ pub struct AppState {
     pub tokens: crate::auth::Tokens,
     /// Event and dashboard requests served at once before shedding load (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
+    /// How long a request may take before it is answered 503 (`REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// The `/metrics` gauges that cost queries, and the feed horizon `/ready` reports.
+    pub gauges: std::sync::Arc<crate::metrics::Gauges>,
     /// The Data Provider API this process's dashboard sync reads, when it is another process:
     /// `/ready` reports whether it answers.
     pub data_provider_api: Option<crate::dashboard::client::DataProviderClient>,
@@ -117,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             DashboardDoc::openapi(),
         ),
     ]);
+    let timeout = state.request_timeout;
     api.with_state(state)
         .merge(swagger)
         .route(
@@ -131,7 +136,12 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(events_api::BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            timeout,
+        ))
+        // Outside the timeout, so that its 503 gets a JSON body too.
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            crate::error::json_error_bodies,
         ))
         .layer(TraceLayer::new_for_http())
         // Outermost, so that the latency and the status include the timeout's 503.
@@ -143,14 +153,24 @@ fn operations() -> Router<AppState> {
     let mut ops = Router::new();
     ops = both(ops, "/health", get(health));
     ops = both(ops, "/ready", get(ready));
-    ops.route("/metrics", get(crate::metrics::scrape))
+    both(ops, "/metrics", get(crate::metrics::scrape))
 }
 
 /// The router of a process without the API (`roompulse worker --metrics-addr …`).
 pub fn operations_router(state: AppState) -> Router {
     crate::metrics::install();
+    let timeout = state.request_timeout;
     operations()
         .with_state(state)
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            crate::error::json_error_bodies,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
@@ -228,11 +248,18 @@ pub struct Readiness {
     /// whose dashboard sync reads another process's Data Provider API (DATA_PROVIDER_URL).
     #[schema(example = json!({"data_provider_database": "up", "dashboard_database": "up", "redis": "up"}))]
     checks: std::collections::BTreeMap<&'static str, String>,
+    /// Present when a transaction has held the change feed back for longer than
+    /// `FEED_HORIZON_WARN_SECS`: the dashboard sees no event stored after it began until it ends
+    /// (nothing is lost). Seeing other roles' sessions needs the `pg_monitor` role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed_held_back_by: Option<crate::metrics::FeedBlocker>,
 }
 
 /// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
 /// API (DATA_PROVIDER_URL) is reported, but leaves the process ready: the dashboard still answers
-/// from its own tables, the sync catches up once the API is back.
+/// from its own tables, the sync catches up once the API is back. A transaction that has held
+/// the change feed back for longer than FEED_HORIZON_WARN_SECS is named in `feed_held_back_by`;
+/// the process stays ready (the feed is delayed, nothing is lost).
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "Everything answers (the Data Provider API may be reported down: figures then lag, but are served)", body = Readiness),
     (status = 503, description = "Something is down; `checks` says what", body = Readiness),
@@ -244,7 +271,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => format!("down: {e}"),
         Err(_) => "down: no answer within 3 s".to_string(),
     };
-    let (events, dashboard, redis, api) = tokio::join!(
+    let (events, dashboard, redis, api, gauges) = tokio::join!(
         tokio::time::timeout(timeout, crate::db::ping(&state.events_db)),
         tokio::time::timeout(timeout, crate::db::ping(&state.dashboard_db)),
         tokio::time::timeout(timeout, async {
@@ -261,7 +288,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                 None => None,
             }
         },
+        tokio::time::timeout(timeout, state.gauges.read(&state)),
     );
+    let feed_held_back_by = gauges
+        .ok()
+        .and_then(|reading| state.gauges.feed_blocker(&reading).cloned());
     let mut checks: std::collections::BTreeMap<&'static str, String> = [
         ("data_provider_database", check(events)),
         ("dashboard_database", check(dashboard)),
@@ -291,5 +322,13 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             format!("not ready: {} down", down.join(", ")),
         )
     };
-    (code, Json(Readiness { status, checks })).into_response()
+    (
+        code,
+        Json(Readiness {
+            status,
+            checks,
+            feed_held_back_by,
+        }),
+    )
+        .into_response()
 }

@@ -170,6 +170,11 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         )),
         tokens: crate::auth::Tokens::default(),
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
+        request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+        gauges: std::sync::Arc::new(crate::metrics::Gauges::new(
+            Duration::from_millis(cfg.metrics_refresh_ms),
+            Duration::from_secs(cfg.feed_horizon_warn_secs),
+        )),
         data_provider_api: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

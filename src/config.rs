@@ -61,6 +61,25 @@ pub struct Config {
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_requests: u32,
 
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a connection may stay open without sending a complete request header: a new
+    /// connection, or a kept-alive one between requests. Then the server closes it.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_idle_timeout_secs: u64,
+
+    /// How old the queue, sync-lag and feed-horizon gauges of `/metrics` may be before a scrape
+    /// reads them again (0: every scrape reads them; concurrent scrapes still share one reading).
+    #[arg(long, env = "METRICS_REFRESH_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub metrics_refresh_ms: u64,
+
+    /// Seconds a transaction may hold the change feed back before `/ready` names it and the log
+    /// warns (once a minute).
+    #[arg(long, env = "FEED_HORIZON_WARN_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub feed_horizon_warn_secs: u64,
+
     /// Connections per database pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,

@@ -127,3 +127,73 @@ impl From<QueueError> for ApiError {
         ApiError::Unavailable(e.to_string())
     }
 }
+
+/// Middleware: gives a JSON body to the error responses that come with an empty or plain-text
+/// one — the router's 405, the request timeout's 503, a 404 or 413 from a layer or a nested
+/// service, an extractor's rejection — so that every API error has the shape of `ErrorBody`.
+/// `timeout` is the request timeout, for the 503's message.
+pub async fn json_error_bodies(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status();
+    // JSON errors are ours already, and the chart page's errors are HTML pages on purpose: only
+    // empty and plain-text bodies are rewritten.
+    let bare = match response.headers().get(axum::http::header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.to_str().is_ok_and(|v| v.starts_with("text/plain")),
+    };
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // A rejection's plain-text explanation is worth keeping; anything long is not a message.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let allowed = parts
+        .headers
+        .get(axum::http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let error = match (status, text) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            format!("method {method} is not allowed on {path}; allowed: {allowed}")
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, None) | (StatusCode::REQUEST_TIMEOUT, None) => format!(
+            "the request was not answered within the {} s time limit; retry shortly",
+            timeout.as_secs()
+        ),
+        (StatusCode::NOT_FOUND, None) => format!("no such endpoint: {path}"),
+        (StatusCode::PAYLOAD_TOO_LARGE, None) => "request body is too large".to_string(),
+        (_, Some(text)) => text,
+        (_, None) => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    };
+    let mut fixed = (
+        status,
+        Json(ErrorBody {
+            error,
+            field: None,
+            fields: None,
+            stored: None,
+        }),
+    )
+        .into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            fixed.headers_mut().append(name, value.clone());
+        }
+    }
+    fixed
+}

@@ -26,8 +26,6 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
     #[error(transparent)]
     DataProvider(#[from] ClientError),
     #[error(transparent)]
@@ -68,6 +66,11 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
             cfg.read_api_token.as_deref(),
         ),
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
+        request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+        gauges: std::sync::Arc::new(crate::metrics::Gauges::new(
+            Duration::from_millis(cfg.metrics_refresh_ms),
+            Duration::from_secs(cfg.feed_horizon_warn_secs),
+        )),
         data_provider_api: None,
     })
 }
@@ -132,15 +135,8 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
                 .map_err(|source| StartError::Bind { addr, source })?;
             tracing::info!(%addr, "serving /health, /ready and /metrics");
             let ops = crate::app::operations_router(state.clone());
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, ops)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                {
-                    tracing::warn!(error = %e, "the metrics listener failed");
-                }
-            });
+            let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
+            tokio::spawn(serve_http(listener, ops, idle, shutdown.clone()));
         }
         None
     };
@@ -192,10 +188,8 @@ pub async fn run_with(
     }
     tasks.close();
     if let Some(listener) = listener {
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(StartError::Serve)?;
+        let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
+        serve_http(listener, router(state), idle, shutdown.clone()).await;
     } else {
         shutdown.cancelled().await;
     }
@@ -207,4 +201,46 @@ pub async fn run_with(
         tracing::warn!("workers did not stop within 10 s; their batches return to the queue when their leases run out");
     }
     Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown`, then lets the requests in progress finish.
+///
+/// `axum::serve` gives hyper no timer, and without one hyper closes no connection that stays
+/// silent: one that never sends a request, sends half a header, or idles between requests
+/// holds its socket and task forever. Here hyper's header read timeout, which runs from the
+/// moment a connection waits for a request (its first or its next), closes such a connection
+/// after `idle_timeout`. HTTP/1 only, as with `axum::serve` under axum's default features.
+pub async fn serve_http(
+    mut listener: tokio::net::TcpListener,
+    app: axum::Router,
+    idle_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        // axum's accept retries on its own after a failed accept (out of file descriptors…).
+        let (stream, _peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            _ = shutdown.cancelled() => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone().map_request(
+            |request: axum::http::Request<hyper::body::Incoming>| {
+                request.map(axum::body::Body::new)
+            },
+        ));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -1,9 +1,7 @@
 //! `GET /dashboard`: a hotel's bookings, cancellations and net booking count per month or per
 //! day, on the event or the stay basis, from the Dashboard's own tables.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -161,46 +159,57 @@ pub async fn get_dashboard(
 /// Recent answers, kept for `DASHBOARD_CACHE_MS`: a dashboard polled by many screens (or a
 /// pricing system) asks the same few questions over and over, while the figures change only
 /// when a sync pass commits, every few seconds.
+///
+/// Anyone who may read the dashboard can ask distinct questions at will, so the cache is bounded
+/// twice: an answer is dropped once its time is up, and the answers held never weigh more than
+/// `max_bytes` (the least used go first).
 pub struct DashboardCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<DashboardQuery, (Instant, Bytes)>>,
+    /// `None` when the TTL is zero: every request reads the tables.
+    answers: Option<moka::sync::Cache<DashboardQuery, Bytes>>,
 }
 
 impl DashboardCache {
-    /// Answers kept at most; past it, expired ones are dropped (all of them if need be).
-    const MAX_ENTRIES: usize = 10_000;
+    /// The bytes of answers kept at most: about 1,300 of the largest (a year by day), far more
+    /// of the usual ones.
+    pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
+        Self::with_capacity(ttl, Self::MAX_BYTES)
+    }
+
+    pub fn with_capacity(ttl: Duration, max_bytes: u64) -> Self {
+        let answers = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(max_bytes)
+                .weigher(|_: &DashboardQuery, body: &Bytes| {
+                    let bytes = std::mem::size_of::<DashboardQuery>() + body.len();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Self { answers }
+    }
+
+    pub fn get(&self, q: &DashboardQuery) -> Option<Bytes> {
+        self.answers.as_ref()?.get(q)
+    }
+
+    pub fn put(&self, q: DashboardQuery, body: Bytes) {
+        if let Some(answers) = &self.answers {
+            answers.insert(q, body);
         }
     }
 
-    fn get(&self, q: &DashboardQuery) -> Option<Bytes> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(q)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, body)| body.clone())
-    }
-
-    fn put(&self, q: DashboardQuery, body: Bytes) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::MAX_ENTRIES {
-                let ttl = self.ttl;
-                entries.retain(|_, (at, _)| at.elapsed() < ttl);
-                if entries.len() >= Self::MAX_ENTRIES {
-                    entries.clear();
-                }
+    /// Answers held and the bytes they weigh, once expiries and evictions due have been
+    /// applied (the cache applies them lazily otherwise).
+    pub fn held(&self) -> (u64, u64) {
+        match &self.answers {
+            Some(answers) => {
+                answers.run_pending_tasks();
+                (answers.entry_count(), answers.weighted_size())
             }
-            entries.insert(q, (Instant::now(), body));
+            None => (0, 0),
         }
     }
 }

@@ -97,8 +97,14 @@ pub async fn create_event(
     })?;
     let new = raw.validate(IdRule::Optional).map_err(ApiError::Invalid)?;
     let response = match store::insert_one(&state.events_db, new).await? {
-        Stored::Created(event) => (StatusCode::CREATED, Json(event)).into_response(),
-        Stored::Replayed(event) => (StatusCode::OK, Json(event)).into_response(),
+        Stored::Created(event) => {
+            crate::metrics::event_posted(true);
+            (StatusCode::CREATED, Json(event)).into_response()
+        }
+        Stored::Replayed(event) => {
+            crate::metrics::event_posted(false);
+            (StatusCode::OK, Json(event)).into_response()
+        }
         Stored::Conflict { stored } => {
             return Err(ApiError::Conflict {
                 id: stored.id,

@@ -122,15 +122,24 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
     })
 }
 
+/// What `insert_batch` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// Rows the statement added: events whose id was not stored yet.
+    pub rows: usize,
+    /// The positions in the batch of events whose id is stored with different content (those
+    /// are not stored: nothing is ever overwritten).
+    pub conflicts: Vec<usize>,
+}
+
 /// Stores `batch` in one transaction, dropping events whose id is already stored with the same
-/// content; returns the positions in `batch` of events whose id is stored with different
-/// content (those are not stored: nothing is ever overwritten).
+/// content.
 pub async fn insert_batch(
     conn: &mut AsyncPgConnection,
     batch: &[Event],
-) -> Result<Vec<usize>, StoreError> {
+) -> Result<Inserted, StoreError> {
     if batch.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Inserted::default());
     }
     // Inserting in id order means two workers with overlapping batches take their row locks
     // in the same order and cannot deadlock.
@@ -138,7 +147,7 @@ pub async fn insert_batch(
     order.sort_by_key(|&i| batch[i].id);
     let columns = Columns::new(order.iter().map(|&i| &batch[i]));
 
-    let conflicts = conn
+    let (rows, conflicts) = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
                 // The feed position once for the whole batch (a CTE with a volatile function is
@@ -153,7 +162,7 @@ pub async fn insert_batch(
                     .execute(conn)
                     .await?;
                 if inserted == columns.ids.len() {
-                    return Ok(Vec::new());
+                    return Ok((inserted, Vec::new()));
                 }
                 // Some ids were there already: find those stored with different content.
                 let rows: Vec<Ordinal> = columns
@@ -168,14 +177,17 @@ pub async fn insert_batch(
                     ))
                     .load(conn)
                     .await?;
-                Ok(rows)
+                Ok((inserted, rows))
             }
             .scope_boxed()
         })
         .await?;
     let mut positions: Vec<usize> = conflicts.iter().map(|r| order[r.ord as usize]).collect();
     positions.sort_unstable();
-    Ok(positions)
+    Ok(Inserted {
+        rows,
+        conflicts: positions,
+    })
 }
 
 /// The workers' fast path: a binary COPY, about twice as fast as `insert_batch` for PostgreSQL

@@ -169,7 +169,8 @@ pub async fn process_batch(
     let invalid = dead.len();
 
     let store_started = std::time::Instant::now();
-    let Some(rejected) = store_with_retry(db, copy, &events, worker, shutdown).await else {
+    let Some((stored, rejected)) = store_with_retry(db, copy, &events, worker, shutdown).await
+    else {
         return false;
     };
     let store_time = store_started.elapsed();
@@ -201,11 +202,14 @@ pub async fn process_batch(
             }
         }
     }
-    let stored = events.len() - (dead.len() - invalid);
+    // Valid events neither added now nor refused were stored already: a redelivery or a file
+    // loaded again.
+    let duplicates = events.len().saturating_sub(dead.len() - invalid + stored);
     tracing::debug!(
         worker,
         messages = batch.len(),
         stored,
+        duplicates,
         dead = dead.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch done"
@@ -213,6 +217,7 @@ pub async fn process_batch(
     crate::metrics::batch_done(&crate::metrics::BatchDone {
         messages: batch.len(),
         stored,
+        duplicates,
         invalid,
         conflict,
         refused: dead.len() - invalid - conflict,
@@ -232,22 +237,23 @@ pub fn parse_message(message: &[u8]) -> Result<Event, String> {
         .map_err(|e| format!("invalid event: {e}"))
 }
 
-/// Stores `events`, retrying while the database is unreachable. Returns the positions of events
-/// that can never be stored, with the reason; `None` when shutdown came first.
+/// Stores `events`, retrying while the database is unreachable. Returns the number of rows added
+/// and the positions of events that can never be stored, with the reason; `None` when shutdown
+/// came first.
 async fn store_with_retry(
     db: &PgPool,
     copy: Option<&mut store::CopyConnection>,
     events: &[Event],
     worker: &str,
     shutdown: &CancellationToken,
-) -> Option<Vec<(usize, String)>> {
+) -> Option<(usize, Vec<(usize, String)>)> {
     let mut backoff = Backoff(0);
     // Fast path: a batch of new events (the normal case) goes in with one COPY. A batch with an
     // id already stored, and any error that is not an outage, take the careful path below.
     if let Some(copy) = copy {
         loop {
             match copy.copy_batch(events).await {
-                Ok(true) => return Some(Vec::new()),
+                Ok(true) => return Some((events.len(), Vec::new())),
                 Ok(false) => break,
                 Err(e) if e.is_transient() => {
                     if shutdown.is_cancelled() {
@@ -265,6 +271,7 @@ async fn store_with_retry(
         }
     }
     let mut rejected = Vec::new();
+    let mut stored = 0;
     // Ranges still to store; a range the database refuses for a reason other than an outage
     // is split until the refused event is alone, so one bad event cannot block the queue.
     let mut pending = vec![(0usize, events.len())];
@@ -277,9 +284,10 @@ async fn store_with_retry(
             Err(e) => Err(e),
         };
         match result {
-            Ok(conflicts) => {
+            Ok(inserted) => {
                 backoff.reset();
-                for pos in conflicts {
+                stored += inserted.rows;
+                for pos in inserted.conflicts {
                     let id = events[start + pos].id;
                     rejected.push((
                         start + pos,
@@ -307,5 +315,5 @@ async fn store_with_retry(
             }
         }
     }
-    Some(rejected)
+    Some((stored, rejected))
 }

@@ -145,8 +145,8 @@ fn fixture() -> Vec<Event> {
 
 async fn seed(app: &TestApp, events: &[Event]) {
     let mut conn = store::connection(&app.state.events_db).await.unwrap();
-    let conflicts = store::insert_batch(&mut conn, events).await.unwrap();
-    assert!(conflicts.is_empty());
+    let inserted = store::insert_batch(&mut conn, events).await.unwrap();
+    assert!(inserted.conflicts.is_empty());
 }
 
 fn sorted(mut events: Vec<Event>) -> Vec<Event> {

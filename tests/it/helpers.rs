@@ -225,6 +225,11 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         ingest_api_token: None,
         read_api_token: None,
         max_concurrent_requests: 512,
+        request_timeout_secs: 30,
+        http_idle_timeout_secs: 60,
+        // Tests read gauges right after changing what they measure.
+        metrics_refresh_ms: 0,
+        feed_horizon_warn_secs: 60,
     }
 }
 

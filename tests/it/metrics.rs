@@ -163,10 +163,31 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         after.value("roompulse_dead_letters_total", &[("reason", reason)]);
     }
 
-    // Nothing counted yet: the whole load is the lag, and there is no counted timestamp to
-    // measure a lag in seconds against.
+    // Nothing counted yet: the whole load is the lag, in events and in time (from the oldest
+    // event stored to the newest).
     assert_eq!(after.value("roompulse_sync_lag_events", &[]), ROWS as f64);
-    assert_eq!(after.get("roompulse_sync_lag_seconds", &[]), None);
+    let span = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use roompulse::data_provider::schema::events;
+        let mut conn = roompulse::data_provider::store::connection(&app.state.events_db)
+            .await
+            .unwrap();
+        let (oldest, newest): (
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        ) = events::table
+            .select((
+                diesel::dsl::min(events::event_timestamp),
+                diesel::dsl::max(events::event_timestamp),
+            ))
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        (newest.unwrap() - oldest.unwrap()).num_milliseconds() as f64 / 1000.0
+    };
+    assert!(span > 0.0);
+    assert_eq!(after.value("roompulse_sync_lag_seconds", &[]), span);
 
     let client = DataProviderClient::new(&app.base_url).unwrap();
     let pool = app.state.dashboard_db.clone();
@@ -337,4 +358,134 @@ async fn a_worker_process_can_serve_its_metrics_and_probes() {
         get("/events").await.unwrap().status(),
         reqwest::StatusCode::NOT_FOUND
     );
+}
+
+/// 40 scrapers at once used to run 40 sets of queries (their cost grows with the sync lag),
+/// pushing the API's median latency past a second. Now they share one reading.
+#[tokio::test]
+async fn concurrent_scrapes_share_one_reading() {
+    let app = TestApp::spawn_configured(0, |c| c.metrics_refresh_ms = 3_600_000).await;
+    let scrapes = futures_util::future::join_all((0..40).map(|_| scrape(&app))).await;
+    for s in &scrapes {
+        assert_eq!(s.value("roompulse_metrics_refreshes_total", &[]), 1.0);
+        assert_eq!(s.value("roompulse_queue_depth", &[]), 0.0);
+        assert!(s.value("roompulse_metrics_age_seconds", &[]) >= 0.0);
+    }
+    // Readiness probes use the same reading.
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let later = scrape(&app).await;
+    assert_eq!(later.value("roompulse_metrics_refreshes_total", &[]), 1.0);
+}
+
+/// A transaction anywhere on the events database's server holds the change feed back; it used
+/// to do so invisibly.
+#[tokio::test]
+async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
+    let app = TestApp::spawn_configured(0, |c| c.feed_horizon_warn_secs = 0).await;
+    let name = format!("blocker-{}", uuid::Uuid::new_v4().simple());
+    let (blocker, conn) = tokio_postgres::connect(
+        &format!(
+            "{}/postgres?application_name={name}",
+            crate::helpers::PG_SERVER
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    blocker.batch_execute("BEGIN").await.unwrap();
+    blocker
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .await
+        .unwrap();
+    // Transactions older than ours (other tests') end; ours does not.
+    eventually("the feed horizon names our transaction", LIMIT, || async {
+        let age = scrape(&app)
+            .await
+            .value("roompulse_feed_horizon_age_seconds", &[]);
+        let r = app.client.get(app.url("/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "a held-back feed leaves the process ready");
+        let ready: serde_json::Value = r.json().await.unwrap();
+        let held = &ready["feed_held_back_by"];
+        age > 0.0
+            && held["application_name"] == name.as_str()
+            && held["database"] == "postgres"
+            && held["age_seconds"].as_f64().is_some_and(|a| a > 0.0)
+    })
+    .await;
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    eventually("our transaction is no longer reported", LIMIT, || async {
+        let ready: serde_json::Value = app.get_json("/ready").await;
+        ready["feed_held_back_by"]["application_name"] != name.as_str()
+    })
+    .await;
+}
+
+/// Loading the same 2,000 rows twice used to report 4,000 events stored while the table held
+/// 2,000. Counters are process-wide, so this runs the workers in a process of their own.
+#[tokio::test]
+async fn a_file_loaded_twice_counts_each_event_stored_once() {
+    const ROWS: u64 = 2000;
+    let (events_db, dashboard_db) = tokio::join!(
+        crate::helpers::TestDb::data_provider(),
+        crate::helpers::TestDb::dashboard()
+    );
+    let keys = crate::helpers::TestKeys::new();
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .args(["worker", "--workers", "2", "--metrics-addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .env("DATA_PROVIDER_DATABASE_URL", &events_db.url)
+        .env("DASHBOARD_DATABASE_URL", &dashboard_db.url)
+        .env("REDIS_URL", crate::helpers::REDIS_URL)
+        .env("EVENTS_QUEUE_KEY", &keys.queue_key)
+        .env("WORKER_BATCH_SIZE", "500")
+        .env("METRICS_REFRESH_MS", "0")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let queue = keys.queue();
+    let csv = generated_csv(dir.path(), ROWS, 33);
+    for _ in 0..2 {
+        let report = load::load_events(&csv, &dir.path().join("r.csv"), &queue, false)
+            .await
+            .unwrap();
+        assert_eq!(report.queued, ROWS);
+    }
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    eventually(
+        "the worker process has handled both loads",
+        LIMIT,
+        || async {
+            let Ok(r) = client.get(&url).send().await else {
+                return false;
+            };
+            let s = Scrape::parse(r.text().await.unwrap());
+            s.get("roompulse_worker_batch_size_sum", &[]) == Some(2.0 * ROWS as f64)
+        },
+    )
+    .await;
+    let scraped = scrape_url(&client, &url).await;
+    assert_eq!(
+        scraped.value("roompulse_events_stored_total", &[]),
+        ROWS as f64
+    );
+    assert_eq!(
+        scraped.value("roompulse_events_duplicates_total", &[]),
+        ROWS as f64
+    );
+    let pool = roompulse::db::pool(&events_db.url, 1).unwrap();
+    let stored = roompulse::data_provider::store::count(&pool).await.unwrap();
+    assert_eq!(stored, ROWS as i64);
 }

@@ -201,3 +201,108 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
         StatusCode::OK
     );
 }
+
+/// Reads until the server closes the connection; `None` if it is still open after a minute
+/// (the deadlock guard, far above any timeout configured here).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut received = Vec::new();
+    let read = stream.read_to_end(&mut received);
+    match tokio::time::timeout(std::time::Duration::from_secs(60), read).await {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// A connection that sent nothing stayed open for over a minute: anyone could hold sockets and
+/// tasks at no cost.
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed() {
+    let app = TestApp::spawn_configured(0, |c| c.http_idle_timeout_secs = 1).await;
+    let addr = app.base_url.trim_start_matches("http://").to_string();
+
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert_eq!(read_until_closed(&mut silent).await.as_deref(), Some(""));
+
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut partial)
+        .await
+        .expect("a connection with half a header is closed");
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // Kept alive after a request, then idle.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut idle)
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+/// The router's 405 and the request timeout's 503 had empty bodies; `/metrics/` answered 404.
+#[tokio::test]
+async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
+    let app = TestApp::spawn_configured(0, |c| c.request_timeout_secs = 1).await;
+    for path in [
+        "/metrics/",
+        "/health/",
+        "/ready/",
+        "/events/",
+        "/dashboard/?hotel_id=1&period=month&year=2022",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+
+    let r = app.client.delete(app.url("/events")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("POST"));
+    let body: Value = r.json().await.unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("DELETE") && error.contains("/events"),
+        "{body}"
+    );
+
+    let r = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+
+    // A body that never finishes keeps the request going past its time limit.
+    let body = event(4).to_string();
+    let addr = app.base_url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+    let answer = read_until_closed(&mut slow)
+        .await
+        .expect("the timed-out request is answered");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert!(
+        json["error"].as_str().unwrap().contains("time limit"),
+        "{json}"
+    );
+    assert_eq!(app.stored_count().await, 0);
+}
