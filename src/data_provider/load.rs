@@ -261,13 +261,11 @@ async fn push_with_retry(queue: &Queue, messages: &[&[u8]]) -> Result<(), QueueE
 /// One physical line of the input, without its terminator (LF or CRLF).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line<'a> {
-    Text(&'a [u8]),
+    /// `raw` is `text` followed by its terminator, when it has one.
+    Text { text: &'a [u8], raw: &'a [u8] },
     /// Longer than `MAX_LINE`: `len` bytes (to its newline or the end of the input), of which
     /// only the first `KEPT_OF_LONG_LINE` are kept.
-    TooLong {
-        len: u64,
-        prefix: &'a [u8],
-    },
+    TooLong { len: u64, prefix: &'a [u8] },
 }
 
 /// Splits a reader into lines in a buffer of fixed size: memory stays the same whatever the
@@ -314,8 +312,8 @@ impl<R: Read> Lines<R> {
                 self.start = newline + 1;
                 self.scanned = 0;
                 self.number += 1;
-                let text = strip_cr(&self.buf[start..newline]);
-                return Ok(Some((self.number, long_or_text(text, &mut self.prefix))));
+                let raw = &self.buf[start..=newline];
+                return Ok(Some((self.number, long_or_text(raw, &mut self.prefix))));
             }
             self.scanned = self.end - self.start;
             // Longer than a line with its CR may be, and no newline yet.
@@ -333,8 +331,8 @@ impl<R: Read> Lines<R> {
                 self.start = self.end;
                 self.scanned = 0;
                 self.number += 1;
-                let text = strip_cr(&self.buf[start..self.end]);
-                return Ok(Some((self.number, long_or_text(text, &mut self.prefix))));
+                let raw = &self.buf[start..self.end];
+                return Ok(Some((self.number, long_or_text(raw, &mut self.prefix))));
             }
             if self.end == self.buf.len() {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -394,13 +392,12 @@ impl<R: Read> Lines<R> {
     }
 }
 
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn long_or_text<'a>(text: &'a [u8], prefix: &'a mut Vec<u8>) -> Line<'a> {
+/// `raw` is the line with its terminator, when it has one.
+fn long_or_text<'a>(raw: &'a [u8], prefix: &'a mut Vec<u8>) -> Line<'a> {
+    let text = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
     if text.len() <= MAX_LINE {
-        return Line::Text(text);
+        return Line::Text { text, raw };
     }
     prefix.clear();
     prefix.extend_from_slice(&text[..KEPT_OF_LONG_LINE]);
@@ -442,22 +439,24 @@ struct Splitter {
 
 const UNCLOSED_QUOTE: &str = "a quoted field is not closed on this line (a `\"` without its closing `\"`; fields cannot span lines)";
 
+const LONE_CR: &str = "a carriage return (\\r) inside the line, not part of its line end";
+
 impl Splitter {
     fn new() -> Self {
         Self {
-            parser: csv_core::ReaderBuilder::new()
-                // Lines are split already: the only terminator the parser sees is the one fed
-                // after each line, and a CR inside a line is data.
-                .terminator(csv_core::Terminator::Any(b'\n'))
-                .build(),
+            // CRLF: the parser takes \r, \n and \r\n as a record's end.
+            parser: csv_core::Reader::new(),
             data: vec![0; 256],
             ends: vec![0; 16],
         }
     }
 
-    fn split(&mut self, line: &[u8]) -> Result<Fields<'_>, &'static str> {
+    /// `raw` is one line with its terminator, when it has one (the last line may not).
+    fn split(&mut self, raw: &[u8]) -> Result<Fields<'_>, &'static str> {
         use csv_core::ReadRecordResult as R;
-        let (mut input, mut fed_end) = (line, false);
+        // Parsing the terminator with the line saves a call per line; a line without one gets
+        // one fed after it.
+        let (mut input, mut fed_end) = (raw, raw.ends_with(b"\n"));
         let (mut nout, mut nend) = (0, 0);
         loop {
             let (result, nin, o, e) =
@@ -479,7 +478,13 @@ impl Splitter {
                 // Both are bounded by the line's length, itself bounded by MAX_LINE.
                 R::OutputFull => self.data.resize(self.data.len() * 2, 0),
                 R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
-                R::Record | R::End => break,
+                R::Record | R::End => {
+                    if input.iter().any(|&b| b != b'\r' && b != b'\n') {
+                        self.parser.reset();
+                        return Err(LONE_CR);
+                    }
+                    break;
+                }
             }
         }
         Ok(Fields {
@@ -612,10 +617,10 @@ fn parse_input(
                     "the file is empty or its first line is not a header".into(),
                 ))
             }
-            Some((_, Line::Text([]))) => {}
-            Some((number, Line::Text(text))) => {
+            Some((_, Line::Text { text: [], .. })) => {}
+            Some((number, Line::Text { raw, .. })) => {
                 let header = splitter
-                    .split(text)
+                    .split(raw)
                     .map_err(|e| header_err(format!("line {number}, the header: {e}")))?;
                 cols = column_map(path, &header)?;
                 header_len = header.len();
@@ -637,16 +642,16 @@ fn parse_input(
     };
     let mut chunk = Chunk::default();
     while let Some((number, line)) = lines.next_line().map_err(read_err)? {
-        let text = match line {
-            Line::Text([]) => continue,
-            Line::Text(text) => text,
+        let (text, raw) = match line {
+            Line::Text { text: [], .. } => continue,
+            Line::Text { text, raw } => (text, raw),
             Line::TooLong { len, prefix } => {
                 rejects.write(number, &too_long(len), prefix)?;
                 continue;
             }
         };
         let event = splitter
-            .split(text)
+            .split(raw)
             .map_err(str::to_string)
             .and_then(|fields| row_to_event(&fields, header_len, &cols));
         match event {
@@ -707,7 +712,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some((n, line)) = lines.next_line().unwrap() {
             out.push(match line {
-                Line::Text(t) => (n, Ok(t.to_vec())),
+                Line::Text { text, .. } => (n, Ok(text.to_vec())),
                 Line::TooLong { len, prefix } => {
                     assert_eq!(prefix.len(), KEPT_OF_LONG_LINE);
                     (n, Err(len))
@@ -786,17 +791,14 @@ mod tests {
             s.split(line)
                 .map(|f| f.iter().map(<[u8]>::to_vec).collect())
         };
-        assert_eq!(
-            fields(&mut s, b"a,\"b,c\",\"d\"\"e\",\r"),
-            Ok(vec![
-                b"a".to_vec(),
-                b"b,c".to_vec(),
-                b"d\"e".to_vec(),
-                b"\r".to_vec()
-            ])
-        );
+        let abcd = Ok(vec![b"a".to_vec(), b"b,c\r\n".to_vec(), b"d\"e".to_vec()]);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\"\r\n"), abcd);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\"\n"), abcd);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\""), abcd);
+        assert!(fields(&mut s, b"a,\"b,c\r\n").is_err());
         assert!(fields(&mut s, b"a,\"b,c").is_err());
-        assert!(fields(&mut s, b"\"a\"\"").is_err());
+        assert!(fields(&mut s, b"\"a\"\"\n").is_err());
+        assert!(fields(&mut s, b"a,b\rc,d\r\n").is_err());
         assert_eq!(
             fields(&mut s, b"x,y"),
             Ok(vec![b"x".to_vec(), b"y".to_vec()])
