@@ -269,8 +269,8 @@ pub enum Line<'a> {
 }
 
 /// Splits a reader into lines in a buffer of fixed size: memory stays the same whatever the
-/// input, even one that never yields a newline (the rest of a too-long line is skipped unread
-/// into memory, up to its newline).
+/// input, even one that never yields a newline (the rest of a too-long line passes through the
+/// same buffer and is dropped, up to its newline).
 pub struct Lines<R> {
     inner: R,
     buf: Box<[u8]>,
