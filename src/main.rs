@@ -99,6 +99,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(path) = &report.rejects_path {
                 eprintln!("rejected rows are in {}", path.display());
             }
+            if let Some(path) = &report.removed_stale_rejects {
+                eprintln!(
+                    "removed the stale rejects file {} from an earlier run",
+                    path.display()
+                );
+            }
             println!("{}", report.summary());
         }
         Command::Bench {

@@ -1,5 +1,10 @@
 //! `roompulse load-events`: stream a CSV export onto the Redis queue, rejecting bad rows into a
-//! rejects file. Memory stays constant whatever the file's size.
+//! rejects file. Memory stays constant whatever the input's size or shape.
+//!
+//! The export's fields never contain a line break, so one physical line is one record: the input
+//! is read once, from one reader, split into lines here, and each line parsed on its own. A bad
+//! line (an unclosed quote, the wrong number of fields, too long) is rejected with its own line
+//! number and never costs another line.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -14,6 +19,19 @@ use super::queue::{Queue, QueueError};
 
 /// Messages handed from the parsing thread to the pusher at a time.
 const CHUNK: usize = 10_000;
+
+/// The input path that means standard input.
+pub const STDIN: &str = "-";
+
+/// The longest line accepted, terminator excluded. An export's row is about 100 bytes; the limit
+/// only exists so that input without line breaks cannot take memory without bound.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// How much of a too-long line the rejects file keeps.
+pub const KEPT_OF_LONG_LINE: usize = 1024;
+
+/// The read buffer; it holds at least one whole line of `MAX_LINE` bytes with its terminator.
+const READ_BUF: usize = 1 << 20;
 
 /// How long a push keeps being retried while Redis is unavailable (a restart, a failover)
 /// before the load gives up. Redis missing at the start still fails at once.
@@ -31,6 +49,8 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the rejects file {rejects} is the input {input} itself; writing rejects would destroy the input, so nothing was read (choose another path with --rejects)")]
+    RejectsIsInput { input: PathBuf, rejects: PathBuf },
     #[error("{path}: {message}")]
     Header { path: PathBuf, message: String },
     #[error("{source} ({queued} events were queued before it; loading the file again is safe: stored events are not stored twice)")]
@@ -44,6 +64,12 @@ pub struct LoadReport {
     pub elapsed: Duration,
     /// Where rejected rows were written, when there were any.
     pub rejects_path: Option<PathBuf>,
+    /// A rejects file from an earlier run that this run, which rejected nothing, removed.
+    pub removed_stale_rejects: Option<PathBuf>,
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 impl LoadReport {
@@ -57,15 +83,32 @@ impl LoadReport {
             rows
         };
         format!(
-            "queued {} events, rejected {} rows in {:.1} s ({} rows/s)",
-            self.queued, self.rejected, secs, rate
+            "queued {}, rejected {} in {:.1} s ({} rows/s)",
+            plural(self.queued, "event", "events"),
+            plural(self.rejected, "row", "rows"),
+            secs,
+            rate
         )
     }
 }
 
-/// `<input>.rejects.csv`.
+/// `<input>.rejects.csv` beside a regular file. Standard input (`-`), a pipe, `<(…)` or a device
+/// has no directory of its own to write into (`/dev/fd/63.rejects.csv` cannot be created), so
+/// their rejects go to the current directory: `stdin.rejects.csv` for `-`, `<name>.rejects.csv`
+/// for anything else.
 pub fn default_rejects_path(input: &Path) -> PathBuf {
-    let mut name = input.as_os_str().to_owned();
+    if input == Path::new(STDIN) {
+        return PathBuf::from("stdin.rejects.csv");
+    }
+    // A missing input gets the usual name; opening it fails first anyway.
+    let regular = std::fs::metadata(input).map_or(true, |m| m.is_file());
+    let mut name = if regular {
+        input.as_os_str().to_owned()
+    } else {
+        input
+            .file_name()
+            .map_or_else(|| "stdin".into(), |n| n.to_owned())
+    };
     name.push(".rejects.csv");
     PathBuf::from(name)
 }
@@ -91,6 +134,39 @@ impl Chunk {
     }
 }
 
+/// Opens the input once. Standard input is read through a `File` over a duplicate of its
+/// descriptor: that can be asked what it is (the rejects file? a regular file of known length?)
+/// and is read without the extra copy through `Stdin`'s own buffer.
+fn open_input(input: &Path) -> std::io::Result<File> {
+    if input == Path::new(STDIN) {
+        use std::os::fd::AsFd;
+        Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+    } else {
+        File::open(input)
+    }
+}
+
+/// Refuses a rejects path that names the input itself, by the same path or through a link (or,
+/// for `-`, standard input redirected from it): the rejects file is created by truncation.
+fn refuse_rejects_over_input(
+    input: &Path,
+    metadata: &std::fs::Metadata,
+    rejects: &Path,
+) -> Result<(), LoadError> {
+    use std::os::unix::fs::MetadataExt;
+    // A rejects file that does not exist yet cannot be the input.
+    let Ok(r) = std::fs::metadata(rejects) else {
+        return Ok(());
+    };
+    if (metadata.dev(), metadata.ino()) == (r.dev(), r.ino()) {
+        return Err(LoadError::RejectsIsInput {
+            input: input.to_path_buf(),
+            rejects: rejects.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 pub async fn load_events(
     input: &Path,
     rejects: &Path,
@@ -98,10 +174,13 @@ pub async fn load_events(
     show_progress: bool,
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
-    let file = File::open(input).map_err(|source| LoadError::Read {
+    let read_err = |source: std::io::Error| LoadError::Read {
         path: input.to_path_buf(),
         source,
-    })?;
+    };
+    let file = open_input(input).map_err(read_err)?;
+    let metadata = file.metadata().map_err(read_err)?;
+    refuse_rejects_over_input(input, &metadata, rejects)?;
     // Fail before reading anything when Redis is not there.
     queue
         .ping()
@@ -111,8 +190,10 @@ pub async fn load_events(
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let input_owned = input.to_path_buf();
     let rejects_owned = rejects.to_path_buf();
+    // A pipe or a device has no length to show progress against.
+    let len = metadata.is_file().then_some(metadata.len());
     let parser = tokio::task::spawn_blocking(move || {
-        parse_file(file, &input_owned, &rejects_owned, show_progress, tx)
+        parse_input(file, len, &input_owned, &rejects_owned, show_progress, tx)
     });
 
     let mut queued = 0u64;
@@ -127,18 +208,30 @@ pub async fn load_events(
             Err(e) => push_error = Some(e),
         }
     }
-    let parsed = parser.await.map_err(|e| LoadError::Read {
-        path: input.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })??;
+    let parsed = parser
+        .await
+        .map_err(|e| read_err(std::io::Error::other(e.to_string())))??;
     if let Some(source) = push_error {
         return Err(LoadError::Queue { source, queued });
     }
+    // A rejects file at the path now, after a run that rejected nothing, is an earlier run's: left
+    // there it would read as this run's rejects. Only a regular file is removed (not /dev/null).
+    let removed_stale_rejects =
+        if parsed.rejected == 0 && std::fs::metadata(rejects).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(rejects).map_err(|source| LoadError::WriteRejects {
+                path: rejects.to_path_buf(),
+                source,
+            })?;
+            Some(rejects.to_path_buf())
+        } else {
+            None
+        };
     Ok(LoadReport {
         queued,
         rejected: parsed.rejected,
         elapsed: started.elapsed(),
         rejects_path: (parsed.rejected > 0).then(|| rejects.to_path_buf()),
+        removed_stale_rejects,
     })
 }
 
@@ -165,8 +258,244 @@ async fn push_with_retry(queue: &Queue, messages: &[&[u8]]) -> Result<(), QueueE
     }
 }
 
+/// One physical line of the input, without its terminator (LF or CRLF).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// `raw` is `text` followed by its terminator, when it has one.
+    Text { text: &'a [u8], raw: &'a [u8] },
+    /// Longer than `MAX_LINE`: `len` bytes (to its newline or the end of the input), of which
+    /// only the first `KEPT_OF_LONG_LINE` are kept.
+    TooLong { len: u64, prefix: &'a [u8] },
+}
+
+/// Splits a reader into lines in a buffer of fixed size: memory stays the same whatever the
+/// input, even one that never yields a newline (the rest of a too-long line passes through the
+/// same buffer and is dropped, up to its newline).
+pub struct Lines<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// How far past `start` a newline has already been looked for.
+    scanned: usize,
+    eof: bool,
+    /// The number of the line returned last (1-based).
+    number: u64,
+    prefix: Vec<u8>,
+}
+
+impl<R: Read> Lines<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            scanned: 0,
+            eof: false,
+            number: 0,
+            prefix: Vec::with_capacity(KEPT_OF_LONG_LINE),
+        }
+    }
+
+    /// Bytes this splitter holds, whatever it has read: the read buffer and a long line's prefix.
+    pub fn memory(&self) -> usize {
+        self.buf.len() + self.prefix.capacity()
+    }
+
+    /// The next line and its 1-based number, or `None` at the end of the input.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(u64, Line<'_>)>> {
+        loop {
+            let from = self.start + self.scanned;
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.end]) {
+                let (start, newline) = (self.start, from + i);
+                self.start = newline + 1;
+                self.scanned = 0;
+                self.number += 1;
+                let raw = &self.buf[start..=newline];
+                return Ok(Some((self.number, long_or_text(raw, &mut self.prefix))));
+            }
+            self.scanned = self.end - self.start;
+            // Longer than a line with its CR may be, and no newline yet.
+            if self.end - self.start > MAX_LINE + 1 {
+                self.number += 1;
+                let number = self.number;
+                let (len, prefix) = self.skip_long_line()?;
+                return Ok(Some((number, Line::TooLong { len, prefix })));
+            }
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                let start = self.start;
+                self.start = self.end;
+                self.scanned = 0;
+                self.number += 1;
+                let raw = &self.buf[start..self.end];
+                return Ok(Some((self.number, long_or_text(raw, &mut self.prefix))));
+            }
+            if self.end == self.buf.len() {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Reads more after `end`; sets `eof` when there is no more.
+    fn fill(&mut self) -> std::io::Result<()> {
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keeps the prefix of the too-long line starting at `start`, then drops bytes up to and
+    /// including its newline (or the end of the input). Returns the line's length.
+    fn skip_long_line(&mut self) -> std::io::Result<(u64, &[u8])> {
+        self.prefix.clear();
+        self.prefix
+            .extend_from_slice(&self.buf[self.start..self.start + KEPT_OF_LONG_LINE]);
+        let mut len = (self.end - self.start) as u64;
+        let mut ends_in_cr = self.buf[self.end - 1] == b'\r';
+        loop {
+            self.start = 0;
+            self.end = 0;
+            self.scanned = 0;
+            if self.eof {
+                return Ok((len, &self.prefix));
+            }
+            self.fill()?;
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[..self.end]) {
+                self.start = i + 1;
+                let cr = if i == 0 {
+                    ends_in_cr
+                } else {
+                    self.buf[i - 1] == b'\r'
+                };
+                return Ok((len + i as u64 - u64::from(cr), &self.prefix));
+            }
+            len += self.end as u64;
+            ends_in_cr = self.end > 0 && self.buf[self.end - 1] == b'\r';
+        }
+    }
+}
+
+/// `raw` is the line with its terminator, when it has one.
+fn long_or_text<'a>(raw: &'a [u8], prefix: &'a mut Vec<u8>) -> Line<'a> {
+    let text = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if text.len() <= MAX_LINE {
+        return Line::Text { text, raw };
+    }
+    prefix.clear();
+    prefix.extend_from_slice(&text[..KEPT_OF_LONG_LINE]);
+    Line::TooLong {
+        len: text.len() as u64,
+        prefix: prefix.as_slice(),
+    }
+}
+
+/// One line's fields.
+struct Fields<'a> {
+    data: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &'a [u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// Parses one line as one CSV record with the csv crate's parser (quotes, doubled quotes).
+/// That parser reads a quote left open on to the end of the input; here it ends at the line's
+/// end and is an error.
+struct Splitter {
+    parser: csv_core::Reader,
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+const UNCLOSED_QUOTE: &str = "a quoted field is not closed on this line (a `\"` without its closing `\"`; fields cannot span lines)";
+
+const LONE_CR: &str = "a carriage return (\\r) inside the line, not part of its line end";
+
+impl Splitter {
+    fn new() -> Self {
+        Self {
+            // CRLF: the parser takes \r, \n and \r\n as a record's end.
+            parser: csv_core::Reader::new(),
+            data: vec![0; 256],
+            ends: vec![0; 16],
+        }
+    }
+
+    /// `raw` is one line with its terminator, when it has one (the last line may not).
+    fn split(&mut self, raw: &[u8]) -> Result<Fields<'_>, &'static str> {
+        use csv_core::ReadRecordResult as R;
+        // Parsing the terminator with the line saves a call per line; a line without one gets
+        // one fed after it.
+        let (mut input, mut fed_end) = (raw, raw.ends_with(b"\n"));
+        let (mut nout, mut nend) = (0, 0);
+        loop {
+            let (result, nin, o, e) =
+                self.parser
+                    .read_record(input, &mut self.data[nout..], &mut self.ends[nend..]);
+            input = &input[nin..];
+            nout += o;
+            nend += e;
+            match result {
+                R::InputEmpty if fed_end => {
+                    // The terminator went into a quoted field.
+                    self.parser.reset();
+                    return Err(UNCLOSED_QUOTE);
+                }
+                R::InputEmpty => {
+                    input = b"\n";
+                    fed_end = true;
+                }
+                // Both are bounded by the line's length, itself bounded by MAX_LINE.
+                R::OutputFull => self.data.resize(self.data.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record | R::End => {
+                    if input.iter().any(|&b| b != b'\r' && b != b'\n') {
+                        self.parser.reset();
+                        return Err(LONE_CR);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(Fields {
+            data: &self.data[..nout],
+            ends: &self.ends[..nend],
+        })
+    }
+}
+
 /// Column positions of the event's fields in the header.
-fn column_map(path: &Path, header: &csv::ByteRecord) -> Result<[usize; 6], LoadError> {
+fn column_map(path: &Path, header: &Fields<'_>) -> Result<[usize; 6], LoadError> {
     let mut cols: [Option<usize>; 6] = [None; 6];
     for (i, name) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(name);
@@ -202,47 +531,6 @@ fn column_map(path: &Path, header: &csv::ByteRecord) -> Result<[usize; 6], LoadE
     Ok(cols.map(|c| c.unwrap_or_default()))
 }
 
-/// Line numbers for rejected rows. The csv crate's own line count is off for CRLF files and
-/// after blank lines, so a second, forward-only reader counts newlines up to each rejected
-/// record; it moves only when a row is rejected, so the whole file is read at most once more.
-struct LineCounter {
-    reader: std::io::BufReader<File>,
-    pos: u64,
-    newlines: u64,
-}
-
-impl LineCounter {
-    /// The 1-based line on which the record the csv crate places at `byte` starts. That offset
-    /// may point at the previous line's terminator or at blank lines before the record.
-    fn line_of(&mut self, byte: u64) -> std::io::Result<u64> {
-        use std::io::BufRead;
-        let mut skipping_terminators = false;
-        loop {
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                return Ok(self.newlines + 1);
-            }
-            let mut used = 0;
-            for &b in buf {
-                if self.pos + used as u64 >= byte {
-                    skipping_terminators = true;
-                }
-                if skipping_terminators && b != b'\r' && b != b'\n' {
-                    self.reader.consume(used);
-                    self.pos += used as u64;
-                    return Ok(self.newlines + 1);
-                }
-                if b == b'\n' {
-                    self.newlines += 1;
-                }
-                used += 1;
-            }
-            self.reader.consume(used);
-            self.pos += used as u64;
-        }
-    }
-}
-
 struct Rejects {
     path: PathBuf,
     writer: Option<csv::Writer<File>>,
@@ -250,30 +538,24 @@ struct Rejects {
 }
 
 impl Rejects {
-    fn write(&mut self, line: u64, reason: &str, row: &csv::ByteRecord) -> Result<(), LoadError> {
+    /// Records a rejected line, keeping its bytes as they were (even where they are not UTF-8).
+    fn write(&mut self, line: u64, reason: &str, row: &[u8]) -> Result<(), LoadError> {
         let err = |source: std::io::Error| LoadError::WriteRejects {
             path: self.path.clone(),
             source,
         };
-        if self.writer.is_none() {
-            let file = File::create(&self.path).map_err(err)?;
-            let mut w = csv::Writer::from_writer(file);
-            w.write_record(["line", "reason", "row"])
-                .map_err(|e| err(e.into()))?;
-            self.writer = Some(w);
-        }
-        let mut original = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        original.write_byte_record(row).map_err(|e| err(e.into()))?;
-        let mut original = original
-            .into_inner()
-            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        original.pop(); // the terminator
-        if let Some(w) = self.writer.as_mut() {
-            w.write_record([line.to_string().as_bytes(), reason.as_bytes(), &original])
-                .map_err(|e| err(e.into()))?;
-        }
+        let w = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                let file = File::create(&self.path).map_err(err)?;
+                let mut w = csv::Writer::from_writer(file);
+                w.write_record(["line", "reason", "row"])
+                    .map_err(|e| err(e.into()))?;
+                self.writer.insert(w)
+            }
+        };
+        w.write_record([line.to_string().as_bytes(), reason.as_bytes(), row])
+            .map_err(|e| err(e.into()))?;
         self.count += 1;
         Ok(())
     }
@@ -289,8 +571,13 @@ impl Rejects {
     }
 }
 
-fn parse_file(
+fn too_long(len: u64) -> String {
+    format!("the line is {len} bytes long, over the limit of {MAX_LINE} bytes (the row column keeps its first {KEPT_OF_LONG_LINE} bytes)")
+}
+
+fn parse_input(
     file: File,
+    len: Option<u64>,
     path: &Path,
     rejects_path: &Path,
     show_progress: bool,
@@ -300,58 +587,74 @@ fn parse_file(
         path: path.to_path_buf(),
         source,
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = if show_progress {
-        indicatif::ProgressBar::new(len)
-    } else {
-        indicatif::ProgressBar::hidden()
+    let header_err = |message: String| LoadError::Header {
+        path: path.to_path_buf(),
+        message,
     };
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let reader: Box<dyn Read> = Box::new(progress.wrap_read(file));
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true) // a row with the wrong number of fields is a rejected row, not the end
-        .has_headers(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader);
-    let header = csv
-        .byte_headers()
-        .map_err(|e| read_err(std::io::Error::other(e.to_string())))?
-        .clone();
-    if header.iter().all(|f| f.is_empty()) {
-        return Err(LoadError::Header {
-            path: path.to_path_buf(),
-            message: "the file is empty or its first line is not a header".into(),
-        });
+    let progress = match (show_progress, len) {
+        (false, _) => indicatif::ProgressBar::hidden(),
+        (true, Some(len)) => indicatif::ProgressBar::new(len).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        (true, None) => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    let mut lines = Lines::new(progress.wrap_read(file));
+    let mut splitter = Splitter::new();
+
+    // The header is the first line that is not blank.
+    let cols;
+    let header_len;
+    loop {
+        match lines.next_line().map_err(read_err)? {
+            None => {
+                return Err(header_err(
+                    "the file is empty or its first line is not a header".into(),
+                ))
+            }
+            Some((_, Line::Text { text: [], .. })) => {}
+            Some((number, Line::Text { raw, .. })) => {
+                let header = splitter
+                    .split(raw)
+                    .map_err(|e| header_err(format!("line {number}, the header: {e}")))?;
+                cols = column_map(path, &header)?;
+                header_len = header.len();
+                break;
+            }
+            Some((number, Line::TooLong { len, .. })) => {
+                return Err(header_err(format!(
+                    "line {number}, the header: {}; this is not a CSV export",
+                    too_long(len)
+                )))
+            }
+        }
     }
-    let cols = column_map(path, &header)?;
-    let mut lines = LineCounter {
-        reader: std::io::BufReader::new(File::open(path).map_err(read_err)?),
-        pos: 0,
-        newlines: 0,
-    };
+
     let mut rejects = Rejects {
         path: rejects_path.to_path_buf(),
         writer: None,
         count: 0,
     };
-    let mut record = csv::ByteRecord::new();
     let mut chunk = Chunk::default();
-    loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // A CSV-level error (an unterminated quote) cannot be skipped past reliably.
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                return Err(read_err(std::io::Error::other(format!("line {line}: {e}"))));
+    while let Some((number, line)) = lines.next_line().map_err(read_err)? {
+        let (text, raw) = match line {
+            Line::Text { text: [], .. } => continue,
+            Line::Text { text, raw } => (text, raw),
+            Line::TooLong { len, prefix } => {
+                rejects.write(number, &too_long(len), prefix)?;
+                continue;
             }
-        }
-        match row_to_event(&record, &header, &cols) {
+        };
+        let event = splitter
+            .split(raw)
+            .map_err(str::to_string)
+            .and_then(|fields| row_to_event(&fields, header_len, &cols));
+        match event {
             Ok(event) => {
                 write_json(&event, &mut chunk.buf);
                 chunk.ends.push(chunk.buf.len());
@@ -362,11 +665,7 @@ fn parse_file(
                     }
                 }
             }
-            Err(reason) => {
-                let byte = record.position().map(|p| p.byte()).unwrap_or(0);
-                let line = lines.line_of(byte).map_err(read_err)?;
-                rejects.write(line, &reason, &record)?
-            }
+            Err(reason) => rejects.write(number, &reason, text)?,
         }
     }
     if !chunk.ends.is_empty() {
@@ -379,24 +678,135 @@ fn parse_file(
 }
 
 fn row_to_event(
-    record: &csv::ByteRecord,
-    header: &csv::ByteRecord,
+    record: &Fields<'_>,
+    header_len: usize,
     cols: &[usize; 6],
 ) -> Result<super::event::Event, String> {
-    if record.len() != header.len() {
+    if record.len() != header_len {
         return Err(format!(
             "expected {} fields, found {}",
-            header.len(),
+            header_len,
             record.len()
         ));
     }
     let mut raw = RawEvent::default();
     for field in Field::ALL {
-        let bytes = &record[cols[field as usize]];
+        let bytes = record.get(cols[field as usize]);
         let text = std::str::from_utf8(bytes)
             .map_err(|_| format!("{}: is not valid UTF-8", field.name()))?;
         let value = (!text.trim().is_empty()).then_some(Scalar::Text(Cow::Borrowed(text)));
         raw.set(field.name(), value);
     }
     raw.validate_with_id().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::{Line, Lines, Splitter, KEPT_OF_LONG_LINE, MAX_LINE, READ_BUF};
+
+    /// Every line of `input` as (number, text or `Err(len)` for a too-long one).
+    fn lines_of(input: impl Read) -> Vec<(u64, Result<Vec<u8>, u64>)> {
+        let mut lines = Lines::new(input);
+        let mut out = Vec::new();
+        while let Some((n, line)) = lines.next_line().unwrap() {
+            out.push(match line {
+                Line::Text { text, .. } => (n, Ok(text.to_vec())),
+                Line::TooLong { len, prefix } => {
+                    assert_eq!(prefix.len(), KEPT_OF_LONG_LINE);
+                    (n, Err(len))
+                }
+            });
+        }
+        out
+    }
+
+    /// Hands out its input a few bytes at a time, as a slow pipe does.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_end_at_lf_or_crlf_and_keep_their_numbers() {
+        let input = b"a,b\r\n\r\nc\n\"d\r\nlast";
+        let expected: Vec<(u64, Result<Vec<u8>, u64>)> = vec![
+            (1, Ok(b"a,b".to_vec())),
+            (2, Ok(b"".to_vec())),
+            (3, Ok(b"c".to_vec())),
+            (4, Ok(b"\"d".to_vec())),
+            (5, Ok(b"last".to_vec())),
+        ];
+        assert_eq!(lines_of(&input[..]), expected);
+        assert_eq!(lines_of(Trickle(input)), expected);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_too_long_and_the_next_one_is_read() {
+        let mut input = vec![b'x'; MAX_LINE];
+        input.extend_from_slice(b"\r\n");
+        input.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
+        input.extend_from_slice(b"\r\nok\n");
+        input.extend(std::iter::repeat_n(b'z', 3 * READ_BUF + 5));
+        input.extend_from_slice(b"\r\nend");
+        let got = lines_of(&input[..]);
+        assert_eq!(got.len(), 5);
+        assert_eq!(got[0], (1, Ok(vec![b'x'; MAX_LINE])));
+        assert_eq!(got[1], (2, Err(MAX_LINE as u64 + 1)));
+        assert_eq!(got[2], (3, Ok(b"ok".to_vec())));
+        assert_eq!(got[3], (4, Err(3 * READ_BUF as u64 + 5)));
+        assert_eq!(got[4], (5, Ok(b"end".to_vec())));
+        assert_eq!(lines_of(Trickle(&input)), got);
+    }
+
+    #[test]
+    fn input_without_newlines_is_read_through_in_constant_memory() {
+        let total = 64u64 << 20;
+        let mut lines = Lines::new(std::io::repeat(0).take(total));
+        let memory = lines.memory();
+        assert!(memory <= READ_BUF + KEPT_OF_LONG_LINE, "{memory}");
+        match lines.next_line().unwrap() {
+            Some((1, Line::TooLong { len, prefix })) => {
+                assert_eq!(len, total);
+                assert_eq!(prefix.len(), KEPT_OF_LONG_LINE);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(lines.memory(), memory);
+        assert!(lines.next_line().unwrap().is_none());
+        assert_eq!(lines.memory(), memory);
+    }
+
+    #[test]
+    fn a_quote_left_open_fails_its_own_line_only() {
+        let mut s = Splitter::new();
+        let fields = |s: &mut Splitter, line: &[u8]| -> Result<Vec<Vec<u8>>, &'static str> {
+            s.split(line)
+                .map(|f| f.iter().map(<[u8]>::to_vec).collect())
+        };
+        let abcd = Ok(vec![b"a".to_vec(), b"b,c\r\n".to_vec(), b"d\"e".to_vec()]);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\"\r\n"), abcd);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\"\n"), abcd);
+        assert_eq!(fields(&mut s, b"a,\"b,c\r\n\",\"d\"\"e\""), abcd);
+        assert!(fields(&mut s, b"a,\"b,c\r\n").is_err());
+        assert!(fields(&mut s, b"a,\"b,c").is_err());
+        assert!(fields(&mut s, b"\"a\"\"\n").is_err());
+        assert!(fields(&mut s, b"a,b\rc,d\r\n").is_err());
+        assert_eq!(
+            fields(&mut s, b"x,y"),
+            Ok(vec![b"x".to_vec(), b"y".to_vec()])
+        );
+        let long: Vec<u8> = std::iter::repeat_n(b"ab,".as_slice(), 1000)
+            .flatten()
+            .copied()
+            .collect();
+        assert_eq!(fields(&mut s, &long).map(|f| f.len()), Ok(1001));
+    }
 }

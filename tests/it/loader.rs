@@ -1,5 +1,6 @@
 use std::io::Write;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use roompulse::data_provider::load::{self, LoadError};
 use roompulse::data_provider::queue::Queue;
@@ -242,7 +243,7 @@ async fn the_command_prints_a_summary_and_exits_by_outcome() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last = stdout.lines().last().unwrap();
     assert!(
-        last.starts_with("queued 300 events, rejected 1 rows in "),
+        last.starts_with("queued 300 events, rejected 1 row in "),
         "{last}"
     );
     assert!(last.ends_with(" rows/s)"), "{last}");
@@ -261,4 +262,285 @@ async fn the_command_prints_a_summary_and_exits_by_outcome() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("error: cannot read"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `roompulse` run in `dir` with its standard input fed by `feed` through a pipe (from another
+/// thread, as a producer on the other end of a shell pipe would).
+fn roompulse_piped(
+    args: &[&str],
+    queue_key: &str,
+    dir: &Path,
+    feed: impl FnOnce(&mut std::process::ChildStdin) -> std::io::Result<()> + Send + 'static,
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .args(args)
+        .current_dir(dir)
+        .env("REDIS_URL", REDIS_URL)
+        .env("EVENTS_QUEUE_KEY", queue_key)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The child may stop reading early (an error); the pipe then breaks, which is not the
+    // writer's failure to report.
+    let writer = std::thread::spawn(move || {
+        let _ = feed(&mut stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// (queued, rejected) from the summary, the last line of standard output.
+fn summary_counts(out: &std::process::Output) -> (u64, u64) {
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    let words: Vec<&str> = last.split([' ', ',']).collect();
+    match words.as_slice() {
+        ["queued", q, _, "", "rejected", r, ..] => (q.parse().unwrap(), r.parse().unwrap()),
+        _ => panic!("not a summary: {last}"),
+    }
+}
+
+/// Rows of a generated CSV export with lines replaced or inserted, CRLF as the export has.
+fn edited_csv(path: &Path, edit: impl FnOnce(&mut Vec<String>)) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    edit(&mut lines);
+    let bytes = lines.join("\r\n").into_bytes();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_pipe_and_standard_input_load_exactly_what_the_file_loads() {
+    let dir = temp_dir();
+    // Larger than the reader's buffers, with rejects at the start, the middle and the end, so
+    // that a second reader of the same pipe would have bytes to steal throughout.
+    let csv = generated_csv(dir.path(), 20_000, 5);
+    let bytes = edited_csv(&csv, |lines| {
+        lines.insert(20_001, "bad,row,at,the,end,x".into());
+        lines.insert(10_000, "bad,row,in,the,middle,x".into());
+        lines.insert(2, "bad,row,at,the,start,x".into());
+    });
+    let keys = [TestKeys::new(), TestKeys::new(), TestKeys::new()];
+    let rejects = [
+        dir.path().join("file.rejects.csv"),
+        dir.path().join("stdin.rejects.csv"), // the default for `-`, run in `dir`
+        dir.path().join("dev-stdin.rejects.csv"),
+    ];
+
+    let from_file = roompulse(
+        &[
+            "load-events",
+            csv.to_str().unwrap(),
+            "--rejects",
+            rejects[0].to_str().unwrap(),
+        ],
+        &keys[0].queue_key,
+    );
+    let piped = bytes.clone();
+    let from_dash = roompulse_piped(&["load-events", "-"], &keys[1].queue_key, dir.path(), {
+        move |w| w.write_all(&piped)
+    });
+    let piped = bytes.clone();
+    let from_dev_stdin = roompulse_piped(
+        &[
+            "load-events",
+            "/dev/stdin",
+            "--rejects",
+            rejects[2].to_str().unwrap(),
+        ],
+        &keys[2].queue_key,
+        dir.path(),
+        move |w| w.write_all(&piped),
+    );
+
+    assert_eq!(summary_counts(&from_file), (20_000, 3));
+    assert_eq!(summary_counts(&from_dash), (20_000, 3));
+    assert_eq!(summary_counts(&from_dev_stdin), (20_000, 3));
+    let file_rejects = std::fs::read(&rejects[0]).unwrap();
+    let lines: Vec<&str> = std::str::from_utf8(&file_rejects)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(lines, ["line", "3", "10002", "20004"]);
+    for other in &rejects[1..] {
+        assert_eq!(std::fs::read(other).unwrap(), file_rejects, "{other:?}");
+    }
+    let file_queue = queued(&keys[0].queue()).await;
+    assert_eq!(file_queue.len(), 20_000);
+    for k in &keys[1..] {
+        assert!(queued(&k.queue()).await == file_queue, "{}", k.queue_key);
+    }
+}
+
+#[tokio::test]
+async fn an_unclosed_quote_costs_only_its_own_line() {
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), 1000, 7);
+    let mut broken = String::new();
+    edited_csv(&csv, |lines| {
+        lines[100].insert(0, '"'); // line 101: row 100's first field opens a quote
+        broken = lines[100].clone();
+    });
+    let keys = TestKeys::new();
+    let queue = keys.queue();
+    let rejects = dir.path().join("r.csv");
+    let report = load::load_events(&csv, &rejects, &queue, false)
+        .await
+        .unwrap();
+    assert_eq!((report.queued, report.rejected), (999, 1));
+
+    let rows: Vec<_> = roompulse::data_provider::generate::rows(
+        &roompulse::data_provider::generate::GenerateOptions {
+            rows: 1000,
+            hotels: 4,
+            seed: 7,
+            trailing_blank_lines: 0,
+        },
+    )
+    .collect();
+    let expected: Vec<i64> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 99)
+        .map(|(_, r)| r.id)
+        .collect();
+    let ids: Vec<i64> = queued(&queue)
+        .await
+        .iter()
+        .map(|m| parse_message(m.as_bytes()).unwrap().id)
+        .collect();
+    assert_eq!(ids, expected);
+
+    let mut r = csv::Reader::from_path(&rejects).unwrap();
+    let got: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0][0], "101");
+    assert!(got[0][1].contains("quote"), "{:?}", &got[0][1]);
+    assert_eq!(&got[0][2], broken);
+}
+
+const GOOD_HEADER: &str = "room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id\n";
+
+fn good_row(id: u32) -> String {
+    format!("0013e338-0158-4d5c-8698-aebe00cba360,2022-06-26,{id},1,2022-06-24 13:00:56,2607\n")
+}
+
+#[tokio::test]
+async fn a_line_too_long_is_rejected_alone_and_not_kept_whole() {
+    let dir = temp_dir();
+    let csv = dir.path().join("long.csv");
+    let mut text = format!("{GOOD_HEADER}{}", good_row(1));
+    text.push_str(&"x".repeat(1 << 20));
+    text.push_str(&format!("\n{}", good_row(2)));
+    std::fs::write(&csv, text).unwrap();
+    let keys = TestKeys::new();
+    let queue = keys.queue();
+    let rejects = dir.path().join("r.csv");
+    let report = load::load_events(&csv, &rejects, &queue, false)
+        .await
+        .unwrap();
+    assert_eq!((report.queued, report.rejected), (2, 1));
+    assert!(std::fs::metadata(&rejects).unwrap().len() < 4096);
+    let mut r = csv::Reader::from_path(&rejects).unwrap();
+    let got: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(&got[0][0], "3");
+    assert!(
+        got[0][1].contains("1048576 bytes") && got[0][1].contains("65536"),
+        "{:?}",
+        &got[0][1]
+    );
+
+    // 50 MiB without a line break, through a pipe into the real command.
+    let keys = TestKeys::new();
+    let out = roompulse_piped(
+        &["load-events", "-", "--rejects", "zeros.rejects.csv"],
+        &keys.queue_key,
+        dir.path(),
+        |w| {
+            w.write_all(GOOD_HEADER.as_bytes())?;
+            w.write_all(good_row(1).as_bytes())?;
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..50 {
+                w.write_all(&zeros)?;
+            }
+            w.write_all(format!("\n{}", good_row(2)).as_bytes())
+        },
+    );
+    assert_eq!(summary_counts(&out), (2, 1));
+    let rejects = std::fs::read(dir.path().join("zeros.rejects.csv")).unwrap();
+    assert!(rejects.len() < 4096, "{}", rejects.len());
+    let rejects = String::from_utf8_lossy(&rejects);
+    assert!(rejects.contains("52428800 bytes"), "{rejects}");
+    assert_eq!(keys.queue().depth().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_rejects_path_naming_the_input_is_refused_before_reading() {
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), 50, 2);
+    let original = edited_csv(&csv, |lines| lines.insert(5, "not,a,row".into()));
+    let hard = dir.path().join("hard-link.csv");
+    std::fs::hard_link(&csv, &hard).unwrap();
+    let soft = dir.path().join("symlink.csv");
+    std::os::unix::fs::symlink(&csv, &soft).unwrap();
+    let keys = TestKeys::new();
+
+    let refused = |out: std::process::Output, how: &str| {
+        assert!(!out.status.success(), "{how}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: the rejects file ") && stderr.contains("is the input"),
+            "{how}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&csv).unwrap(),
+            original,
+            "{how}: the input is intact"
+        );
+    };
+    let input = csv.to_str().unwrap();
+    for rejects in [&csv, &hard, &soft] {
+        let out = roompulse(
+            &["load-events", input, "--rejects", rejects.to_str().unwrap()],
+            &keys.queue_key,
+        );
+        refused(out, &rejects.display().to_string());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .args(["load-events", "-", "--rejects", input])
+        .env("REDIS_URL", REDIS_URL)
+        .env("EVENTS_QUEUE_KEY", &keys.queue_key)
+        .stdin(std::fs::File::open(&csv).unwrap())
+        .output()
+        .unwrap();
+    refused(out, "standard input redirected from the rejects path");
+    assert_eq!(keys.queue().depth().await.unwrap(), 0, "nothing was read");
+}
+
+#[tokio::test]
+async fn a_clean_run_removes_a_stale_rejects_file() {
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), 20, 4);
+    let rejects = load::default_rejects_path(&csv);
+    std::fs::write(&rejects, "line,reason,row\n2,from an earlier run,x\n").unwrap();
+    let keys = TestKeys::new();
+    let out = roompulse(&["load-events", csv.to_str().unwrap()], &keys.queue_key);
+    assert_eq!(summary_counts(&out), (20, 0));
+    assert!(!rejects.exists(), "the stale rejects file is gone");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "removed the stale rejects file {} from an earlier run",
+            rejects.display()
+        )),
+        "{stderr}"
+    );
 }
