@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL and Redis (see `helpers`).
 
 mod bad_input;
+mod cli_help;
 mod compose;
 mod dashboard_api;
 mod dashboard_e2e;
