@@ -12,6 +12,7 @@ mod helpers;
 mod loader;
 mod metrics;
 mod security;
+mod swagger;
 mod web_page;
 mod worker;
 
