@@ -16,7 +16,7 @@ use utoipa_swagger_ui::{SwaggerUi, Url};
 use crate::dashboard::api as dashboard_api;
 use crate::data_provider::{api as events_api, queue::Queue};
 use crate::db::PgPool;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorExamples};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,7 +43,7 @@ pub struct AppState {
         description = "Stores hotel booking events (one row per room-night) and lists them. Events arrive through `POST /events` or, in bulk, through `roompulse load-events` and the Redis queue."
     ),
     paths(events_api::create_event, events_api::list_events, health, ready, crate::metrics::scrape),
-    modifiers(&BearerTokens),
+    modifiers(&BearerTokens, &ErrorExamples),
     tags((name = "events", description = "Booking and cancellation events"), (name = "operations", description = "Liveness, readiness and Prometheus metrics"))
 )]
 pub struct DataProviderDoc;
@@ -55,7 +55,7 @@ pub struct DataProviderDoc;
         description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
     paths(dashboard_api::get_dashboard),
-    modifiers(&BearerTokens),
+    modifiers(&BearerTokens, &ErrorExamples),
     tags((name = "dashboard", description = "Booking figures per hotel"))
 )]
 pub struct DashboardDoc;

@@ -80,18 +80,22 @@ pub async fn authorize(State(tokens): State<Tokens>, req: Request, next: Next) -
     }) {
         return next.run(req).await;
     }
-    let what = if writes { "writing events" } else { "reading" };
-    let reason = if given.is_some() {
-        "the bearer token is not valid"
-    } else {
-        "an `Authorization: Bearer <token>` header is required"
-    };
-    let mut response =
-        ApiError::Unauthorized(format!("{what} needs a token: {reason}")).into_response();
+    let mut response = unauthorized(writes, given.is_some()).into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
+}
+
+/// The 401 for a request without an accepted token.
+pub fn unauthorized(writes: bool, token_given: bool) -> ApiError {
+    let what = if writes { "writing events" } else { "reading" };
+    let reason = if token_given {
+        "the bearer token is not valid"
+    } else {
+        "an `Authorization: Bearer <token>` header is required"
+    };
+    ApiError::Unauthorized(format!("{what} needs a token: {reason}"))
 }
 
 #[cfg(test)]

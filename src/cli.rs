@@ -1,11 +1,15 @@
 //! The command line: every subcommand and flag (each setting also an environment variable, see
-//! `config.rs`). `main.rs` runs what this parses.
+//! `config.rs`). Each subcommand flattens only the settings groups it reads, so its `--help`
+//! lists nothing it ignores. `main.rs` runs what this parses.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{
+    ApiAccessSettings, ApiLimitSettings, BatchSettings, DashboardDbSettings, EventsDbSettings,
+    HttpServerSettings, PoolSettings, QueueSettings, RedisSettings, ServeSettings,
+};
 
 /// roompulse: hotel booking events in, room-night figures out.
 #[derive(Parser)]
@@ -31,7 +35,7 @@ pub enum Command {
         #[arg(long)]
         no_schedule: bool,
         #[command(flatten)]
-        config: Config,
+        settings: ServeSettings,
     },
     /// Run queue workers only (start several processes to drain faster).
     Worker {
@@ -42,18 +46,33 @@ pub enum Command {
         #[arg(long, env = "METRICS_ADDR")]
         metrics_addr: Option<std::net::SocketAddr>,
         #[command(flatten)]
-        config: Config,
+        events_db: EventsDbSettings,
+        // `/ready` reports it, and the process migrates it at start like every other.
+        #[command(flatten)]
+        dashboard_db: DashboardDbSettings,
+        #[command(flatten)]
+        pool: PoolSettings,
+        #[command(flatten)]
+        queue: QueueSettings,
+        #[command(flatten)]
+        batch: BatchSettings,
+        #[command(flatten)]
+        http: HttpServerSettings,
     },
     /// Run one dashboard sync pass (fetch what is new from DATA_PROVIDER_URL and count it), then
     /// exit: non-zero on failure. For cron jobs.
     SyncDashboard {
         #[command(flatten)]
-        config: Config,
+        dashboard_db: DashboardDbSettings,
+        #[command(flatten)]
+        access: ApiAccessSettings,
     },
     /// Create the databases if missing and run both migration sets.
     Migrate {
         #[command(flatten)]
-        config: Config,
+        events_db: EventsDbSettings,
+        #[command(flatten)]
+        dashboard_db: DashboardDbSettings,
     },
     /// Read a CSV export and queue its events for the workers.
     LoadEvents {
@@ -66,7 +85,7 @@ pub enum Command {
         #[arg(long)]
         rejects: Option<PathBuf>,
         #[command(flatten)]
-        config: Config,
+        queue: QueueSettings,
     },
     /// Measure each stage (load, drain, a raw COPY baseline) on scratch databases; prints a
     /// Markdown table for BENCHMARKS.md.
@@ -80,8 +99,18 @@ pub enum Command {
         /// Distinct hotels in the generated data.
         #[arg(long, default_value_t = 50)]
         hotels: u32,
+        // Scratch databases `roompulse_bench_*` are made on these databases' servers.
         #[command(flatten)]
-        config: Config,
+        events_db: EventsDbSettings,
+        #[command(flatten)]
+        dashboard_db: DashboardDbSettings,
+        // The run uses a queue key of its own there (`roompulse-bench:events`).
+        #[command(flatten)]
+        redis: RedisSettings,
+        #[command(flatten)]
+        batch: BatchSettings,
+        #[command(flatten)]
+        limits: ApiLimitSettings,
     },
     /// Send requests at a fixed rate to a running service and report the rate held, latency
     /// percentiles and errors (a Markdown table row for BENCHMARKS.md).

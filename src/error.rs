@@ -46,9 +46,9 @@ impl ApiError {
 }
 
 /// Every error response has this shape: `error` says what is wrong in a sentence, `field` names
-/// the field or parameter at fault when there is one.
+/// the field or parameter at fault when there is one. (Each documented response carries an
+/// example of its own status, see `ErrorExamples`.)
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"error": "invalid event: hotel_id: must be a positive integer below 2147483648", "field": "hotel_id", "fields": [{"field": "hotel_id", "message": "must be a positive integer below 2147483648"}]}))]
 pub struct ErrorBody {
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +63,19 @@ pub struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        match &self {
+            ApiError::Unavailable(reason) => tracing::warn!(%reason, "answering 503"),
+            ApiError::Internal(reason) => tracing::error!(%reason, "answering 500"),
+            _ => {}
+        }
+        let (status, body) = self.into_parts();
+        (status, Json(body)).into_response()
+    }
+}
+
+impl ApiError {
+    /// The status and the body this error answers with.
+    pub fn into_parts(self) -> (StatusCode, ErrorBody) {
         let message = self.to_string();
         let mut body = ErrorBody {
             error: message,
@@ -88,18 +101,94 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(ref reason) => {
-                tracing::warn!(%reason, "answering 503");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Internal(ref reason) => {
-                tracing::error!(%reason, "answering 500");
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => {
                 body.error = "internal error; the details are in the service's log".into();
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (status, Json(body)).into_response()
+        (status, body)
     }
+}
+
+/// Gives each documented error response (`body = ErrorBody`) the example of what the service
+/// answers with that status on that operation, rendered from the error itself, so that Swagger
+/// UI shows a 503 as a 503 and a 400 naming one of that operation's query parameters.
+pub struct ErrorExamples;
+
+impl utoipa::Modify for ErrorExamples {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, op) in [("get", &mut item.get), ("post", &mut item.post)] {
+                let Some(op) = op else { continue };
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let Some(content) = response.content.get_mut("application/json") else {
+                        continue;
+                    };
+                    let is_error_body = matches!(&content.schema,
+                        Some(RefOr::Ref(r)) if r.ref_location.ends_with("/ErrorBody"));
+                    if !is_error_body {
+                        continue;
+                    }
+                    let Some((code, body)) =
+                        example_error(method, path, status).map(ApiError::into_parts)
+                    else {
+                        continue;
+                    };
+                    // An example only under the status it really comes with.
+                    if code.as_str() == status {
+                        content.example = serde_json::to_value(body).ok();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A real error each documented status of each operation answers with.
+fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
+    use crate::data_provider::event::{raw_from_json, IdRule};
+    const EVENT: &[u8] = br#"{"id": 19291943, "hotel_id": 2607, "event_timestamp": "2022-06-24T13:00:56Z", "status": 1, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"}"#;
+    let writes = method == "post";
+    let path = path.trim_end_matches('/');
+    Some(match (status, path) {
+        ("400", "/dashboard") => {
+            crate::dashboard::api::parse_dashboard_query("hotel_id=2603&period=week&year=2022")
+                .err()?
+        }
+        ("400", "/events") if !writes => {
+            crate::data_provider::api::parse_list_query("hotel_id=2603&limit=0").err()?
+        }
+        ("400", "/events") => ApiError::BadRequest {
+            field: None,
+            message: raw_from_json(b"[]").err()?.to_string(),
+        },
+        ("401", _) => crate::auth::unauthorized(writes, false),
+        ("409", _) => {
+            let stored = raw_from_json(EVENT).ok()?.validate_with_id().ok()?;
+            ApiError::Conflict {
+                id: stored.id,
+                stored: Box::new(stored),
+            }
+        }
+        ("413", _) => ApiError::TooLarge {
+            limit: crate::data_provider::api::BODY_LIMIT,
+        },
+        ("422", _) => {
+            let bad = br#"{"hotel_id": 0, "event_timestamp": "2022-06-24T13:00:56Z", "status": 3, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"}"#;
+            ApiError::Invalid(raw_from_json(bad).ok()?.validate(IdRule::Optional).err()?)
+        }
+        ("503", "/dashboard") => crate::dashboard::store::DashboardStoreError::Unavailable(
+            "timed out waiting for a connection".into(),
+        )
+        .into(),
+        ("503", _) => StoreError::Unavailable("timed out waiting for a connection".into()).into(),
+        _ => return None,
+    })
 }
 
 impl From<StoreError> for ApiError {

@@ -4,6 +4,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use roompulse::cli::{Cli, Command};
+use roompulse::config::Config;
 use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::load;
 use roompulse::data_provider::queue::Queue;
@@ -29,8 +30,9 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             workers,
             no_api,
             no_schedule,
-            config,
+            settings,
         } => {
+            let config = Config::from(settings);
             let shutdown = CancellationToken::new();
             serve::cancel_on_signal(shutdown.clone());
             let parts = Parts {
@@ -45,8 +47,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Worker {
             workers,
             metrics_addr,
-            config,
+            events_db,
+            dashboard_db,
+            pool,
+            queue,
+            batch,
+            http,
         } => {
+            let config =
+                Config::from_groups(&[&events_db, &dashboard_db, &pool, &queue, &batch, &http]);
             let shutdown = CancellationToken::new();
             serve::cancel_on_signal(shutdown.clone());
             let parts = Parts {
@@ -57,7 +66,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             };
             serve::run(config, parts, shutdown).await?;
         }
-        Command::SyncDashboard { config } => {
+        Command::SyncDashboard {
+            dashboard_db,
+            access,
+        } => {
+            let config = Config::from_groups(&[&dashboard_db, &access]);
             roompulse::db::migrate(
                 &config.dashboard_database_url,
                 roompulse::db::DASHBOARD_MIGRATIONS,
@@ -75,7 +88,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             .await?;
             println!("{}", outcome.summary());
         }
-        Command::Migrate { config } => {
+        Command::Migrate {
+            events_db,
+            dashboard_db,
+        } => {
+            let config = Config::from_groups(&[&events_db, &dashboard_db]);
             roompulse::db::migrate(
                 &config.data_provider_database_url,
                 roompulse::db::DATA_PROVIDER_MIGRATIONS,
@@ -91,8 +108,9 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::LoadEvents {
             csv,
             rejects,
-            config,
+            queue,
         } => {
+            let config = Config::from_groups(&[&queue]);
             let rejects = rejects.unwrap_or_else(|| load::default_rejects_path(&csv));
             let queue = Queue::new(&config.redis_url, config.queue_keys(), 2)?;
             let report = load::load_events(&csv, &rejects, &queue, true).await?;
@@ -111,8 +129,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             events,
             workers,
             hotels,
-            config,
+            events_db,
+            dashboard_db,
+            redis,
+            batch,
+            limits,
         } => {
+            let config = Config::from_groups(&[&events_db, &dashboard_db, &redis, &batch, &limits]);
             let opts = roompulse::bench::BenchOptions {
                 events,
                 workers,
@@ -159,7 +182,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
             generate::write_csv(&opts, file)
                 .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-            println!("wrote {rows} rows to {}", output.display());
+            let unit = if rows == 1 { "row" } else { "rows" };
+            println!("wrote {rows} {unit} to {}", output.display());
         }
     }
     Ok(())

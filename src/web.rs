@@ -1,5 +1,7 @@
 //! `GET /`: a page for people. What the service is, where its API is described, and a form that
-//! draws a hotel's dashboard as bar charts, from the same figures `GET /dashboard` answers.
+//! draws a hotel's dashboard as bar charts, from the same figures `GET /dashboard` answers. The
+//! form offers the hotels that have figures; without a choice it shows the first of them, in
+//! the latest year it has figures for.
 //!
 //! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
 //! works offline; the Content-Security-Policy makes the browser hold it to that.
@@ -13,10 +15,11 @@ use chrono::Datelike;
 
 use crate::app::AppState;
 use crate::dashboard::api::{parse_dashboard_query, rows, DashboardQuery, DashboardRow};
-use crate::dashboard::store;
+use crate::dashboard::store::{self, HotelYears};
+use crate::dashboard::Basis;
 use crate::error::ApiError;
 
-/// The parameters the form sends; any of them in the query means the form was submitted.
+/// The parameters the form sends.
 const FORM_FIELDS: [&str; 4] = ["hotel_id", "year", "basis", "month"];
 
 const MONTHS: [&str; 12] = [
@@ -39,6 +42,9 @@ input,select,button{font:inherit;padding:.3rem .4rem}
 .chart{width:100%;height:auto;background:#fff;border:1px solid #d8dde3;border-radius:6px}
 .bar.bookings,.key.bookings{fill:#2f6db5;background:#2f6db5}
 .bar.cancellations,.key.cancellations{fill:#d9822b;background:#d9822b}
+polyline.net{fill:none;stroke:#1d7a46;stroke-width:2}circle.net{fill:#1d7a46}
+.key.net{background:#1d7a46;height:.25em;vertical-align:middle}
+.empty{background:#fff;border:1px solid #d8dde3;padding:.6rem 1rem;border-radius:6px}
 .key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}
 .axis{stroke:#8a949e}.grid{stroke:#e3e7eb}.tick{font-size:11px;fill:#5a6570}
 table{border-collapse:collapse;margin-top:.5rem;background:#fff;font-variant-numeric:tabular-nums}
@@ -53,7 +59,6 @@ pub struct Form {
     pub year: String,
     pub basis: String,
     pub month: String,
-    submitted: bool,
 }
 
 impl Form {
@@ -67,7 +72,6 @@ impl Form {
                 "month" => &mut form.month,
                 _ => continue,
             };
-            form.submitted = true;
             if slot.is_empty() {
                 *slot = value.trim().to_string();
             }
@@ -79,18 +83,73 @@ impl Form {
 pub async fn index(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let mut form = Form::from_query(&query);
-    if !form.submitted {
-        form.year = chrono::Utc::now().year().to_string();
-        return page(StatusCode::OK, &form, "");
-    }
-    match charts(&state, &query).await {
-        Ok(body) => page(StatusCode::OK, &form, &body),
-        Err(e) => {
-            let (status, message) = error_parts(e);
-            let body = format!(r#"<p class="error" role="alert">{}</p>"#, esc(&message));
-            page(status, &form, &body)
+    let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
+        let (status, message) = error_parts(e);
+        let body = format!(r#"<p class="error" role="alert">{}</p>"#, esc(&message));
+        page(status, form, hotels, &body)
+    };
+    let hotels = match store::hotel_years(&state.dashboard_db).await {
+        Ok(all) => {
+            let basis = if form.basis == "stay" {
+                Basis::Stay
+            } else {
+                Basis::Event
+            };
+            all.into_iter()
+                .filter(|h| h.basis == basis)
+                .collect::<Vec<_>>()
+        }
+        Err(e) => return error_page(e.into(), &form, &[]),
+    };
+    if form.hotel_id.is_empty() {
+        match hotels.first() {
+            Some(first) => form.hotel_id = first.hotel_id.to_string(),
+            None => return page(StatusCode::OK, &form, &hotels, NO_FIGURES_YET),
         }
     }
+    if form.year.is_empty() {
+        let latest = hotel_of(&hotels, &form.hotel_id).map(|h| h.last_year);
+        form.year = latest
+            .unwrap_or_else(|| chrono::Utc::now().year())
+            .to_string();
+    }
+    let query = with_defaults(&query, &form);
+    match charts(&state, &query, &hotels).await {
+        Ok(body) => page(StatusCode::OK, &form, &hotels, &body),
+        Err(e) => error_page(e, &form, &hotels),
+    }
+}
+
+const NO_FIGURES_YET: &str = r#"<p class="empty" role="status">No figures yet: the dashboard has counted no events. Load some (<code>roompulse load-events FILE.csv</code>, or <code>POST /events</code>) and they appear here after the next sync.</p>"#;
+
+/// The hotel `hotel_id` names, when it has figures.
+fn hotel_of<'a>(hotels: &'a [HotelYears], hotel_id: &str) -> Option<&'a HotelYears> {
+    hotels
+        .iter()
+        .find(|h| hotel_id.parse::<i32>().ok() == Some(h.hotel_id))
+}
+
+/// `query` with an empty or missing `hotel_id` and `year` replaced by the form's defaults.
+/// Everything else is kept as sent, so that a repeated parameter is still refused.
+fn with_defaults(query: &str, form: &Form) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    let (mut hotel, mut year) = (false, false);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let defaulted = matches!(key.as_ref(), "hotel_id" | "year");
+        if defaulted && value.trim().is_empty() {
+            continue;
+        }
+        hotel |= key == "hotel_id";
+        year |= key == "year";
+        q.append_pair(&key, &value);
+    }
+    if !hotel {
+        q.append_pair("hotel_id", &form.hotel_id);
+    }
+    if !year {
+        q.append_pair("year", &form.year);
+    }
+    q.finish()
 }
 
 /// The page's query as a `GET /dashboard` query with `period` set, so that
@@ -111,7 +170,7 @@ fn dashboard_query(
     parse_dashboard_query(&q.finish())
 }
 
-async fn charts(state: &AppState, query: &str) -> Result<String, ApiError> {
+async fn charts(state: &AppState, query: &str, hotels: &[HotelYears]) -> Result<String, ApiError> {
     let month_given = url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "month" && !v.trim().is_empty());
     // Checked first when there is a month: that query carries every field, so the error names
@@ -123,6 +182,21 @@ async fn charts(state: &AppState, query: &str) -> Result<String, ApiError> {
     };
     let by_month = dashboard_query(query, "month", false)?;
     let year = by_month.from.year();
+    let months = fetch(state, &by_month).await?;
+    if months
+        .iter()
+        .all(|r| r.bookings == 0 && r.cancellations == 0)
+    {
+        let span = match hotels.iter().find(|h| h.hotel_id == by_month.hotel_id) {
+            Some(h) => format!("; its figures are in {}", years(h)),
+            None => String::new(),
+        };
+        return Ok(format!(
+            r#"<p class="empty" role="status">No events for this hotel and year: hotel {} has none in {year} on the {} basis{span}.</p>"#,
+            by_month.hotel_id,
+            by_month.basis.name(),
+        ));
+    }
     let mut out = section(
         "by-month",
         &format!(
@@ -131,7 +205,7 @@ async fn charts(state: &AppState, query: &str) -> Result<String, ApiError> {
             by_month.basis.name()
         ),
         "Month",
-        &fetch(state, &by_month).await?,
+        &months,
     );
     if let Some(q) = by_day {
         let month = MONTHS[q.from.month0() as usize];
@@ -165,7 +239,7 @@ fn error_parts(e: ApiError) -> (StatusCode, String) {
     (e.into_response().status(), message)
 }
 
-pub fn page(status: StatusCode, form: &Form, body: &str) -> Response {
+pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: &str) -> Response {
     let html = format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -184,12 +258,54 @@ Figures are counted on the event date (when the business came in) or on the nigh
 {body}
 </main></body></html>
 "#,
-        form = form_html(form),
+        form = form_html(form, hotels),
     );
     (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response()
 }
 
-fn form_html(form: &Form) -> String {
+/// `2022` or `2022–2024`.
+fn years(h: &HotelYears) -> String {
+    if h.first_year == h.last_year {
+        h.first_year.to_string()
+    } else {
+        format!("{}–{}", h.first_year, h.last_year)
+    }
+}
+
+/// The hotels with figures to choose from (each with its years), or a number to type when
+/// there are none.
+fn hotel_field(form: &Form, hotels: &[HotelYears]) -> String {
+    if hotels.is_empty() {
+        return format!(
+            r#"<label>Hotel id<input type="number" name="hotel_id" min="1" required value="{}"></label>"#,
+            esc(&form.hotel_id)
+        );
+    }
+    let mut options = String::new();
+    if !form.hotel_id.is_empty() && hotel_of(hotels, &form.hotel_id).is_none() {
+        // Asked for in the address: echoed, so that the form says what is shown.
+        let _ = write!(
+            options,
+            r#"<option value="{v}" selected>{v} (no figures)</option>"#,
+            v = esc(&form.hotel_id)
+        );
+    }
+    for h in hotels {
+        let chosen = hotel_of(std::slice::from_ref(h), &form.hotel_id).is_some();
+        let _ = write!(
+            options,
+            r#"<option value="{id}"{sel}>{id} ({years})</option>"#,
+            id = h.hotel_id,
+            sel = if chosen { " selected" } else { "" },
+            years = years(h),
+        );
+    }
+    format!(
+        r#"<label>Hotel (years with figures)<select name="hotel_id" required>{options}</select></label>"#
+    )
+}
+
+fn form_html(form: &Form, hotels: &[HotelYears]) -> String {
     let selected = |on: bool| if on { " selected" } else { "" };
     let stay = form.basis == "stay";
     let mut months = String::new();
@@ -203,13 +319,13 @@ fn form_html(form: &Form) -> String {
     }
     format!(
         r#"<form method="get" action="/">
-<label>Hotel id<input type="number" name="hotel_id" min="1" required value="{hotel}"></label>
+{hotel}
 <label>Year<input type="number" name="year" min="1900" max="2100" required value="{year}"></label>
 <label>Basis<select name="basis"><option value="event"{event}>event date</option><option value="stay"{stay}>night of stay</option></select></label>
 <label>Month (per-day chart)<select name="month"><option value="">none</option>{months}</select></label>
 <button type="submit">Show</button>
 </form>"#,
-        hotel = esc(&form.hotel_id),
+        hotel = hotel_field(form, hotels),
         year = esc(&form.year),
         event = selected(!stay),
         stay = selected(stay),
@@ -236,11 +352,20 @@ fn bucket(r: &DashboardRow) -> (String, String, String) {
     }
 }
 
-/// One chart with its legend and its table.
+/// One chart with its legend and its table; a range without events says so instead.
 pub fn section(id: &str, caption: &str, bucket_name: &str, rows: &[DashboardRow]) -> String {
+    if rows.iter().all(|r| r.bookings == 0 && r.cancellations == 0) {
+        return format!(
+            r#"<section id="{id}"><h2>{caption}</h2>
+<p class="empty" role="status">No events for this hotel in this period.</p></section>
+"#,
+            id = esc(id),
+            caption = esc(caption),
+        );
+    }
     format!(
         r#"<section id="{id}"><h2>{caption}</h2>
-<p class="legend"><span class="key bookings"></span>bookings<span class="key cancellations"></span>cancellations</p>
+<p class="legend"><span class="key bookings"></span>bookings<span class="key cancellations"></span>cancellations<span class="key net"></span>net bookings (bookings − cancellations)</p>
 {svg}
 {table}</section>
 "#,
@@ -258,40 +383,77 @@ const RIGHT: f64 = 8.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
 
-/// A horizontal line across the plot at `y`, labelled `value` on the left.
+/// A horizontal line across the plot at `y`, labelled `value` on the y axis.
 fn rule(svg: &mut String, class: &str, y: f64, value: i64) {
     let _ = write!(
         svg,
-        r#"<line class="{class}" x1="{LEFT}" y1="{y}" x2="{x2}" y2="{y}"/><text class="tick" x="{lx}" y="{ty}" text-anchor="end">{value}</text>"#,
+        r#"<line class="{class}" x1="{LEFT}" y1="{y:.2}" x2="{x2}" y2="{y:.2}"/><text class="tick y" x="{lx}" y="{ty:.2}" text-anchor="end">{value}</text>"#,
         x2 = W - RIGHT,
         lx = LEFT - 6.0,
         ty = y + 4.0,
     );
 }
 
-/// Bookings and cancellations side by side per bucket, heights proportional to the largest
-/// figure. A zero draws no bar (the table still shows it).
+/// The distance between labelled y values: 1, 2 or 5 times a power of ten, about four of them
+/// over `span`.
+fn tick_step(span: i64) -> i64 {
+    let mut step = 1i64;
+    loop {
+        for m in [1, 2, 5] {
+            if step.saturating_mul(m).saturating_mul(4) >= span {
+                return step.saturating_mul(m);
+            }
+        }
+        step = step.saturating_mul(10);
+    }
+}
+
+/// Bookings and cancellations side by side per bucket, the net booking count as a line across
+/// them, over a y axis labelled every `tick_step`. A zero draws no bar (the table still shows
+/// it); a negative net count goes below the zero line.
 pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
-    let base = H - BOTTOM;
-    let plot_h = base - TOP;
-    let max = rows
+    let plot_h = H - BOTTOM - TOP;
+    let high = rows
         .iter()
-        .flat_map(|r| [r.bookings, r.cancellations])
+        .flat_map(|r| [r.bookings, r.cancellations, r.booking_count])
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(0);
+    let low = rows
+        .iter()
+        .map(|r| r.booking_count)
+        .min()
+        .unwrap_or(0)
+        .min(0);
+    let step = tick_step(high - low);
+    // The axis runs from a multiple of the step at or below the lowest value to one at or above
+    // the highest, so that its ends are labelled too.
+    let top = high.div_euclid(step) * step + if high % step == 0 { 0 } else { step };
+    let bottom = low.div_euclid(step) * step;
+    let span = (top - bottom).max(1) as f64;
+    let y = |v: i64| TOP + (top - v) as f64 / span * plot_h;
     let mut svg = format!(
         r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
         esc(caption)
     );
-    if max > 0 {
-        rule(&mut svg, "grid", TOP, max);
+    let mut tick = bottom;
+    while tick <= top {
+        rule(
+            &mut svg,
+            if tick == 0 { "axis" } else { "grid" },
+            y(tick),
+            tick,
+        );
+        tick += step;
     }
-    rule(&mut svg, "axis", base, 0);
     let slot = (W - LEFT - RIGHT) / rows.len().max(1) as f64;
     let bar_w = slot * 0.38;
+    let mut net = String::new();
+    let mut points = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let (_, axis, name) = bucket(r);
         let start = LEFT + slot * i as f64 + slot * 0.12;
+        let centre = LEFT + slot * (i as f64 + 0.5);
         for (j, (class, value)) in [("bookings", r.bookings), ("cancellations", r.cancellations)]
             .into_iter()
             .enumerate()
@@ -299,23 +461,35 @@ pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
             if value <= 0 {
                 continue;
             }
-            let h = value as f64 / max as f64 * plot_h;
+            let h = value as f64 / span * plot_h;
             let _ = write!(
                 svg,
-                r#"<rect class="bar {class}" x="{x:.2}" y="{y:.2}" width="{bar_w:.2}" height="{h:.2}"><title>{name}: {value} {class}</title></rect>"#,
+                r#"<rect class="bar {class}" x="{x:.2}" y="{bar_y:.2}" width="{bar_w:.2}" height="{h:.2}"><title>{name}: {value} {class}</title></rect>"#,
                 x = start + bar_w * j as f64,
-                y = base - h,
+                bar_y = y(0) - h,
                 name = esc(&name),
             );
         }
+        points.push(format!("{centre:.2},{:.2}", y(r.booking_count)));
+        let _ = write!(
+            net,
+            r#"<circle class="net" cx="{centre:.2}" cy="{cy:.2}" r="3"><title>{name}: {value} net bookings</title></circle>"#,
+            cy = y(r.booking_count),
+            name = esc(&name),
+            value = r.booking_count,
+        );
         let _ = write!(
             svg,
-            r#"<text class="tick" x="{x:.2}" y="{y}" text-anchor="middle">{axis}</text>"#,
-            x = LEFT + slot * (i as f64 + 0.5),
-            y = H - 8.0,
+            r#"<text class="tick" x="{centre:.2}" y="{ty}" text-anchor="middle">{axis}</text>"#,
+            ty = H - 8.0,
             axis = esc(&axis),
         );
     }
+    let _ = write!(
+        svg,
+        r#"<polyline class="net" points="{}"/>{net}"#,
+        points.join(" ")
+    );
     svg + "</svg>"
 }
 
@@ -393,6 +567,67 @@ mod tests {
             .collect()
     }
 
+    /// The labelled y values, bottom to top, with the `y` of their lines.
+    fn y_labels(svg: &str) -> Vec<(i64, f64)> {
+        let mut labels: Vec<(i64, f64)> = svg
+            .split("<line ")
+            .skip(1)
+            .map(|rest| {
+                let y = rest.split(r#"y1=""#).nth(1).unwrap();
+                let y: f64 = y.split('"').next().unwrap().parse().unwrap();
+                let label = rest.split(r#"<text class="tick y" "#).nth(1).unwrap();
+                let value = label.split('>').nth(1).unwrap().split('<').next().unwrap();
+                (value.parse().unwrap(), y)
+            })
+            .collect();
+        labels.sort_by_key(|(v, _)| *v);
+        labels
+    }
+
+    #[test]
+    fn the_y_axis_is_labelled_in_even_round_steps_covering_every_figure() {
+        assert_eq!(
+            [1, 4, 5, 8, 9, 10, 37, 400, 1234].map(tick_step),
+            [1, 1, 2, 2, 5, 5, 10, 100, 500]
+        );
+        let rows = [row(1, None, 37, 3), row(2, None, 1, 9)];
+        let labels = y_labels(&bar_chart("c", &rows));
+        let values: Vec<i64> = labels.iter().map(|(v, _)| *v).collect();
+        // Net −8 to bookings 37: a span of 45 in steps of 20, from −20 to 40.
+        assert_eq!(values, [-20, 0, 20, 40]);
+        let gaps: Vec<f64> = labels.windows(2).map(|w| w[0].1 - w[1].1).collect();
+        assert!(
+            gaps.iter().all(|g| (g - gaps[0]).abs() < 0.02 && *g > 0.0),
+            "{gaps:?}"
+        );
+        assert!((labels[3].1 - TOP).abs() < 0.01 && (labels[0].1 - (H - BOTTOM)).abs() < 0.01);
+    }
+
+    #[test]
+    fn net_bookings_are_a_line_with_a_point_per_bucket() {
+        let rows = [row(1, None, 10, 5), row(2, None, 0, 0), row(3, None, 1, 4)];
+        let svg = bar_chart("c", &rows);
+        let points = svg
+            .split(r#"<polyline class="net" points=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let ys: Vec<f64> = points
+            .split(' ')
+            .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(ys.len(), 3);
+        let zero = y_labels(&svg).iter().find(|(v, _)| *v == 0).unwrap().1;
+        assert!(
+            ys[0] < zero && (ys[1] - zero).abs() < 0.01 && ys[2] > zero,
+            "{ys:?}"
+        );
+        assert!(svg.contains("<title>Jan 2022: 5 net bookings</title>"));
+        assert!(svg.contains("<title>Mar 2022: -3 net bookings</title>"));
+    }
+
     #[test]
     fn bar_heights_are_proportional_to_the_figures() {
         let rows = [row(1, None, 10, 5), row(2, None, 0, 0), row(3, None, 4, 1)];
@@ -436,18 +671,19 @@ mod tests {
     }
 
     #[test]
-    fn no_figures_draw_no_bars_on_a_valid_page() {
+    fn no_figures_say_so_instead_of_an_empty_frame() {
         let zeros: Vec<DashboardRow> = (1..=12).map(|m| row(m, None, 0, 0)).collect();
         for rows in [&zeros[..], &[]] {
             let html = section("by-month", "Nothing", "Month", rows);
-            assert!(bars(&html).is_empty(), "{html}");
-            assert!(!html.contains("NaN") && !html.contains("inf"), "{html}");
-            assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
-            assert_eq!(html.matches("<tr data-bucket").count(), rows.len());
+            assert!(!html.contains("<svg") && !html.contains("<table"), "{html}");
+            assert!(html.contains("No events for this hotel in this period."));
+            let svg = bar_chart("c", rows);
+            assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+            assert!(bars(&svg).is_empty());
         }
         let form = Form::from_query("hotel_id=7&year=2022");
         let body = section("by-month", "Nothing", "Month", &zeros);
-        let response = page(StatusCode::OK, &form, &body);
+        let response = page(StatusCode::OK, &form, &[], &body);
         assert_eq!(response.status(), StatusCode::OK);
     }
 
@@ -458,7 +694,7 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
         let form = Form::from_query("hotel_id=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&year=<b>");
-        let html = form_html(&form);
+        let html = form_html(&form, &[]);
         assert!(
             !html.contains("<script>") && !html.contains("<b>"),
             "{html}"
@@ -471,11 +707,48 @@ mod tests {
     #[test]
     fn the_form_echoes_the_values_sent() {
         let form = Form::from_query("hotel_id=12&year=2021&basis=stay&month=4&other=1");
-        let html = form_html(&form);
+        let html = form_html(&form, &[]);
         assert!(html.contains(r#"name="hotel_id" min="1" required value="12""#));
         assert!(html.contains(r#"<option value="stay" selected>"#));
         assert!(html.contains(r#"<option value="4" selected>Apr</option>"#));
-        assert!(!Form::from_query("other=1").submitted);
-        assert!(Form::from_query("hotel_id=").submitted);
+    }
+
+    #[test]
+    fn the_form_offers_the_hotels_with_figures_and_their_years() {
+        let hotels = [
+            HotelYears {
+                hotel_id: 3,
+                basis: Basis::Event,
+                first_year: 2022,
+                last_year: 2024,
+            },
+            HotelYears {
+                hotel_id: 12,
+                basis: Basis::Event,
+                first_year: 2021,
+                last_year: 2021,
+            },
+        ];
+        let html = form_html(&Form::from_query("hotel_id=12&year=2021"), &hotels);
+        assert!(html.contains(r#"<select name="hotel_id" required><option value="3">3 (2022–2024)</option><option value="12" selected>12 (2021)</option></select>"#), "{html}");
+        let html = form_html(&Form::from_query("hotel_id=<i>9"), &hotels);
+        assert!(
+            html.contains(
+                r#"<option value="&lt;i&gt;9" selected>&lt;i&gt;9 (no figures)</option>"#
+            ),
+            "{html}"
+        );
+        assert_eq!(
+            with_defaults(
+                "hotel_id=&month=4",
+                &Form::from_query("hotel_id=3&year=2024")
+            ),
+            "month=4&hotel_id=3&year=2024"
+        );
+        assert_eq!(
+            with_defaults("hotel_id=1&hotel_id=2&year=2020", &Form::default()),
+            "hotel_id=1&hotel_id=2&year=2020",
+            "a repeated parameter stays, to be refused"
+        );
     }
 }

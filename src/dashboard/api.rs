@@ -24,7 +24,9 @@ use crate::error::{ApiError, ErrorBody};
 #[allow(dead_code)] // documents the parameters; `parse_dashboard_query` reads them
 pub struct DashboardParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(minimum = 1, maximum = 2147483647, example = 2607)]
+    // The examples are what Swagger UI's "Try it out" fills in: a hotel and year of
+    // data/sample_events.csv. Optional parameters have none, so that it sends none of them.
+    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
     hotel_id: i32,
     /// `month`: one row per month. `day`: one row per day.
     #[param(inline, example = "month")]
@@ -33,16 +35,16 @@ pub struct DashboardParams {
     #[param(minimum = 1900, maximum = 2100, example = 2022)]
     year: i32,
     /// Narrows the answer to this month, 1 to 12 (with `period=month`, one row).
-    #[param(minimum = 1, maximum = 12, example = 6)]
+    #[param(minimum = 1, maximum = 12)]
     month: Option<u32>,
     /// With `period=day` and `month`: narrows the answer to this day of the month (one row). It
     /// must exist (no 30 February).
-    #[param(minimum = 1, maximum = 31, example = 24)]
+    #[param(minimum = 1, maximum = 31)]
     day: Option<u32>,
     /// `event` (default): counted on the UTC date of each event's `event_timestamp` (when the
     /// business came in). `stay`: counted on each event's `night_of_stay` (room-nights on the
     /// books per night).
-    #[param(inline, example = "event")]
+    #[param(inline)]
     basis: Option<BasisParam>,
 }
 
@@ -133,7 +135,8 @@ pub struct DashboardQuery {
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
         (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable", body = ErrorBody),
+        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn get_dashboard(

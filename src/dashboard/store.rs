@@ -227,3 +227,66 @@ pub async fn daily(
         .load(&mut conn)
         .await?)
 }
+
+/// A hotel with figures on one basis, and the years they span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotelYears {
+    pub hotel_id: i32,
+    pub basis: Basis,
+    pub first_year: i32,
+    pub last_year: i32,
+}
+
+#[derive(QueryableByName)]
+struct HotelDays {
+    #[diesel(sql_type = Int4)]
+    hotel_id: i32,
+    #[diesel(sql_type = SmallInt)]
+    basis: i16,
+    #[diesel(sql_type = Date)]
+    first_day: NaiveDate,
+    #[diesel(sql_type = Date)]
+    last_day: NaiveDate,
+}
+
+/// Every hotel with figures, by hotel and basis, with the years its figures span.
+pub async fn hotel_years(pool: &PgPool) -> Result<Vec<HotelYears>, DashboardStoreError> {
+    use chrono::Datelike;
+    let mut conn = connection(pool).await?;
+    // A skip scan over the primary key (hotel_id, basis, day): one index probe per hotel and
+    // basis, and one each for its first and last day, instead of reading every row.
+    let rows: Vec<HotelDays> = diesel::sql_query(
+        "WITH RECURSIVE keys AS ( \
+             (SELECT hotel_id, basis FROM dashboard_daily ORDER BY hotel_id, basis LIMIT 1) \
+             UNION ALL \
+             SELECT n.hotel_id, n.basis FROM keys k CROSS JOIN LATERAL ( \
+                 SELECT d.hotel_id, d.basis FROM dashboard_daily d \
+                 WHERE (d.hotel_id, d.basis) > (k.hotel_id, k.basis) \
+                 ORDER BY d.hotel_id, d.basis LIMIT 1) n \
+         ) \
+         SELECT k.hotel_id, k.basis, \
+             (SELECT d.day FROM dashboard_daily d WHERE d.hotel_id = k.hotel_id \
+                  AND d.basis = k.basis ORDER BY d.day LIMIT 1) AS first_day, \
+             (SELECT d.day FROM dashboard_daily d WHERE d.hotel_id = k.hotel_id \
+                  AND d.basis = k.basis ORDER BY d.day DESC LIMIT 1) AS last_day \
+         FROM keys k ORDER BY k.hotel_id, k.basis",
+    )
+    .load(&mut conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let basis = match r.basis {
+                1 => Basis::Event,
+                2 => Basis::Stay,
+                _ => return None,
+            };
+            Some(HotelYears {
+                hotel_id: r.hotel_id,
+                basis,
+                first_year: r.first_day.year(),
+                last_year: r.last_day.year(),
+            })
+        })
+        .collect())
+}

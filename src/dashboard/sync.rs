@@ -66,11 +66,18 @@ impl PassOutcome {
                 "another process is syncing the dashboard; this pass did nothing".into()
             }
             PassOutcome::Synced(r) => format!(
-                "synced {} new events in {} pages; {} events counted in all",
-                r.events, r.pages, r.events_synced
+                "synced {} in {}; {} counted in all",
+                counted(r.events as i64, "new event", "new events"),
+                counted(r.pages as i64, "page", "pages"),
+                counted(r.events_synced, "event", "events"),
             ),
         }
     }
+}
+
+/// `1 page`, `2 pages`: the summary is read by people (and grepped by cron mailers).
+fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Folds a page into per-day counts on both bases.
@@ -178,6 +185,27 @@ mod tests {
 
     use super::*;
     use crate::dashboard::store::Counts;
+
+    #[test]
+    fn the_summary_says_one_page_and_one_event() {
+        let report = |events, pages, events_synced| {
+            PassOutcome::Synced(PassReport {
+                pages,
+                events,
+                events_synced,
+                cursor: None,
+            })
+            .summary()
+        };
+        assert_eq!(
+            report(1, 1, 1),
+            "synced 1 new event in 1 page; 1 event counted in all"
+        );
+        assert_eq!(
+            report(0, 2, 10),
+            "synced 0 new events in 2 pages; 10 events counted in all"
+        );
+    }
 
     fn event(id: i64, hotel: i32, ts: &str, status: i16, night: &str) -> FeedEvent {
         FeedEvent {

@@ -71,10 +71,11 @@ pub struct EventBody {
         (status = 201, description = "Stored", body = Event),
         (status = 200, description = "This exact event was already stored under this id; nothing changed", body = Event),
         (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 401, description = "INGEST_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
         (status = 409, description = "The id is stored with different content", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
-        (status = 503, description = "The events database is unreachable", body = ErrorBody),
+        (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn create_event(
@@ -133,36 +134,36 @@ pub async fn create_event(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code, non_snake_case)] // documents the parameters (named as clients send them); `parse_list_query` reads them
 pub struct ListParams {
+    // No examples: Swagger UI's "Try it out" would send every one of them together.
     /// Only this hotel's events.
-    #[param(minimum = 1, maximum = 2147483647, example = 2607)]
+    #[param(minimum = 1, maximum = 2147483647)]
     hotel_id: Option<i32>,
     /// Events whose `event_timestamp` is at or after this instant (RFC 3339, or
     /// `YYYY-MM-DD HH:MM:SS` in UTC).
-    #[param(format = DateTime, example = "2022-06-01T00:00:00Z")]
+    #[param(format = DateTime)]
     updated__gte: Option<String>,
     /// Events whose `event_timestamp` is strictly after this instant.
-    #[param(format = DateTime, example = "2022-06-01T00:00:00Z")]
+    #[param(format = DateTime)]
     updated__gt: Option<String>,
     /// Events whose `event_timestamp` is at or before this instant.
-    #[param(format = DateTime, example = "2022-12-31T23:59:59Z")]
+    #[param(format = DateTime)]
     updated__lte: Option<String>,
     /// Events whose `event_timestamp` is strictly before this instant.
-    #[param(format = DateTime, example = "2023-01-01T00:00:00Z")]
+    #[param(format = DateTime)]
     updated__lt: Option<String>,
     /// 1 = bookings only, 2 = cancellations only.
-    #[param(minimum = 1, maximum = 2, example = 1)]
+    #[param(minimum = 1, maximum = 2)]
     rpg_status: Option<i16>,
     /// Only this reservation's events (UUID, any case).
-    #[param(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
     room_id: Option<String>,
     /// Events for nights on or after this date (`YYYY-MM-DD`).
-    #[param(format = Date, example = "2022-06-01")]
+    #[param(format = Date)]
     night_of_stay__gte: Option<String>,
     /// Events for nights on or before this date (`YYYY-MM-DD`).
-    #[param(format = Date, example = "2022-06-30")]
+    #[param(format = Date)]
     night_of_stay__lte: Option<String>,
     /// Page size, 1 to 10000 (default 1000).
-    #[param(minimum = 1, maximum = 10000, example = 1000)]
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link: <…>; rel="next"` header.
     /// Opaque; a cursor from one `order` is refused by the other.
@@ -173,7 +174,7 @@ pub struct ListParams {
     /// stored later with an old `event_timestamp`. Events of a batch still being stored are
     /// held back until it commits, and the response always carries a `next` link, to poll
     /// for events stored later (an empty page's link repeats the cursor it was asked with).
-    #[param(inline, example = "stored")]
+    #[param(inline)]
     order: Option<ListOrderParam>,
 }
 
@@ -203,8 +204,9 @@ pub enum ListOrderParam {
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
             headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
-        (status = 400, description = "A query parameter is malformed or out of range", body = ErrorBody),
-        (status = 503, description = "The events database is unreachable", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range; `field` names it", body = ErrorBody),
+        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn list_events(

@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL and Redis (see `helpers`).
 
 mod bad_input;
+mod cli_help;
 mod compose;
 mod dashboard_api;
 mod dashboard_e2e;
@@ -12,6 +13,7 @@ mod helpers;
 mod loader;
 mod metrics;
 mod security;
+mod swagger;
 mod web_page;
 mod worker;
 

@@ -11,6 +11,8 @@ use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use roompulse::dashboard::{store, Basis};
+
 use crate::helpers::TestApp;
 
 fn chromium() -> PathBuf {
@@ -167,6 +169,22 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
     );
     assert_eq!(by_month.matches(r#"<rect class="bar bookings""#).count(), 3);
     assert!(by_month.contains("<title>Jun 2022: 8 bookings</title>"));
+    // Net bookings drawn too, and the y axis labelled: 0 to 8 in steps of 2.
+    assert_eq!(by_month.matches(r#"<polyline class="net""#).count(), 1);
+    assert_eq!(by_month.matches(r#"<circle class="net""#).count(), 12);
+    assert!(by_month.contains("<title>Jun 2022: 6 net bookings</title>"));
+    assert!(by_month.contains("<title>Jul 2022: 0 net bookings</title>"));
+    let y_labels: Vec<&str> = by_month
+        .split(r#"<text class="tick y""#)
+        .skip(1)
+        .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap())
+        .collect();
+    assert_eq!(y_labels, ["0", "2", "4", "6", "8"], "{by_month}");
+    // The form offers the hotels with figures on this basis, with their years.
+    assert!(
+        dom.contains(r#"<option value="7" selected="">7 (2021–2022)</option><option value="8">8 (2022)</option>"#),
+        "{dom}"
+    );
     assert_eq!(cells(by_month, "2022-01"), [4, 1, 3]);
     assert_eq!(cells(by_month, "2022-06"), [8, 2, 6]);
     assert_eq!(cells(by_month, "2022-12"), [2, 0, 2]);
@@ -211,6 +229,22 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.display());
 
+    // Nothing chosen: the first hotel, in its latest year with figures.
+    let dom = browse(&["--dump-dom"], &app.url("/")).await;
+    let by_month = section(&dom, "by-month");
+    assert!(
+        by_month.contains("<h2>Hotel 7, 2022, per month (event basis)</h2>"),
+        "{by_month}"
+    );
+    assert!(dom.contains(r#"name="year" min="1900" max="2100" required="" value="2022""#));
+    // A year without events says so, rather than drawing an empty frame.
+    let dom = browse(&["--dump-dom"], &app.url("/?hotel_id=8&year=2021")).await;
+    assert!(
+        dom.contains("No events for this hotel and year: hotel 8 has none in 2021 on the event basis; its figures are in 2022."),
+        "{dom}"
+    );
+    assert!(!dom.contains("<svg") && !dom.contains("<section"), "{dom}");
+
     // The error page, as the browser shows it.
     let dom = browse(&["--dump-dom"], &app.url("/?hotel_id=7&year=2022&month=13")).await;
     assert!(
@@ -242,10 +276,8 @@ async fn bad_parameters_show_the_message_with_400_and_everything_is_escaped() {
     assert!(body.contains("<form") && !body.contains("<section"));
 
     let cases = [
-        ("/?hotel_id=&year=2022&basis=event&month=", "hotel_id"),
         ("/?hotel_id=abc&year=2022", "hotel_id"),
         ("/?hotel_id=1&hotel_id=2&year=2022", "hotel_id"),
-        ("/?hotel_id=1", "year"),
         ("/?hotel_id=1&year=1800", "year"),
         ("/?hotel_id=1&year=2022&basis=booking", "basis"),
         ("/?hotel_id=1&year=2022&month=13", "month"),
@@ -272,9 +304,90 @@ async fn bad_parameters_show_the_message_with_400_and_everything_is_escaped() {
 
     let (status, body) = page(&app, "/?hotel_id=3&year=2022&basis=stay").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains(r#"<section id="by-month">"#) && !body.contains("by-day"));
-    assert_eq!(body.matches("<tr data-bucket=").count(), 12);
+    assert!(
+        body.contains(
+            "No events for this hotel and year: hotel 3 has none in 2022 on the stay basis."
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("<section") && !body.contains("<svg"));
+    // No hotel and no figures at all: nothing to default to, and the page says why.
+    for query in ["/", "/?hotel_id=&year=2022&basis=event&month="] {
+        let (status, body) = page(&app, query).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert!(body.contains("No figures yet"), "{query}: {body}");
+        assert!(body.contains(r#"<input type="number" name="hotel_id""#));
+    }
+    // A hotel without figures and no year: this year, which has none either.
+    let (status, body) = page(&app, "/?hotel_id=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No events for this hotel and year"), "{body}");
 
     let r = app.client.post(app.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_form_offers_the_hotels_with_figures_and_defaults_to_their_latest_year() {
+    let app = TestApp::spawn().await;
+    put_figures(
+        &app,
+        &[
+            (9, 1, "2019-03-01", 1, 0),
+            (9, 1, "2023-05-02", 2, 1),
+            (9, 2, "2024-01-03", 1, 0),
+            (4, 1, "2021-07-04", 3, 0),
+        ],
+    )
+    .await;
+    let hotels = store::hotel_years(&app.state.dashboard_db).await.unwrap();
+    let years = |h: &store::HotelYears| (h.hotel_id, h.basis, h.first_year, h.last_year);
+    assert_eq!(
+        hotels.iter().map(years).collect::<Vec<_>>(),
+        [
+            (4, Basis::Event, 2021, 2021),
+            (9, Basis::Event, 2019, 2023),
+            (9, Basis::Stay, 2024, 2024),
+        ]
+    );
+
+    // Nothing chosen: the first hotel (4) in its latest year.
+    let (status, body) = page(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"<option value="4" selected>4 (2021)</option><option value="9">9 (2019–2023)</option>"#), "{body}");
+    assert!(
+        body.contains("<h2>Hotel 4, 2021, per month (event basis)</h2>"),
+        "{body}"
+    );
+    // A hotel chosen without a year: its latest year on the chosen basis.
+    let (_, body) = page(&app, "/?hotel_id=9").await;
+    assert!(
+        body.contains("<h2>Hotel 9, 2023, per month (event basis)</h2>"),
+        "{body}"
+    );
+    let (_, body) = page(&app, "/?hotel_id=9&basis=stay").await;
+    assert!(
+        body.contains("<h2>Hotel 9, 2024, per month (stay basis)</h2>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<select name="hotel_id" required><option value="9" selected>9 (2024)</option></select>"#),
+        "only the hotels with figures on the stay basis: {body}"
+    );
+    // A hotel without figures, asked for in the address, is echoed and said to have none.
+    let (status, body) = page(&app, "/?hotel_id=5&year=2023").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains(r#"<option value="5" selected>5 (no figures)</option>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("No events for this hotel and year: hotel 5 has none in 2023"),
+        "{body}"
+    );
+    let (_, body) = page(&app, "/?hotel_id=9&year=2020").await;
+    assert!(
+        body.contains("No events for this hotel and year: hotel 9 has none in 2020 on the event basis; its figures are in 2019–2023."),
+        "{body}"
+    );
 }

@@ -1,0 +1,181 @@
+//! Each subcommand's `--help` lists the settings that subcommand reads and no other, while every
+//! setting keeps its environment variable and its default.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use clap::CommandFactory;
+use roompulse::cli::Cli;
+
+/// The long flags `roompulse <sub> --help` prints, as the binary prints them.
+fn help_flags(sub: &str) -> BTreeSet<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .args([sub, "--help"])
+        .env_clear()
+        .output()
+        .expect("run roompulse");
+    assert!(out.status.success(), "{sub} --help failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Option lines start `      --name` or `  -x, --name`; descriptions are indented further.
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("      --")
+                .or_else(|| l.strip_prefix("  -").and_then(|r| r.get(5..)))
+        })
+        .map(|l| l.split([' ', '\t']).next().unwrap().to_string())
+        .filter(|f| f != "help")
+        .collect()
+}
+
+fn set(flags: &[&str]) -> BTreeSet<String> {
+    flags.iter().map(|f| f.to_string()).collect()
+}
+
+const DATABASES: [&str; 2] = ["data-provider-database-url", "dashboard-database-url"];
+const QUEUE: [&str; 2] = ["redis-url", "events-queue-key"];
+const BATCH: [&str; 2] = ["worker-batch-size", "worker-lease-secs"];
+const HTTP_SERVER: [&str; 4] = [
+    "request-timeout-secs",
+    "http-idle-timeout-secs",
+    "metrics-refresh-ms",
+    "feed-horizon-warn-secs",
+];
+const API_ONLY: [&str; 5] = [
+    "bind-addr",
+    "dashboard-cache-ms",
+    "max-concurrent-requests",
+    "ingest-api-token",
+    "dashboard-sync-schedule",
+];
+
+#[test]
+fn each_subcommand_lists_only_the_settings_it_reads() {
+    let worker = help_flags("worker");
+    let mut want = set(&["workers", "metrics-addr", "database-pool-size"]);
+    want.extend(set(&DATABASES));
+    want.extend(set(&QUEUE));
+    want.extend(set(&BATCH));
+    // `--metrics-addr` serves /health, /ready and /metrics: an HTTP server of its own.
+    want.extend(set(&HTTP_SERVER));
+    assert_eq!(worker, want);
+    assert!(!worker.contains("bind-addr"), "a worker serves no API");
+
+    let migrate = help_flags("migrate");
+    assert_eq!(
+        migrate,
+        set(&DATABASES),
+        "migrate reads the two database URLs only"
+    );
+
+    let mut want = set(&["rejects"]);
+    want.extend(set(&QUEUE));
+    assert_eq!(help_flags("load-events"), want);
+
+    assert_eq!(
+        help_flags("sync-dashboard"),
+        set(&[
+            "dashboard-database-url",
+            "data-provider-url",
+            // The default of DATA_PROVIDER_URL is this process's API address.
+            "bind-addr",
+            "read-api-token",
+        ])
+    );
+
+    let mut want = set(&[
+        "events",
+        "workers",
+        "hotels",
+        "redis-url",
+        "dashboard-cache-ms",
+        "max-concurrent-requests",
+    ]);
+    want.extend(set(&DATABASES));
+    want.extend(set(&BATCH));
+    assert_eq!(help_flags("bench"), want);
+
+    // serve runs every part: every setting.
+    let serve = help_flags("serve");
+    for flag in DATABASES
+        .iter()
+        .chain(&QUEUE)
+        .chain(&BATCH)
+        .chain(&API_ONLY)
+        .chain(&HTTP_SERVER)
+        .chain(&["read-api-token", "data-provider-url", "database-pool-size"])
+    {
+        assert!(serve.contains(*flag), "serve --help lacks --{flag}");
+    }
+    for sub in ["worker", "migrate", "load-events", "bench"] {
+        let flags = help_flags(sub);
+        for flag in ["bind-addr", "ingest-api-token", "dashboard-sync-schedule"] {
+            assert!(!flags.contains(flag), "{sub} --help offers --{flag}");
+        }
+    }
+}
+
+/// Every environment variable with its default, as the README's configuration table has them.
+#[test]
+fn every_setting_keeps_its_variable_and_default() {
+    let want: [(&str, Option<&str>); 18] = [
+        ("BIND_ADDR", Some("127.0.0.1:8000")),
+        (
+            "DATA_PROVIDER_DATABASE_URL",
+            Some("postgres://postgres@127.0.0.1:5432/roompulse_data_provider"),
+        ),
+        (
+            "DASHBOARD_DATABASE_URL",
+            Some("postgres://postgres@127.0.0.1:5432/roompulse_dashboard"),
+        ),
+        ("REDIS_URL", Some("redis://127.0.0.1:6379")),
+        ("EVENTS_QUEUE_KEY", Some("roompulse:events")),
+        ("WORKER_BATCH_SIZE", Some("5000")),
+        ("WORKER_LEASE_SECS", Some("15")),
+        ("DATABASE_POOL_SIZE", Some("10")),
+        ("DATA_PROVIDER_URL", None),
+        ("DASHBOARD_SYNC_SCHEDULE", Some("*/5 * * * * *")),
+        ("DASHBOARD_CACHE_MS", Some("1000")),
+        ("INGEST_API_TOKEN", None),
+        ("READ_API_TOKEN", None),
+        ("MAX_CONCURRENT_REQUESTS", Some("512")),
+        ("REQUEST_TIMEOUT_SECS", Some("30")),
+        ("HTTP_IDLE_TIMEOUT_SECS", Some("60")),
+        ("METRICS_REFRESH_MS", Some("5000")),
+        ("FEED_HORIZON_WARN_SECS", Some("60")),
+    ];
+    let cli = Cli::command();
+    for sub in cli.get_subcommands() {
+        for arg in sub.get_arguments() {
+            let Some(env) = arg.get_env() else { continue };
+            let env = env.to_string_lossy();
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if let Some((_, default)) = want.iter().find(|(name, _)| *name == env) {
+                assert_eq!(
+                    defaults,
+                    default.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                    "{} {env}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+    let serve = cli.find_subcommand("serve").unwrap();
+    let serve_envs: BTreeSet<String> = serve
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    for (name, _) in want {
+        assert!(serve_envs.contains(name), "serve no longer reads {name}");
+    }
+
+    // What the commands that do not read a setting run with: its declared default.
+    let c = roompulse::config::Config::default();
+    assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.worker_batch_size, 5000);
+    assert_eq!(c.dashboard_sync_schedule, "*/5 * * * * *");
+    assert_eq!(c.read_api_token, None);
+}
