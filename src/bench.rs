@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::app::{router, AppState};
+use crate::app::router;
 use crate::config::Config;
 use crate::dashboard::client::DataProviderClient;
 use crate::dashboard::sync;
@@ -161,22 +161,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
 
     // The Data Provider's API in this process, for the sync to page through over HTTP.
     let dashboard_pool = db::pool(&dashboard_url, 4).map_err(|e| fail("pool")(&e))?;
-    let state = AppState {
-        events_db: pool.clone(),
-        dashboard_db: dashboard_pool.clone(),
-        queue: queue.clone(),
-        dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
-            Duration::from_millis(cfg.dashboard_cache_ms),
-        )),
-        tokens: crate::auth::Tokens::default(),
-        max_concurrent_requests: cfg.max_concurrent_requests as usize,
-        request_timeout: Duration::from_secs(cfg.request_timeout_secs),
-        gauges: std::sync::Arc::new(crate::metrics::Gauges::new(
-            Duration::from_millis(cfg.metrics_refresh_ms),
-            Duration::from_secs(cfg.feed_horizon_warn_secs),
-        )),
-        data_provider_api: None,
-    };
+    let state = crate::serve::app_state(cfg, pool.clone(), dashboard_pool.clone(), queue.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| fail("bind")(&e))?;
@@ -196,12 +181,9 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     });
     let client = DataProviderClient::new(&base_url).map_err(|e| fail("client")(&e))?;
     // The same API without the answer cache: every GET /dashboard reads the tables.
-    let uncached = AppState {
-        dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
-            Duration::ZERO,
-        )),
-        ..state_for_uncached
-    };
+    let mut uncached = state_for_uncached;
+    uncached.dashboard.cache =
+        std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(Duration::ZERO));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| fail("bind")(&e))?;

@@ -177,7 +177,7 @@ pub struct ServeSettings {
     pub ingest_api_token: Option<String>,
 
     /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
-    #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = crate::dashboard::schedule::parse_schedule)]
+    #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = cron_with_seconds)]
     pub dashboard_sync_schedule: String,
 }
 
@@ -308,10 +308,6 @@ impl Settings for ApiAccessSettings {
 }
 
 impl Config {
-    pub fn queue_keys(&self) -> crate::data_provider::queue::QueueKeys {
-        crate::data_provider::queue::QueueKeys::new(&self.events_queue_key)
-    }
-
     /// DATA_PROVIDER_URL, or this process's own API when it is not set.
     pub fn data_provider_url(&self) -> String {
         match &self.data_provider_url {
@@ -329,6 +325,23 @@ impl Config {
             }
         }
     }
+}
+
+/// Checks a cron expression the way the scheduler will read it (six fields, seconds first).
+/// Used as clap's parser for `DASHBOARD_SYNC_SCHEDULE`, so that a bad one stops the process at
+/// start with the reason.
+pub fn cron_with_seconds(expr: &str) -> Result<String, String> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| {
+            format!("{e}; expected cron with seconds, e.g. `*/5 * * * * *` (every 5 seconds)")
+        })?;
+    cron.find_next_occurrence(&chrono::Utc::now(), false)
+        .map_err(|e| format!("it never fires: {e}"))?;
+    Ok(expr.to_string())
 }
 
 /// A URL as it may appear in logs and errors: the password replaced by `***`.

@@ -165,6 +165,35 @@ pub async fn migrate(url: &str, migrations: EmbeddedMigrations) -> Result<(), Db
     .map_err(fail)
 }
 
+/// Whether a query failed for a reason worth retrying the same work for (or answering 503
+/// rather than 500): the server or the connection went away, or a concurrent transaction got in
+/// the way. Anything else is a bug or bad data. Both modules' stores ask this.
+pub fn is_transient(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match e {
+        E::DatabaseError(kind, info) => {
+            matches!(
+                kind,
+                K::ClosedConnection | K::SerializationFailure | K::UnableToSendCommand
+            ) || info.message().contains("deadlock")
+                || info.message().contains("terminating connection")
+        }
+        E::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+/// The same for a SQLSTATE (tokio-postgres' errors); `None`: no state, the connection or the
+/// server went away.
+pub fn is_transient_sqlstate(code: Option<&str>) -> bool {
+    match code {
+        None => true,
+        // 08 connection exception, 57 operator intervention (shutdown), 40 transaction
+        // rollback (serialization failure, deadlock), 53 insufficient resources.
+        Some(code) => matches!(code.get(..2), Some("08" | "57" | "40" | "53")),
+    }
+}
+
 /// Runs `SELECT 1` on a pooled connection: the readiness probe.
 pub async fn ping(pool: &PgPool) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;

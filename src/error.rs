@@ -6,9 +6,32 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::data_provider::event::{Event, FieldError, ValidationErrors};
-use crate::data_provider::queue::QueueError;
-use crate::data_provider::store::StoreError;
+/// One field's problem, named as the API documents the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    #[schema(example = "hotel_id")]
+    pub field: String,
+    #[schema(example = "must be a positive integer below 2147483648")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `field: message; field: message`.
+pub fn describe_fields(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,13 +41,14 @@ pub enum ApiError {
         field: Option<String>,
         message: String,
     },
-    /// A well-formed event whose fields break the rules.
-    #[error("invalid event: {0}")]
-    Invalid(ValidationErrors),
+    /// A well-formed event whose fields break the rules (every one of them).
+    #[error("invalid event: {}", describe_fields(.0))]
+    Invalid(Vec<FieldError>),
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// `stored`: what the id already holds, as the API shows it.
     #[error("id {id} is already stored with different content")]
-    Conflict { id: i64, stored: Box<Event> },
+    Conflict { id: i64, stored: serde_json::Value },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -58,7 +82,8 @@ pub struct ErrorBody {
     pub fields: Option<Vec<FieldError>>,
     /// The event already stored under the id, for a 409.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored: Option<Event>,
+    #[schema(value_type = Option<Object>)]
+    pub stored: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -89,14 +114,14 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Invalid(errors) => {
-                body.field = errors.0.first().map(|e| e.field.clone());
-                body.fields = Some(errors.0);
+                body.field = errors.first().map(|e| e.field.clone());
+                body.fields = Some(errors);
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict { stored, .. } => {
                 body.field = Some("id".into());
-                body.stored = Some(*stored);
+                body.stored = Some(stored);
                 StatusCode::CONFLICT
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -111,10 +136,14 @@ impl ApiError {
     }
 }
 
+/// The error an operation answers with a status: `(method, path, status) -> error`.
+pub type ExampleError = fn(&str, &str, &str) -> Option<ApiError>;
+
 /// Gives each documented error response (`body = ErrorBody`) the example of what the service
 /// answers with that status on that operation, rendered from the error itself, so that Swagger
-/// UI shows a 503 as a 503 and a 400 naming one of that operation's query parameters.
-pub struct ErrorExamples;
+/// UI shows a 503 as a 503 and a 400 naming one of that operation's query parameters. Each
+/// module supplies its own errors (`ExampleError`).
+pub struct ErrorExamples(pub ExampleError);
 
 impl utoipa::Modify for ErrorExamples {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -134,8 +163,8 @@ impl utoipa::Modify for ErrorExamples {
                     if !is_error_body {
                         continue;
                     }
-                    let Some((code, body)) =
-                        example_error(method, path, status).map(ApiError::into_parts)
+                    let Some((code, body)) = (self.0)(method, path.trim_end_matches('/'), status)
+                        .map(ApiError::into_parts)
                     else {
                         continue;
                     };
@@ -146,74 +175,6 @@ impl utoipa::Modify for ErrorExamples {
                 }
             }
         }
-    }
-}
-
-/// A real error each documented status of each operation answers with.
-fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
-    use crate::data_provider::event::{raw_from_json, IdRule};
-    const EVENT: &[u8] = br#"{"id": 19291943, "hotel_id": 2607, "event_timestamp": "2022-06-24T13:00:56Z", "status": 1, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"}"#;
-    let writes = method == "post";
-    let path = path.trim_end_matches('/');
-    Some(match (status, path) {
-        ("400", "/dashboard") => {
-            crate::dashboard::api::parse_dashboard_query("hotel_id=2603&period=week&year=2022")
-                .err()?
-        }
-        ("400", "/events") if !writes => {
-            crate::data_provider::api::parse_list_query("hotel_id=2603&limit=0").err()?
-        }
-        ("400", "/events") => ApiError::BadRequest {
-            field: None,
-            message: raw_from_json(b"[]").err()?.to_string(),
-        },
-        ("401", _) => crate::auth::unauthorized(writes, false),
-        ("409", _) => {
-            let stored = raw_from_json(EVENT).ok()?.validate_with_id().ok()?;
-            ApiError::Conflict {
-                id: stored.id,
-                stored: Box::new(stored),
-            }
-        }
-        ("413", _) => ApiError::TooLarge {
-            limit: crate::data_provider::api::BODY_LIMIT,
-        },
-        ("422", _) => {
-            let bad = br#"{"hotel_id": 0, "event_timestamp": "2022-06-24T13:00:56Z", "status": 3, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"}"#;
-            ApiError::Invalid(raw_from_json(bad).ok()?.validate(IdRule::Optional).err()?)
-        }
-        ("503", "/dashboard") => crate::dashboard::store::DashboardStoreError::Unavailable(
-            "timed out waiting for a connection".into(),
-        )
-        .into(),
-        ("503", _) => StoreError::Unavailable("timed out waiting for a connection".into()).into(),
-        _ => return None,
-    })
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if e.is_transient() {
-            ApiError::Unavailable(e.to_string())
-        } else {
-            ApiError::Internal(e.to_string())
-        }
-    }
-}
-
-impl From<crate::dashboard::store::DashboardStoreError> for ApiError {
-    fn from(e: crate::dashboard::store::DashboardStoreError) -> Self {
-        if e.is_transient() {
-            ApiError::Unavailable(e.to_string())
-        } else {
-            ApiError::Internal(e.to_string())
-        }
-    }
-}
-
-impl From<QueueError> for ApiError {
-    fn from(e: QueueError) -> Self {
-        ApiError::Unavailable(e.to_string())
     }
 }
 

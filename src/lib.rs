@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod loadtest;
 pub mod metrics;
+pub mod ops;
+pub mod routing;
 pub mod serve;
 pub mod telemetry;
-pub mod web;

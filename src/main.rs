@@ -112,7 +112,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         } => {
             let config = Config::from_groups(&[&queue]);
             let rejects = rejects.unwrap_or_else(|| load::default_rejects_path(&csv));
-            let queue = Queue::new(&config.redis_url, config.queue_keys(), 2)?;
+            let queue = Queue::new(
+                &config.redis_url,
+                roompulse::data_provider::queue::QueueKeys::new(&config.events_queue_key),
+                2,
+            )?;
             let report = load::load_events(&csv, &rejects, &queue, true).await?;
             if let Some(path) = &report.rejects_path {
                 eprintln!("rejected rows are in {}", path.display());

@@ -1,6 +1,7 @@
 //! Starting the long-running parts: the HTTP API and the queue workers (and, with the
 //! dashboard, its schedule), in one process or spread over several.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -8,12 +9,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{router, AppState};
 use crate::config::Config;
+use crate::dashboard::api::DashboardCache;
 use crate::dashboard::client::{ClientError, DataProviderClient};
 use crate::dashboard::schedule::{self, ScheduleError, SyncSchedule};
 use crate::dashboard::sync::PAGE_SIZE;
-use crate::data_provider::queue::{Queue, QueueError};
+use crate::data_provider::queue::{Queue, QueueError, QueueKeys};
 use crate::data_provider::worker::{self, WorkerSettings};
 use crate::db::{self, DbError};
+use crate::ops::{Gauges, OpsState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -52,27 +55,51 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
     )
     .await?;
     db::migrate(&cfg.dashboard_database_url, db::DASHBOARD_MIGRATIONS).await?;
-    let queue = Queue::new(&cfg.redis_url, cfg.queue_keys(), 2 * workers + 8)?;
+    let queue = Queue::new(
+        &cfg.redis_url,
+        QueueKeys::new(&cfg.events_queue_key),
+        2 * workers + 8,
+    )?;
     queue.ping().await?;
-    Ok(AppState {
-        events_db: db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?,
-        dashboard_db: db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?,
-        queue,
-        dashboard_cache: std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(
-            std::time::Duration::from_millis(cfg.dashboard_cache_ms),
-        )),
+    let events_db = db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?;
+    let dashboard_db = db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?;
+    Ok(app_state(cfg, events_db, dashboard_db, queue))
+}
+
+/// The application's state over these pools and this queue, with `cfg`'s settings.
+pub fn app_state(
+    cfg: &Config,
+    events_db: db::PgPool,
+    dashboard_db: db::PgPool,
+    queue: Queue,
+) -> AppState {
+    AppState {
+        data_provider: crate::data_provider::ApiState {
+            events_db: events_db.clone(),
+        },
+        dashboard: crate::dashboard::ApiState {
+            db: dashboard_db.clone(),
+            cache: Arc::new(DashboardCache::new(Duration::from_millis(
+                cfg.dashboard_cache_ms,
+            ))),
+        },
+        ops: OpsState {
+            events_db,
+            dashboard_db,
+            queue,
+            gauges: Arc::new(Gauges::new(
+                Duration::from_millis(cfg.metrics_refresh_ms),
+                Duration::from_secs(cfg.feed_horizon_warn_secs),
+            )),
+            data_provider_api: None,
+        },
         tokens: crate::auth::Tokens::new(
             cfg.ingest_api_token.as_deref(),
             cfg.read_api_token.as_deref(),
         ),
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
-        gauges: std::sync::Arc::new(crate::metrics::Gauges::new(
-            Duration::from_millis(cfg.metrics_refresh_ms),
-            Duration::from_secs(cfg.feed_horizon_warn_secs),
-        )),
-        data_provider_api: None,
-    })
+    }
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.
@@ -108,7 +135,7 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
     let mut state = prepare(&cfg, parts.workers).await?;
     if parts.schedule && cfg.data_provider_url.is_some() {
         // The sync reads another process's API: `/ready` says whether it answers.
-        state.data_provider_api = Some(
+        state.ops.data_provider_api = Some(
             DataProviderClient::new(&cfg.data_provider_url())?
                 .with_token(cfg.read_api_token.as_deref()),
         );
@@ -134,7 +161,7 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
                 .await
                 .map_err(|source| StartError::Bind { addr, source })?;
             tracing::info!(%addr, "serving /health, /ready and /metrics");
-            let ops = crate::app::operations_router(state.clone());
+            let ops = crate::app::operations_router(state.ops.clone(), state.request_timeout);
             let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
             tokio::spawn(serve_http(listener, ops, idle, shutdown.clone()));
         }
@@ -160,7 +187,7 @@ pub async fn start_dashboard_sync(
     let client = DataProviderClient::new(&cfg.data_provider_url())?
         .with_token(cfg.read_api_token.as_deref());
     Ok(schedule::start(
-        state.dashboard_db.clone(),
+        state.dashboard.db.clone(),
         client,
         &cfg.dashboard_sync_schedule,
         PAGE_SIZE,
@@ -180,8 +207,8 @@ pub async fn run_with(
     let settings = WorkerSettings::from_config(cfg);
     for _ in 0..workers {
         tasks.spawn(worker::run(
-            state.queue.clone(),
-            state.events_db.clone(),
+            state.ops.queue.clone(),
+            state.data_provider.events_db.clone(),
             settings.clone(),
             shutdown.clone(),
         ));

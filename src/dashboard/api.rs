@@ -1,6 +1,7 @@
 //! `GET /dashboard`: a hotel's bookings, cancellations and net booking count per month or per
 //! day, on the event or the stay basis, from the Dashboard's own tables.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -12,9 +13,9 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, DayFigures};
+use super::ApiState;
 use super::Basis;
-use crate::app::AppState;
-use crate::data_provider::event::{MAX_YEAR, MIN_YEAR};
+use super::{MAX_YEAR, MIN_YEAR};
 use crate::error::{ApiError, ErrorBody};
 
 /// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
@@ -140,23 +141,38 @@ pub struct DashboardQuery {
     )
 )]
 pub async fn get_dashboard(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_dashboard_query(query.as_deref().unwrap_or(""))?;
-    let body = match state.dashboard_cache.get(&q) {
-        Some(body) => body,
-        None => {
-            let days = store::daily(&state.dashboard_db, q.hotel_id, q.basis, q.from, q.to).await?;
-            let body = Bytes::from(
-                serde_json::to_vec(&rows(&q, &days))
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            );
-            state.dashboard_cache.put(q, body.clone());
-            body
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    let answer = figures(&state, q).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.json.clone(),
+    )
+        .into_response())
+}
+
+/// The answer to `q`: from the recent answers, or read from the tables and kept. `GET
+/// /dashboard` and the chart page both read through here, so they show the same figures.
+pub async fn figures(state: &ApiState, q: DashboardQuery) -> Result<Arc<Answer>, ApiError> {
+    if let Some(answer) = state.cache.get(&q) {
+        return Ok(answer);
+    }
+    let days = store::daily(&state.db, q.hotel_id, q.basis, q.from, q.to).await?;
+    let rows = rows(&q, &days);
+    let json =
+        Bytes::from(serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let answer = Arc::new(Answer { rows, json });
+    state.cache.put(q, answer.clone());
+    Ok(answer)
+}
+
+/// One question's rows, and the JSON `GET /dashboard` sends for them.
+#[derive(Debug)]
+pub struct Answer {
+    pub rows: Vec<DashboardRow>,
+    pub json: Bytes,
 }
 
 /// Recent answers, kept for `DASHBOARD_CACHE_MS`: a dashboard polled by many screens (or a
@@ -168,7 +184,7 @@ pub async fn get_dashboard(
 /// `max_bytes` (the least used go first).
 pub struct DashboardCache {
     /// `None` when the TTL is zero: every request reads the tables.
-    answers: Option<moka::sync::Cache<DashboardQuery, Bytes>>,
+    answers: Option<moka::sync::Cache<DashboardQuery, Arc<Answer>>>,
 }
 
 impl DashboardCache {
@@ -185,8 +201,11 @@ impl DashboardCache {
             moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(max_bytes)
-                .weigher(|_: &DashboardQuery, body: &Bytes| {
-                    let bytes = std::mem::size_of::<DashboardQuery>() + body.len();
+                // The JSON, and the rows it was made from: about as large again.
+                .weigher(|_: &DashboardQuery, answer: &Arc<Answer>| {
+                    let bytes = std::mem::size_of::<DashboardQuery>()
+                        + answer.json.len()
+                        + answer.rows.len() * std::mem::size_of::<DashboardRow>();
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .build()
@@ -194,13 +213,13 @@ impl DashboardCache {
         Self { answers }
     }
 
-    pub fn get(&self, q: &DashboardQuery) -> Option<Bytes> {
+    pub fn get(&self, q: &DashboardQuery) -> Option<Arc<Answer>> {
         self.answers.as_ref()?.get(q)
     }
 
-    pub fn put(&self, q: DashboardQuery, body: Bytes) {
+    pub fn put(&self, q: DashboardQuery, answer: Arc<Answer>) {
         if let Some(answers) = &self.answers {
-            answers.insert(q, body);
+            answers.insert(q, answer);
         }
     }
 
@@ -376,14 +395,26 @@ mod tests {
         let june = q("hotel_id=1&period=day&year=2022&month=6");
         let july = q("hotel_id=1&period=day&year=2022&month=7");
         let cache = DashboardCache::new(Duration::from_secs(60));
-        assert_eq!(cache.get(&june), None);
-        cache.put(june.clone(), Bytes::from_static(b"[june]"));
-        assert_eq!(cache.get(&june), Some(Bytes::from_static(b"[june]")));
-        assert_eq!(cache.get(&july), None, "another question, another answer");
+        let answer = |json: &'static [u8]| {
+            Arc::new(Answer {
+                rows: Vec::new(),
+                json: Bytes::from_static(json),
+            })
+        };
+        assert!(cache.get(&june).is_none());
+        cache.put(june.clone(), answer(b"[june]"));
+        assert_eq!(
+            cache.get(&june).map(|a| a.json.clone()),
+            Some(Bytes::from_static(b"[june]"))
+        );
+        assert!(
+            cache.get(&july).is_none(),
+            "another question, another answer"
+        );
 
         let off = DashboardCache::new(Duration::ZERO);
-        off.put(june.clone(), Bytes::from_static(b"[june]"));
-        assert_eq!(off.get(&june), None, "a zero TTL turns the cache off");
+        off.put(june.clone(), answer(b"[june]"));
+        assert!(off.get(&june).is_none(), "a zero TTL turns the cache off");
     }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -26,6 +26,10 @@ pub enum ClientError {
     BadPage { url: String, reason: String },
 }
 
+/// The feed's `status` values, as the Data Provider documents them.
+pub const STATUS_BOOKING: i16 = 1;
+pub const STATUS_CANCELLATION: i16 = 2;
+
 /// An event as the feed lists it: the fields the Dashboard counts by.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FeedEvent {

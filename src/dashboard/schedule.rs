@@ -25,23 +25,6 @@ pub enum ScheduleError {
 /// the default schedule of every 5 seconds.
 pub const MAX_SKIPPED_RUNS: u32 = 12;
 
-/// Checks a cron expression the way the scheduler will read it (six fields, seconds first).
-/// Used as clap's parser for `DASHBOARD_SYNC_SCHEDULE`, so that a bad one stops the process at
-/// start with the reason.
-pub fn parse_schedule(expr: &str) -> Result<String, String> {
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-        .map_err(|e| {
-            format!("{e}; expected cron with seconds, e.g. `*/5 * * * * *` (every 5 seconds)")
-        })?;
-    cron.find_next_occurrence(&chrono::Utc::now(), false)
-        .map_err(|e| format!("it never fires: {e}"))?;
-    Ok(expr.to_string())
-}
-
 /// Runs skipped after `failures` consecutive failed passes: none after the first (it may have
 /// been a blip), then 1, 3, 7, … up to `MAX_SKIPPED_RUNS`.
 pub fn runs_to_skip(failures: u32) -> u32 {
@@ -138,7 +121,7 @@ pub async fn start(
         expr: expr.to_string(),
         reason,
     };
-    parse_schedule(expr).map_err(bad)?;
+    crate::config::cron_with_seconds(expr).map_err(bad)?;
     let job = Arc::new(SyncJob {
         pool,
         client,
@@ -194,11 +177,11 @@ mod tests {
 
     #[test]
     fn schedules_are_checked_at_start() {
-        assert!(parse_schedule("*/5 * * * * *").is_ok());
-        assert!(parse_schedule("0 */10 * * * *").is_ok());
-        let e = parse_schedule("*/5 * * * *").unwrap_err();
+        assert!(crate::config::cron_with_seconds("*/5 * * * * *").is_ok());
+        assert!(crate::config::cron_with_seconds("0 */10 * * * *").is_ok());
+        let e = crate::config::cron_with_seconds("*/5 * * * *").unwrap_err();
         assert!(e.contains("seconds"), "{e}");
-        assert!(parse_schedule("every minute").is_err());
-        assert!(parse_schedule("").is_err());
+        assert!(crate::config::cron_with_seconds("every minute").is_err());
+        assert!(crate::config::cron_with_seconds("").is_err());
     }
 }

@@ -24,15 +24,19 @@ pub enum DashboardStoreError {
 impl DashboardStoreError {
     /// The server or the connection went away: worth answering 503 rather than 500.
     pub fn is_transient(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind as K, Error as E};
         match self {
             DashboardStoreError::Unavailable(_) => true,
-            DashboardStoreError::Query(E::DatabaseError(kind, info)) => {
-                matches!(kind, K::ClosedConnection | K::UnableToSendCommand)
-                    || info.message().contains("terminating connection")
-            }
-            DashboardStoreError::Query(E::BrokenTransactionManager) => true,
-            DashboardStoreError::Query(_) => false,
+            DashboardStoreError::Query(e) => crate::db::is_transient(e),
+        }
+    }
+}
+
+impl From<DashboardStoreError> for crate::error::ApiError {
+    fn from(e: DashboardStoreError) -> Self {
+        if e.is_transient() {
+            crate::error::ApiError::Unavailable(e.to_string())
+        } else {
+            crate::error::ApiError::Internal(e.to_string())
         }
     }
 }

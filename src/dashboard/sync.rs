@@ -12,9 +12,9 @@
 use diesel_async::AsyncPgConnection;
 
 use super::client::{ClientError, DataProviderClient, FeedEvent};
+use super::client::{STATUS_BOOKING, STATUS_CANCELLATION};
 use super::store::{self, Applied, DashboardStoreError, PageDeltas};
 use super::Basis;
-use crate::data_provider::event::{STATUS_BOOKING, STATUS_CANCELLATION};
 use crate::db::PgPool;
 
 /// Events per page: the Data Provider's maximum. Larger pages mean fewer transactions.
@@ -116,7 +116,7 @@ pub async fn run_pass(
     page_size: i64,
 ) -> Result<PassOutcome, SyncError> {
     let result = pass(pool, client, page_size).await;
-    crate::metrics::sync_pass(&result);
+    record_pass(&result);
     result
 }
 
@@ -177,6 +177,19 @@ async fn pages(
             return Ok(report);
         }
     }
+}
+
+/// Counts a pass by outcome, and the events it counted.
+fn record_pass(result: &Result<PassOutcome, SyncError>) {
+    let outcome = match result {
+        Ok(PassOutcome::Synced(report)) => {
+            ::metrics::counter!(crate::metrics::SYNC_EVENTS).increment(report.events);
+            "synced"
+        }
+        Ok(PassOutcome::Skipped) => "skipped",
+        Err(_) => "failed",
+    };
+    ::metrics::counter!(crate::metrics::SYNC_PASSES, "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::event::{
     IdRule, Scalar,
 };
 use super::store::{self, EventFilter, ListCursor, Stored, StoredCursor};
-use crate::app::AppState;
+use super::ApiState;
 use crate::error::{ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -79,7 +79,7 @@ pub struct EventBody {
     )
 )]
 pub async fn create_event(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
@@ -96,32 +96,30 @@ pub async fn create_event(
         field: None,
         message: e.to_string(),
     })?;
-    let new = raw.validate(IdRule::Optional).map_err(ApiError::Invalid)?;
+    let new = raw.validate(IdRule::Optional)?;
     let response = match store::insert_one(&state.events_db, new).await? {
         Stored::Created(event) => {
-            crate::metrics::event_posted(true);
+            event_posted(true);
             (StatusCode::CREATED, Json(event)).into_response()
         }
         Stored::Replayed(event) => {
-            crate::metrics::event_posted(false);
+            event_posted(false);
             (StatusCode::OK, Json(event)).into_response()
         }
         Stored::Conflict { stored } => {
             return Err(ApiError::Conflict {
                 id: stored.id,
-                stored: Box::new(stored),
+                stored: serde_json::to_value(&stored).unwrap_or_default(),
             })
         }
         Stored::UnassignedId => {
-            return Err(ApiError::Invalid(super::event::ValidationErrors(vec![
-                super::event::FieldError::new(
+            return Err(ApiError::Invalid(vec![super::event::FieldError::new(
                     "id",
                     format!(
                         "must be below {}; ids from there up are assigned by the service, and this one was not",
                         super::event::ASSIGNED_ID_FLOOR
                     ),
-                ),
-            ])))
+            )]))
         }
     };
     Ok(response)
@@ -210,7 +208,7 @@ pub enum ListOrderParam {
     )
 )]
 pub async fn list_events(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     OriginalUri(uri): OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -252,7 +250,7 @@ pub async fn list_events(
 
 /// `GET /events?order=stored`: a page of the change feed, whose `next` link is always there.
 async fn list_stored(
-    state: &AppState,
+    state: &ApiState,
     path: &str,
     query: &str,
     q: &ListQuery,
@@ -450,6 +448,16 @@ fn next_link(path: &str, query: &str, cursor: &str) -> String {
     }
     out.append_pair("cursor", cursor);
     format!("<{path}?{}>; rel=\"next\"", out.finish())
+}
+
+/// `POST /events` stored its event (`true`) or found it stored already.
+fn event_posted(created: bool) {
+    let name = if created {
+        crate::metrics::EVENTS_STORED
+    } else {
+        crate::metrics::EVENTS_DUPLICATES
+    };
+    ::metrics::counter!(name).increment(1);
 }
 
 #[cfg(test)]

@@ -97,23 +97,7 @@ impl NewEvent {
     }
 }
 
-/// One field's problem, named as the API documents the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    #[schema(example = "hotel_id")]
-    pub field: String,
-    #[schema(example = "must be a positive integer below 2147483648")]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::error::FieldError;
 
 /// Every problem found in one event (validation does not stop at the first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,13 +105,13 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", e.field, e.message)?;
-        }
-        Ok(())
+        f.write_str(&crate::error::describe_fields(&self.0))
+    }
+}
+
+impl From<ValidationErrors> for crate::error::ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        crate::error::ApiError::Invalid(e.0)
     }
 }
 

@@ -30,6 +30,12 @@ pub enum QueueError {
     BadUrl { url: String, reason: String },
 }
 
+impl From<QueueError> for crate::error::ApiError {
+    fn from(e: QueueError) -> Self {
+        crate::error::ApiError::Unavailable(e.to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct QueueKeys {
     pub queue: String,

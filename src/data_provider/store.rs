@@ -34,28 +34,20 @@ impl StoreError {
     /// Errors worth retrying the same work for: the server or the connection went away, or a
     /// concurrent transaction got in the way. Anything else is a bug or bad data.
     pub fn is_transient(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind as K, Error as E};
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Query(E::DatabaseError(kind, info)) => {
-                matches!(
-                    kind,
-                    K::ClosedConnection | K::SerializationFailure | K::UnableToSendCommand
-                ) || info.message().contains("deadlock")
-                    || info.message().contains("terminating connection")
-            }
-            StoreError::Query(E::BrokenTransactionManager) => true,
-            StoreError::Query(_) => false,
-            StoreError::Copy(e) => match e.code() {
-                // No SQLSTATE: the connection or the server went away.
-                None => true,
-                Some(code) => {
-                    let class = &code.code()[..2];
-                    // 08 connection exception, 57 operator intervention (shutdown), 40
-                    // transaction rollback (serialization failure, deadlock), 53 resources.
-                    matches!(class, "08" | "57" | "40" | "53")
-                }
-            },
+            StoreError::Query(e) => crate::db::is_transient(e),
+            StoreError::Copy(e) => crate::db::is_transient_sqlstate(e.code().map(|c| c.code())),
+        }
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            crate::error::ApiError::Unavailable(e.to_string())
+        } else {
+            crate::error::ApiError::Internal(e.to_string())
         }
     }
 }

@@ -214,7 +214,7 @@ pub async fn process_batch(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch done"
     );
-    crate::metrics::batch_done(&crate::metrics::BatchDone {
+    batch_done(&BatchDone {
         messages: batch.len(),
         stored,
         duplicates,
@@ -316,4 +316,35 @@ async fn store_with_retry(
         }
     }
     Some((stored, rejected))
+}
+
+/// What a worker batch came to, recorded once it is acknowledged.
+#[derive(Debug, Default, Clone, Copy)]
+struct BatchDone {
+    messages: usize,
+    /// Rows the batch added to the events table.
+    stored: usize,
+    /// Valid events whose id was already stored with the same content.
+    duplicates: usize,
+    invalid: usize,
+    conflict: usize,
+    refused: usize,
+    store_time: Duration,
+}
+
+fn batch_done(b: &BatchDone) {
+    ::metrics::counter!(crate::metrics::EVENTS_STORED).increment(b.stored as u64);
+    ::metrics::counter!(crate::metrics::EVENTS_DUPLICATES).increment(b.duplicates as u64);
+    for (reason, n) in [
+        ("invalid", b.invalid),
+        ("conflict", b.conflict),
+        ("refused", b.refused),
+    ] {
+        if n > 0 {
+            ::metrics::counter!(crate::metrics::DEAD_LETTERS, "reason" => reason)
+                .increment(n as u64);
+        }
+    }
+    ::metrics::histogram!(crate::metrics::BATCH_SIZE).record(b.messages as f64);
+    ::metrics::histogram!(crate::metrics::STORE_SECONDS).record(b.store_time.as_secs_f64());
 }

@@ -201,7 +201,7 @@ async fn the_answer_cache_lets_answers_expire() {
         let (status, _) = get(&app, &format!("hotel_id={hotel}&period=day&year=2022")).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let cache = &app.state.dashboard_cache;
+    let cache = &app.state.dashboard.cache;
     assert!(cache.held().0 > 0, "the answers were cached");
     crate::helpers::eventually(
         "every answer has expired and is gone",
@@ -213,10 +213,13 @@ async fn the_answer_cache_lets_answers_expire() {
 
 #[tokio::test]
 async fn the_answer_cache_holds_a_bounded_number_of_bytes() {
-    use roompulse::dashboard::api::{parse_dashboard_query, DashboardCache};
+    use roompulse::dashboard::api::{parse_dashboard_query, Answer, DashboardCache};
     const MAX: u64 = 1024 * 1024;
     let cache = DashboardCache::with_capacity(std::time::Duration::from_secs(3600), MAX);
-    let answer = axum::body::Bytes::from(vec![b' '; 10 * 1024]);
+    let answer = std::sync::Arc::new(Answer {
+        rows: Vec::new(),
+        json: axum::body::Bytes::from(vec![b' '; 10 * 1024]),
+    });
     // 20 MB of distinct answers into a 1 MiB cache.
     for hotel in 1..=2000 {
         let q = parse_dashboard_query(&format!("hotel_id={hotel}&period=day&year=2022")).unwrap();

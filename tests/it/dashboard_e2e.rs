@@ -56,7 +56,7 @@ async fn a_csv_export_ends_as_exact_dashboard_figures() {
     // The app serves both modules: the Dashboard reaches the Data Provider over HTTP, and its
     // passes run while the workers are still inserting.
     let client = DataProviderClient::new(&app.base_url).unwrap();
-    let pool = app.state.dashboard_db.clone();
+    let pool = app.state.dashboard.db.clone();
     eventually(
         "the sync has counted every event",
         Duration::from_secs(120),

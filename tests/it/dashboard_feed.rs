@@ -151,7 +151,9 @@ async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     post(&app, &event(50, 1, "2022-06-24T13:00:00Z")).await;
 
     // A batch that takes its time: its transaction is open while the feed is read.
-    let mut open = store::connection(&app.state.events_db).await.unwrap();
+    let mut open = store::connection(&app.state.data_provider.events_db)
+        .await
+        .unwrap();
     diesel::sql_query("BEGIN").execute(&mut open).await.unwrap();
     diesel::sql_query(
         "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \

@@ -144,7 +144,9 @@ fn fixture() -> Vec<Event> {
 }
 
 async fn seed(app: &TestApp, events: &[Event]) {
-    let mut conn = store::connection(&app.state.events_db).await.unwrap();
+    let mut conn = store::connection(&app.state.data_provider.events_db)
+        .await
+        .unwrap();
     let inserted = store::insert_batch(&mut conn, events).await.unwrap();
     assert!(inserted.conflicts.is_empty());
 }
@@ -316,7 +318,7 @@ async fn ready_names_what_is_down() {
     let app = TestApp::spawn().await;
     // A state whose Redis is a closed port: the same router, one dependency missing.
     let mut state = app.state.clone();
-    state.queue = roompulse::data_provider::queue::Queue::new(
+    state.ops.queue = roompulse::data_provider::queue::Queue::new(
         "redis://127.0.0.1:1",
         roompulse::data_provider::queue::QueueKeys::new("x"),
         1,

@@ -321,11 +321,11 @@ impl TestApp {
     }
 
     pub fn queue(&self) -> &Queue {
-        &self.state.queue
+        &self.state.ops.queue
     }
 
     pub async fn stored_count(&self) -> i64 {
-        roompulse::data_provider::store::count(&self.state.events_db)
+        roompulse::data_provider::store::count(&self.state.data_provider.events_db)
             .await
             .expect("count events")
     }

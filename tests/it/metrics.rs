@@ -170,9 +170,10 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         use roompulse::data_provider::schema::events;
-        let mut conn = roompulse::data_provider::store::connection(&app.state.events_db)
-            .await
-            .unwrap();
+        let mut conn =
+            roompulse::data_provider::store::connection(&app.state.data_provider.events_db)
+                .await
+                .unwrap();
         let (oldest, newest): (
             Option<chrono::DateTime<chrono::Utc>>,
             Option<chrono::DateTime<chrono::Utc>>,
@@ -190,7 +191,7 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
     assert_eq!(after.value("roompulse_sync_lag_seconds", &[]), span);
 
     let client = DataProviderClient::new(&app.base_url).unwrap();
-    let pool = app.state.dashboard_db.clone();
+    let pool = app.state.dashboard.db.clone();
     // The feed holds rows back while any transaction on the server is older than them (other
     // tests run alongside), so a pass may count fewer than all of them.
     eventually("the sync has counted every event", LIMIT, || {
@@ -287,7 +288,7 @@ async fn the_endpoint_answers_while_redis_is_down() {
         listener.local_addr().unwrap()
     };
     let mut state = app.state.clone();
-    state.queue = Queue::new(
+    state.ops.queue = Queue::new(
         &format!("redis://{closed}"),
         QueueKeys::new("roompulse-test:unreachable:events"),
         2,
@@ -335,7 +336,8 @@ async fn the_openapi_document_describes_metrics_as_text() {
 #[tokio::test]
 async fn a_worker_process_can_serve_its_metrics_and_probes() {
     let app = TestApp::spawn().await;
-    let router = roompulse::app::operations_router(app.state.clone());
+    let router =
+        roompulse::app::operations_router(app.state.ops.clone(), app.state.request_timeout);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });

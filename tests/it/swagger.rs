@@ -36,7 +36,7 @@ async fn app_with_the_sample() -> TestApp {
     )
     .await;
     let client = DataProviderClient::new(&app.base_url).unwrap();
-    let pool = app.state.dashboard_db.clone();
+    let pool = app.state.dashboard.db.clone();
     eventually(
         "the dashboard counted the sample",
         Duration::from_secs(120),

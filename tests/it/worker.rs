@@ -105,9 +105,14 @@ async fn bad_messages_become_dead_letters_and_never_block_the_queue() {
     assert_eq!(dead[0]["message"], "not json");
     assert_eq!(dead[3]["message"], conflict);
     // The stored event is the first one, untouched.
-    let stored = store::list(&app.state.events_db, &Default::default(), None, 10)
-        .await
-        .unwrap();
+    let stored = store::list(
+        &app.state.data_provider.events_db,
+        &Default::default(),
+        None,
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(stored[0].hotel_id, 1);
     assert_eq!(stored[1].status, 2);
 }

@@ -13,10 +13,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Datelike;
 
-use crate::app::AppState;
-use crate::dashboard::api::{parse_dashboard_query, rows, DashboardQuery, DashboardRow};
-use crate::dashboard::store::{self, HotelYears};
-use crate::dashboard::Basis;
+use super::api::{figures, parse_dashboard_query, DashboardQuery, DashboardRow};
+use super::store::{self, HotelYears};
+use super::ApiState;
+use super::Basis;
 use crate::error::ApiError;
 
 /// The parameters the form sends.
@@ -80,7 +80,7 @@ impl Form {
     }
 }
 
-pub async fn index(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let mut form = Form::from_query(&query);
     let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
@@ -88,7 +88,7 @@ pub async fn index(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
         let body = format!(r#"<p class="error" role="alert">{}</p>"#, esc(&message));
         page(status, form, hotels, &body)
     };
-    let hotels = match store::hotel_years(&state.dashboard_db).await {
+    let hotels = match store::hotel_years(&state.db).await {
         Ok(all) => {
             let basis = if form.basis == "stay" {
                 Basis::Stay
@@ -170,7 +170,7 @@ fn dashboard_query(
     parse_dashboard_query(&q.finish())
 }
 
-async fn charts(state: &AppState, query: &str, hotels: &[HotelYears]) -> Result<String, ApiError> {
+async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<String, ApiError> {
     let month_given = url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "month" && !v.trim().is_empty());
     // Checked first when there is a month: that query carries every field, so the error names
@@ -223,10 +223,9 @@ async fn charts(state: &AppState, query: &str, hotels: &[HotelYears]) -> Result<
     Ok(out)
 }
 
-/// Exactly what `GET /dashboard` answers for `q`.
-async fn fetch(state: &AppState, q: &DashboardQuery) -> Result<Vec<DashboardRow>, ApiError> {
-    let days = store::daily(&state.dashboard_db, q.hotel_id, q.basis, q.from, q.to).await?;
-    Ok(rows(q, &days))
+/// Exactly what `GET /dashboard` answers for `q`, through the same recent answers.
+async fn fetch(state: &ApiState, q: &DashboardQuery) -> Result<Vec<DashboardRow>, ApiError> {
+    Ok(figures(state, q.clone()).await?.rows.clone())
 }
 
 /// The status comes from `ApiError`'s own mapping (which also logs 5xx reasons), so the page
