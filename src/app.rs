@@ -115,23 +115,28 @@ pub fn operations_router(state: OpsState, request_timeout: Duration) -> Router {
     with_common_layers(ops::router().with_state(state), request_timeout)
 }
 
-/// What every request goes through: a JSON 404, the request timeout, JSON error bodies, tracing
-/// and the HTTP metrics.
+/// What every request goes through: a JSON 404, the request timeout, tracing, the HTTP
+/// metrics, and JSON error bodies.
 fn with_common_layers(router: Router, timeout: Duration) -> Router {
-    router
+    let routed = router
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        // Outside the timeout, so that its 503 gets a JSON body too.
+        .layer(TraceLayer::new_for_http())
+        // Outside the timeout, so that the latency and the status include its 503; inside the
+        // router, where the matched route's template is known.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http));
+    // Around the whole router rather than through `Router::layer` (which wraps each route):
+    // a route answers 405 with its `Allow` header only once its own future completes, after
+    // every per-route layer has run, and the 405's message names the allowed methods.
+    Router::new()
+        .fallback_service(routed)
         .layer(axum::middleware::from_fn_with_state(
             timeout,
             crate::error::json_error_bodies,
         ))
-        .layer(TraceLayer::new_for_http())
-        // Outermost, so that the latency and the status include the timeout's 503.
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
 /// Past `max` requests in progress, answers 503 with `Retry-After` at once rather than queueing

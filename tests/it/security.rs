@@ -268,6 +268,11 @@ async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
         error.contains("DELETE") && error.contains("/events"),
         "{body}"
     );
+    // Regression: the message listed no method ("allowed: "), the header was set after it.
+    assert!(
+        error.contains("GET") && error.contains("POST"),
+        "the 405 names the allowed methods: {body}"
+    );
 
     let r = app
         .client
