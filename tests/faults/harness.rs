@@ -1,6 +1,6 @@
 //! Private, killable services for fault injection: a `redis-server` with AOF and a throwaway
 //! PostgreSQL cluster, each on a free port in a temporary directory; the real `roompulse` binary
-//! as child processes pointed at them; and the expected figures computed from the generator.
+//! as child processes pointed at them.
 //!
 //! Nothing here touches the shared PostgreSQL and Redis on 5432/6379 that the other tests use.
 
@@ -9,19 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::queue::{Backlog, Queue, QueueKeys};
 use tempfile::TempDir;
 
-pub const QUEUE_KEY: &str = "roompulse:events";
-pub const HOTELS: u32 = 4;
+use crate::common::fixtures::write_export;
+use crate::common::free_port;
+use crate::common::oracle::Days;
+use crate::common::redis::queued;
+use crate::common::wait::eventually;
 
-/// A port nobody listens on right now (the OS picks it; the listener is closed again).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
+pub const QUEUE_KEY: &str = "roompulse:events";
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -57,8 +54,6 @@ async fn run_checked(mut cmd: Command, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
-pub use crate::eventually::eventually;
 
 /// `redis-server` on a free port with AOF fsynced on every write, so that a stop and a start
 /// on the same directory replay the queue exactly.
@@ -540,13 +535,9 @@ impl Stack {
         )
     }
 
-    /// Writes the generated export of `rows` rows (seed `seed`, `HOTELS` hotels).
+    /// Writes the generated export of `rows` rows from `seed`.
     pub fn write_csv(&self, rows: u64, seed: u64) -> PathBuf {
-        let path = self.dir.path().join(format!("events-{rows}-{seed}.csv"));
-        let file = std::fs::File::create(&path).expect("create the export");
-        generate::write_csv(&options(rows, seed), std::io::BufWriter::new(file))
-            .expect("write the export");
-        path
+        write_export(self.dir.path(), rows, seed, 0)
     }
 
     pub fn queue(&self) -> Queue {
@@ -563,22 +554,11 @@ impl Stack {
 
     /// The ids of the messages waiting in the queue (not those held by workers).
     pub async fn queued_ids(&self) -> Vec<i64> {
-        let client = redis::Client::open(self.redis.url()).expect("redis url");
-        let mut c = client
-            .get_multiplexed_async_connection()
+        queued(&self.redis.url(), QUEUE_KEY)
             .await
-            .expect("redis");
-        let messages: Vec<Vec<u8>> = redis::cmd("LRANGE")
-            .arg(QUEUE_KEY)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut c)
-            .await
-            .expect("LRANGE");
-        messages
             .iter()
             .map(|m| {
-                roompulse::data_provider::worker::parse_message(m)
+                roompulse::data_provider::worker::parse_message(m.as_bytes())
                     .expect("a queued message is an event")
                     .id
             })
@@ -639,49 +619,5 @@ impl Stack {
         .iter()
         .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
         .collect()
-    }
-}
-
-/// `(hotel_id, basis (1 event date, 2 night of stay), day)` → `(bookings, cancellations)`.
-pub type Days = BTreeMap<(i32, i16, NaiveDate), (i64, i64)>;
-
-pub fn options(rows: u64, seed: u64) -> GenerateOptions {
-    GenerateOptions {
-        rows,
-        hotels: HOTELS,
-        seed,
-        trailing_blank_lines: 0,
-    }
-}
-
-/// What the stores must hold, computed from the generator's rows, not from anything stored.
-pub struct Expected {
-    pub ids: HashSet<i64>,
-    pub days: Days,
-}
-
-impl Expected {
-    pub fn of(rows: u64, seed: u64) -> Self {
-        let mut ids = HashSet::new();
-        let mut days = Days::new();
-        for row in generate::rows(&options(rows, seed)) {
-            ids.insert(row.id);
-            for key in [
-                (row.hotel_id, 1, row.event_timestamp.date_naive()),
-                (row.hotel_id, 2, row.night_of_stay),
-            ] {
-                let c = days.entry(key).or_default();
-                match row.status {
-                    1 => c.0 += 1,
-                    2 => c.1 += 1,
-                    other => panic!("the generator wrote status {other}"),
-                }
-            }
-        }
-        Self { ids, days }
-    }
-
-    pub fn events(&self) -> i64 {
-        self.ids.len() as i64
     }
 }

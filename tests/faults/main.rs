@@ -7,5 +7,7 @@ mod moves;
 mod regressions;
 mod scenarios;
 
-#[path = "../common/eventually.rs"]
-mod eventually;
+// Each binary uses only part of the shared helpers.
+#[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;

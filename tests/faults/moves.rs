@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{eventually, Expected, PrivatePostgres, Roompulse, Stack};
+use crate::common::free_port;
+use crate::common::oracle::Expected;
+use crate::common::wait::eventually;
+use crate::harness::{PrivatePostgres, Roompulse, Stack};
 use crate::scenarios::{assert_dashboard_exact, drained, http_ok, serve, GUARD, SERIAL};
 
 const DB: &str = "roompulse_data_provider";
@@ -53,7 +56,7 @@ async fn stored(pg: &PrivatePostgres, db: &str) -> (i64, i64) {
 /// workers, see the lag gauge count exactly the events the dashboard has not counted, sync,
 /// and see the gauge at 0.
 async fn phase(stack: &mut Stack, events_url: &str, chunk: &Path, not_counted: i64) -> Roompulse {
-    let port = crate::harness::free_port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = serve(
         stack,

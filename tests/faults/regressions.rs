@@ -6,7 +6,8 @@ use roompulse::data_provider::queue::{Queue, QueueKeys};
 
 use redis::AsyncCommands;
 
-use crate::harness::{eventually, PrivateRedis};
+use crate::common::wait::eventually;
+use crate::harness::PrivateRedis;
 
 /// Scenario 2 lost a batch: Redis stopped after running a worker's claim but before the reply
 /// reached it, and the worker's next acknowledgement deleted the processing list with those

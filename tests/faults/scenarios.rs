@@ -6,13 +6,14 @@
 //! Limits given to waits are deadlock guards, not timing assertions. The scenarios run one at
 //! a time: each drives PostgreSQL, Redis and several processes on a 2-core machine.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use chrono::Datelike;
 use serde_json::Value;
 
-use crate::harness::{eventually, free_port, Days, Expected, Roompulse, Stack, QUEUE_KEY};
+use crate::common::free_port;
+use crate::common::oracle::{assert_api_matches, Expected};
+use crate::common::wait::{self, eventually};
+use crate::harness::{Roompulse, Stack, QUEUE_KEY};
 
 pub(crate) const GUARD: Duration = Duration::from_secs(180);
 
@@ -62,10 +63,7 @@ async fn drained_exactly_once(stack: &Stack, expected: &Expected) {
 }
 
 pub(crate) async fn drained(stack: &Stack) {
-    eventually("the queue is drained", GUARD, || async move {
-        matches!(stack.backlog().await, Some((b, _)) if b.queued == 0 && b.in_flight == 0)
-    })
-    .await;
+    wait::drained(&stack.queue(), GUARD).await;
 }
 
 /// Every expected event stored exactly once, nothing else, no dead letters.
@@ -105,47 +103,6 @@ pub(crate) async fn assert_dashboard_exact(stack: &Stack, expected: &Expected) {
             expected.days.len()
         );
     }
-}
-
-/// `GET /dashboard` per hotel, basis and year by day, compared with the expected figures.
-async fn assert_dashboard_api_exact(base: &str, days: &Days) {
-    let http = reqwest::Client::new();
-    let hotels: HashSet<i32> = days.keys().map(|k| k.0).collect();
-    let years: HashSet<i32> = days.keys().map(|k| k.2.year()).collect();
-    let mut compared = 0i64;
-    for &hotel in &hotels {
-        for (basis, code) in [("event", 1i16), ("stay", 2)] {
-            for &year in &years {
-                let r = http
-                    .get(format!(
-                        "{base}/dashboard?hotel_id={hotel}&period=day&year={year}&basis={basis}"
-                    ))
-                    .send()
-                    .await
-                    .expect("GET /dashboard");
-                assert_eq!(r.status(), 200);
-                let rows: Vec<Value> = r.json().await.expect("rows");
-                for row in rows {
-                    let (month, day) = (row["month"].as_u64(), row["day"].as_u64());
-                    let date = chrono::NaiveDate::from_ymd_opt(
-                        year,
-                        month.expect("month") as u32,
-                        day.expect("day") as u32,
-                    )
-                    .expect("date");
-                    let want = days.get(&(hotel, code, date)).copied().unwrap_or((0, 0));
-                    let got = (
-                        row["bookings"].as_i64().expect("bookings"),
-                        row["cancellations"].as_i64().expect("cancellations"),
-                    );
-                    assert_eq!(got, want, "hotel {hotel} {basis} {date}");
-                    compared += got.0 + got.1;
-                }
-            }
-        }
-    }
-    let total: i64 = days.values().map(|c| c.0 + c.1).sum();
-    assert_eq!(compared, total, "every event was compared on both bases");
 }
 
 pub(crate) async fn http_ok(url: String) -> bool {
@@ -409,7 +366,7 @@ async fn data_provider_api_down_during_sync() {
     .await;
     assert_stored_exactly_once(&stack, &expected).await;
     assert_dashboard_exact(&stack, &expected).await;
-    assert_dashboard_api_exact(&dash_url, &expected.days).await;
+    assert_api_matches(&reqwest::Client::new(), &dash_url, &expected.days).await;
     let ready: Value = reqwest::get(format!("{dash_url}/ready"))
         .await
         .expect("ready")
@@ -459,7 +416,12 @@ async fn two_serve_processes_share_the_work() {
     assert_stored_exactly_once(&stack, &expected).await;
     assert_dashboard_exact(&stack, &expected).await;
     for port in ports {
-        assert_dashboard_api_exact(&format!("http://127.0.0.1:{port}"), &expected.days).await;
+        assert_api_matches(
+            &reqwest::Client::new(),
+            &format!("http://127.0.0.1:{port}"),
+            &expected.days,
+        )
+        .await;
     }
     for s in &mut servers {
         s.terminate(GUARD).await;

@@ -3,17 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::common::fixtures::event_json;
 use crate::helpers::TestApp;
 
 fn good() -> Value {
-    json!({
-        "id": 5,
-        "hotel_id": 2607,
-        "event_timestamp": "2022-06-24 13:00:56",
-        "status": 1,
-        "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-        "night_of_stay": "2022-06-26"
-    })
+    event_json(5, 2607, "2022-06-24 13:00:56", 1, "2022-06-26")
 }
 
 fn with(field: &str, value: Value) -> String {

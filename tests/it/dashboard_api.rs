@@ -201,9 +201,9 @@ async fn the_answer_cache_lets_answers_expire() {
         let (status, _) = get(&app, &format!("hotel_id={hotel}&period=day&year=2022")).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let cache = &app.state.dashboard.cache;
+    let cache = app.dashboard_cache();
     assert!(cache.held().0 > 0, "the answers were cached");
-    crate::helpers::eventually(
+    crate::common::wait::eventually(
         "every answer has expired and is gone",
         std::time::Duration::from_secs(60),
         || async { cache.held() == (0, 0) },

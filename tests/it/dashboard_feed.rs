@@ -11,17 +11,12 @@ use roompulse::data_provider::store;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::helpers::{eventually, TestApp};
+use crate::common::fixtures::event_json;
+use crate::common::wait::eventually;
+use crate::helpers::TestApp;
 
 fn event(id: i64, hotel: i32, ts: &str) -> Value {
-    json!({
-        "id": id,
-        "hotel_id": hotel,
-        "event_timestamp": ts,
-        "status": 1,
-        "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-        "night_of_stay": "2022-06-26",
-    })
+    event_json(id, hotel, ts, 1, "2022-06-26")
 }
 
 async fn post(app: &TestApp, e: &Value) {
@@ -151,9 +146,7 @@ async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     post(&app, &event(50, 1, "2022-06-24T13:00:00Z")).await;
 
     // A batch that takes its time: its transaction is open while the feed is read.
-    let mut open = store::connection(&app.state.data_provider.events_db)
-        .await
-        .unwrap();
+    let mut open = store::connection(app.events_db()).await.unwrap();
     diesel::sql_query("BEGIN").execute(&mut open).await.unwrap();
     diesel::sql_query(
         "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \

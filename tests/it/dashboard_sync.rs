@@ -1,10 +1,8 @@
 //! The dashboard's sync against a mock Data Provider (wiremock) serving the change feed page by
 //! page: exact figures after every step, whatever the feed or the passes do.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::DateTime;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::schedule;
 use roompulse::dashboard::store::{self, Applied};
@@ -14,20 +12,12 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{eventually, TestDb};
+use crate::common::db::TestDb;
+use crate::common::fixtures::event_json as ev;
+use crate::common::oracle::{of_json, Days};
+use crate::common::wait::eventually;
 
 const PAGE: i64 = 3;
-
-fn ev(id: i64, hotel: i32, ts: &str, status: i16, night: &str) -> Value {
-    json!({
-        "id": id,
-        "hotel_id": hotel,
-        "event_timestamp": ts,
-        "status": status,
-        "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-        "night_of_stay": night,
-    })
-}
 
 /// The feed's page after `cursor` (the first page when `None`), linking to `next`.
 fn page(cursor: Option<&str>, events: &[Value], next: &str) -> Mock {
@@ -54,28 +44,6 @@ fn slow_page(cursor: Option<&str>, events: &[Value], next: &str, delay: Duration
     )
 }
 
-type Figures = BTreeMap<(i32, i16, String), (i64, i64)>;
-
-/// The figures `events` must give, computed here independently of the sync's fold.
-fn expected(events: &[&Value]) -> Figures {
-    let mut f = Figures::new();
-    for e in events {
-        let hotel = e["hotel_id"].as_i64().unwrap() as i32;
-        let ts = DateTime::parse_from_rfc3339(e["event_timestamp"].as_str().unwrap()).unwrap();
-        let event_day = ts.to_utc().date_naive().to_string();
-        let night = e["night_of_stay"].as_str().unwrap().to_string();
-        for key in [(hotel, 1, event_day), (hotel, 2, night)] {
-            let c = f.entry(key).or_default();
-            match e["status"].as_i64().unwrap() {
-                1 => c.0 += 1,
-                2 => c.1 += 1,
-                s => panic!("status {s}"),
-            }
-        }
-    }
-    f
-}
-
 struct Dash {
     db: TestDb,
     pool: PgPool,
@@ -88,14 +56,14 @@ impl Dash {
         Self { db, pool }
     }
 
-    async fn figures(&self) -> Figures {
+    async fn figures(&self) -> Days {
         let (client, conn) = tokio_postgres::connect(&self.db.url, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
         client
             .query(
-                "SELECT hotel_id, basis, day::text, bookings, cancellations FROM dashboard_daily",
+                "SELECT hotel_id, basis, day, bookings, cancellations FROM dashboard_daily",
                 &[],
             )
             .await
@@ -147,7 +115,7 @@ async fn pages_with_equal_timestamps_late_and_old_events_are_counted_exactly() {
     let r = synced(dash.pass(&client).await.unwrap());
     assert_eq!((r.pages, r.events, r.events_synced), (3, 7, 7));
     let mut all: Vec<&Value> = p0.iter().chain(&p1).chain(&p2).collect();
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
     let state = dash.state().await;
     assert_eq!(state.cursor.as_deref(), Some("c3"));
     assert_eq!(state.events_synced, 7);
@@ -166,14 +134,14 @@ async fn pages_with_equal_timestamps_late_and_old_events_are_counted_exactly() {
     let r = synced(dash.pass(&client).await.unwrap());
     assert_eq!((r.pages, r.events, r.events_synced), (1, 2, 9));
     all.extend(&late);
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
 
     // Nothing new: an empty page whose link repeats the cursor; nothing changes.
     page(Some("c4"), &[], "c4").expect(2).mount(&dp).await;
     for _ in 0..2 {
         let r = synced(dash.pass(&client).await.unwrap());
         assert_eq!((r.pages, r.events, r.events_synced), (1, 0, 9));
-        assert_eq!(dash.figures().await, expected(&all));
+        assert_eq!(dash.figures().await, of_json(&all));
     }
     assert_eq!(dash.state().await.cursor.as_deref(), Some("c4"));
     dp.verify().await;
@@ -207,14 +175,14 @@ async fn a_failing_data_provider_changes_nothing_and_the_next_pass_catches_up() 
     // The first page is counted and the cursor stands after it: nothing lost, nothing twice.
     assert_eq!(
         dash.figures().await,
-        expected(&p0.iter().collect::<Vec<_>>())
+        of_json(&p0.iter().collect::<Vec<_>>())
     );
     assert_eq!(dash.state().await.cursor.as_deref(), Some("c1"));
 
     let r = synced(dash.pass(&client).await.unwrap());
     assert_eq!((r.pages, r.events, r.events_synced), (1, 1, 4));
     let all: Vec<&Value> = p0.iter().chain(&p1).collect();
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
 
     // A Data Provider that is not there at all, and one that serves something else.
     let gone = {
@@ -233,7 +201,7 @@ async fn a_failing_data_provider_changes_nothing_and_the_next_pass_catches_up() 
         .await;
     let e = dash.pass(&client).await.unwrap_err();
     assert!(e.to_string().contains("Link"), "{e}");
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
     assert_eq!(dash.state().await.cursor.as_deref(), Some("c2"));
     assert_eq!(dash.state().await.events_synced, 4);
 }
@@ -255,13 +223,13 @@ async fn a_page_served_twice_is_counted_once() {
     // A pass fetched the first page and died before committing it.
     let fetched = client.changes(None, PAGE).await.unwrap();
     assert_eq!(fetched.next_cursor, "c1");
-    assert_eq!(dash.figures().await, Figures::new());
+    assert_eq!(dash.figures().await, Days::new());
 
     // The next pass asks for the same page again and counts it once.
     let r = synced(dash.pass(&client).await.unwrap());
     assert_eq!((r.pages, r.events), (2, 4));
     let all: Vec<&Value> = p0.iter().chain(&p1).collect();
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
 
     // The dead pass's copy, applied late (a pass that hung, not died): refused, nothing changes.
     let deltas = sync::fold(&serde_json::from_value::<Vec<_>>(json!(p0)).unwrap()).unwrap();
@@ -276,7 +244,7 @@ async fn a_page_served_twice_is_counted_once() {
             found: Some("c2".into())
         }
     );
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
     assert_eq!(dash.state().await.events_synced, 4);
     dp.verify().await;
 }
@@ -328,7 +296,7 @@ async fn passes_running_at_once_count_every_event_once() {
         .sum();
     assert_eq!(counted, 10);
     let all: Vec<&Value> = pages.iter().flatten().collect();
-    assert_eq!(dash.figures().await, expected(&all));
+    assert_eq!(dash.figures().await, of_json(&all));
     assert_eq!(dash.state().await.events_synced, 10);
 }
 
@@ -359,7 +327,7 @@ async fn the_schedule_runs_passes_until_the_figures_are_complete() {
         .await
         .unwrap();
     let all: Vec<&Value> = p0.iter().chain(&p1).collect();
-    let want = expected(&all);
+    let want = of_json(&all);
     eventually(
         "the scheduled sync has counted every event",
         Duration::from_secs(60),

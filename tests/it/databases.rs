@@ -2,19 +2,7 @@
 
 use roompulse::db;
 
-use crate::helpers::PG_SERVER;
-
-async fn drop_database(name: &str) {
-    let (client, conn) =
-        tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), tokio_postgres::NoTls)
-            .await
-            .expect("connect to postgres");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .expect("drop database");
-}
+use crate::common::db::{drop_database, PG_SERVER};
 
 /// Regression: two `migrate` (or `serve`) processes started together on a fresh database, one
 /// died of `duplicate key value violates unique constraint "pg_database_datname_index"`. Six
@@ -44,7 +32,7 @@ async fn concurrent_creation_and_migration_all_succeed() {
                     failures.push(e.to_string());
                 }
             }
-            drop_database(&name).await;
+            drop_database(&name).await.expect("drop database");
             assert!(
                 failures.is_empty(),
                 "round {round}, {kind}: {} of 6 failed: {failures:?}",

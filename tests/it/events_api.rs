@@ -5,18 +5,16 @@ use roompulse::data_provider::store;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::common::fixtures::{event_json, RESERVATION};
+use crate::helpers::{serve_router, TestApp};
 
+/// An event with its id left for the service to assign when `None`, and its reservation in
+/// capitals (which the service stores in lower case).
 fn body(id: Option<i64>, hotel: i32, ts: &str, status: i16, night: &str) -> Value {
-    let mut v = json!({
-        "hotel_id": hotel,
-        "event_timestamp": ts,
-        "status": status,
-        "room_reservation_id": "0013E338-0158-4D5C-8698-AEBE00CBA360",
-        "night_of_stay": night,
-    });
-    if let Some(id) = id {
-        v["id"] = json!(id);
+    let mut v = event_json(id.unwrap_or_default(), hotel, ts, status, night);
+    v["room_reservation_id"] = json!(RESERVATION.to_uppercase());
+    if id.is_none() {
+        v.as_object_mut().expect("an object").remove("id");
     }
     v
 }
@@ -36,13 +34,12 @@ async fn a_posted_event_is_stored_once_and_listed() {
     let created: Value = r.json().await.unwrap();
     assert_eq!(
         created,
-        json!({"id": 19291943, "hotel_id": 2607, "event_timestamp": "2022-06-24T13:00:56Z", "status": 1,
-               "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"})
+        event_json(19291943, 2607, "2022-06-24T13:00:56Z", 1, "2022-06-26")
     );
 
     // The same event again (with a trailing slash, and the original system's names) changes nothing.
     let again = json!({"id": "19291943", "hotel_id": "2607", "timestamp": "2022-06-24T15:00:56+02:00",
-                       "rpg_status": "1", "room_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"});
+                       "rpg_status": "1", "room_id": RESERVATION, "night_of_stay": "2022-06-26"});
     let r = app
         .client
         .post(app.url("/events/"))
@@ -144,9 +141,7 @@ fn fixture() -> Vec<Event> {
 }
 
 async fn seed(app: &TestApp, events: &[Event]) {
-    let mut conn = store::connection(&app.state.data_provider.events_db)
-        .await
-        .unwrap();
+    let mut conn = store::connection(app.events_db()).await.unwrap();
     let inserted = store::insert_batch(&mut conn, events).await.unwrap();
     assert!(inserted.conflicts.is_empty());
 }
@@ -317,20 +312,20 @@ async fn health_ready_docs_and_swagger_are_served() {
 async fn ready_names_what_is_down() {
     let app = TestApp::spawn().await;
     // A state whose Redis is a closed port: the same router, one dependency missing.
-    let mut state = app.state.clone();
-    state.ops.queue = roompulse::data_provider::queue::Queue::new(
-        "redis://127.0.0.1:1",
-        roompulse::data_provider::queue::QueueKeys::new("x"),
-        1,
+    let base = serve_router(
+        app.router_with_queue(
+            roompulse::data_provider::queue::Queue::new(
+                "redis://127.0.0.1:1",
+                roompulse::data_provider::queue::QueueKeys::new("x"),
+                1,
+            )
+            .unwrap(),
+        ),
     )
-    .unwrap();
-    let router = roompulse::app::router(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    .await;
     let r = app
         .client
-        .get(format!("http://{addr}/ready"))
+        .get(format!("{base}/ready"))
         .send()
         .await
         .unwrap();

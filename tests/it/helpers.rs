@@ -1,212 +1,23 @@
-//! The test harness: a database per test cloned from a migrated template (as crates.io's test
-//! suite does), a Redis key prefix per test, and the real application on a random port.
+//! The real application on a random port, on a database per module and a Redis key prefix of
+//! its own (`crate::common`). Every test reaches the application's state through `TestApp`, so
+//! that this file is the one place that knows how the state is built and laid out.
 
 use std::path::Path;
+use std::time::Duration;
 
 use roompulse::app::AppState;
 use roompulse::config::Config;
+use roompulse::dashboard::api::DashboardCache;
+use roompulse::dashboard::client::DataProviderClient;
+use roompulse::dashboard::{store as dashboard_store, sync};
 use roompulse::data_provider::queue::Queue;
-use roompulse::db;
+use roompulse::db::PgPool;
 use tokio_util::sync::CancellationToken;
 
-pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, conn) =
-        tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL must run on 127.0.0.1:5432 for the tests (see README)");
-    tokio::spawn(conn);
-    client
-}
-
-/// FNV-1a over the migration files, so that a changed migration gets a fresh template.
-fn migrations_hash(dir: &str) -> u64 {
-    let mut files = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("migrations dir").flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for f in files {
-        let bytes = [
-            f.to_string_lossy().as_bytes(),
-            &std::fs::read(&f).unwrap_or_default(),
-        ]
-        .concat();
-        for b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    h
-}
-
-/// The migrated template for one module, created once per migration set by whichever test
-/// (in whichever process) gets there first.
-async fn template(
-    kind: &str,
-    dir: &str,
-    migrations: diesel_migrations::EmbeddedMigrations,
-) -> String {
-    let name = format!("roompulse_tpl_{kind}_{:016x}", migrations_hash(dir));
-    let admin = admin().await;
-    admin
-        .execute(
-            "SELECT pg_advisory_lock(hashtext('roompulse-test-template'))",
-            &[],
-        )
-        .await
-        .expect("advisory lock");
-    let exists = admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await
-        .expect("pg_database")
-        .is_some();
-    if !exists {
-        let building = format!("{name}_building");
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
-            ))
-            .await
-            .expect("drop half-built template");
-        db::migrate(&format!("{PG_SERVER}/{building}"), migrations)
-            .await
-            .expect("migrating the template");
-        admin
-            .batch_execute(&format!(
-                "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
-            ))
-            .await
-            .expect("rename template");
-    }
-    admin
-        .execute(
-            "SELECT pg_advisory_unlock(hashtext('roompulse-test-template'))",
-            &[],
-        )
-        .await
-        .expect("advisory unlock");
-    name
-}
-
-/// A database of its own for one test, dropped when the test ends.
-pub struct TestDb {
-    pub url: String,
-    name: String,
-}
-
-impl TestDb {
-    pub async fn data_provider() -> Self {
-        Self::from_template(
-            template(
-                "dp",
-                "migrations_data_provider",
-                db::DATA_PROVIDER_MIGRATIONS,
-            )
-            .await,
-        )
-        .await
-    }
-
-    pub async fn dashboard() -> Self {
-        Self::from_template(
-            template("dash", "migrations_dashboard", db::DASHBOARD_MIGRATIONS).await,
-        )
-        .await
-    }
-
-    async fn from_template(template: String) -> Self {
-        let name = format!("roompulse_test_{}", uuid::Uuid::new_v4().simple());
-        admin()
-            .await
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-            ))
-            .await
-            .expect("create test database");
-        Self {
-            url: format!("{PG_SERVER}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    let _ = admin()
-                        .await
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                });
-            }
-        })
-        .join();
-    }
-}
-
-/// A Redis key prefix of its own for one test; its keys are deleted when the test ends.
-pub struct TestKeys {
-    pub queue_key: String,
-}
-
-impl TestKeys {
-    pub fn new() -> Self {
-        Self {
-            queue_key: format!("roompulse-test:{}:events", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    pub fn queue(&self) -> Queue {
-        Queue::new(
-            REDIS_URL,
-            roompulse::data_provider::queue::QueueKeys::new(&self.queue_key),
-            8,
-        )
-        .expect("queue")
-    }
-}
-
-impl Drop for TestKeys {
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.queue_key);
-        let _ = std::thread::spawn(move || {
-            let Ok(client) = redis::Client::open(REDIS_URL) else {
-                return;
-            };
-            let Ok(mut conn) = client.get_connection() else {
-                return;
-            };
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query(&mut conn);
-            }
-        })
-        .join();
-    }
-}
+use crate::common::db::TestDb;
+use crate::common::fixtures::write_export;
+use crate::common::redis::{TestKeys, REDIS_URL};
+use crate::common::wait::{drained, eventually};
 
 pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -> Config {
     Config {
@@ -237,7 +48,7 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
 pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
-    pub state: AppState,
+    state: AppState,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
     // Dropped last: the databases and keys outlive the server.
@@ -324,10 +135,70 @@ impl TestApp {
         &self.state.ops.queue
     }
 
+    pub fn events_db(&self) -> &PgPool {
+        &self.state.data_provider.events_db
+    }
+
+    pub fn dashboard_db(&self) -> &PgPool {
+        &self.state.dashboard.db
+    }
+
+    pub fn dashboard_cache(&self) -> &DashboardCache {
+        &self.state.dashboard.cache
+    }
+
+    /// This app's operations router (probes and metrics), as `worker --metrics-addr` serves it.
+    pub fn operations_router(&self) -> axum::Router {
+        roompulse::app::operations_router(self.state.ops.clone(), self.state.request_timeout)
+    }
+
+    /// This app's router with its queue replaced by `queue`: the same app, one dependency
+    /// changed.
+    pub fn router_with_queue(&self, queue: Queue) -> axum::Router {
+        let mut state = self.state.clone();
+        state.ops.queue = queue;
+        roompulse::app::router(state)
+    }
+
     pub async fn stored_count(&self) -> i64 {
         roompulse::data_provider::store::count(&self.state.data_provider.events_db)
             .await
             .expect("count events")
+    }
+
+    /// Waits until the workers have drained the queue, then exactly `stored` events are stored.
+    pub async fn drained_to(&self, stored: i64) {
+        drained(self.queue(), Duration::from_secs(120)).await;
+        assert_eq!(self.stored_count().await, stored);
+    }
+
+    /// Runs dashboard sync passes (`page` events a page) over HTTP until the dashboard has
+    /// counted `events` events, never more. The feed holds rows back while any transaction on
+    /// the server is older than them (other tests run alongside), so a pass may count fewer.
+    pub async fn synced(&self, events: i64, page: i64) {
+        let client = DataProviderClient::new(&self.base_url).expect("client");
+        let pool = self.dashboard_db();
+        eventually(
+            "the dashboard has counted every event",
+            Duration::from_secs(120),
+            || {
+                let client = &client;
+                async move {
+                    sync::run_pass(pool, client, page)
+                        .await
+                        .expect("a sync pass");
+                    let mut conn = dashboard_store::connection(pool)
+                        .await
+                        .expect("dashboard db");
+                    let state = dashboard_store::sync_state(&mut conn)
+                        .await
+                        .expect("sync_state");
+                    assert!(state.events_synced <= events, "counted twice");
+                    state.events_synced == events
+                }
+            },
+        )
+        .await;
     }
 
     /// Stops the server and workers, waiting until each has finished or handed back its batch.
@@ -345,20 +216,19 @@ impl Drop for TestApp {
     }
 }
 
-pub use crate::eventually::eventually;
-
 /// Writes a generated CSV export shaped like the original system's (CRLF, trailing blank lines).
 pub fn generated_csv(dir: &Path, rows: u64, seed: u64) -> std::path::PathBuf {
-    let path = dir.join(format!("events-{rows}-{seed}.csv"));
-    let opts = roompulse::data_provider::generate::GenerateOptions {
-        rows,
-        hotels: 4,
-        seed,
-        trailing_blank_lines: 2000,
-    };
-    let file = std::fs::File::create(&path).expect("create fixture");
-    roompulse::data_provider::generate::write_csv(&opts, file).expect("write fixture");
-    path
+    write_export(dir, rows, seed, 2000)
+}
+
+/// Serves `router` on a random port; returns its base URL.
+pub async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
 }
 
 pub fn temp_dir() -> tempfile::TempDir {

@@ -6,21 +6,12 @@ use roompulse::data_provider::load::{self, LoadError};
 use roompulse::data_provider::queue::Queue;
 use roompulse::data_provider::worker::parse_message;
 
-use crate::helpers::{generated_csv, temp_dir, TestKeys, REDIS_URL};
+use crate::common::fixtures::generated_rows;
+use crate::common::redis::{self as test_redis, TestKeys, REDIS_URL};
+use crate::helpers::{generated_csv, temp_dir};
 
 async fn queued(queue: &Queue) -> Vec<String> {
-    let mut c = redis::Client::open(REDIS_URL)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    redis::cmd("LRANGE")
-        .arg(&queue.keys().queue)
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut c)
-        .await
-        .unwrap()
+    test_redis::queued(REDIS_URL, &queue.keys().queue).await
 }
 
 #[tokio::test]
@@ -43,15 +34,7 @@ async fn an_export_shaped_like_the_seed_loads_every_row() {
     assert!(!rejects.exists());
     let messages = queued(&queue).await;
     assert_eq!(messages.len(), 1500);
-    let expected: Vec<_> = roompulse::data_provider::generate::rows(
-        &roompulse::data_provider::generate::GenerateOptions {
-            rows: 1500,
-            hotels: 4,
-            seed: 3,
-            trailing_blank_lines: 0,
-        },
-    )
-    .collect();
+    let expected: Vec<_> = generated_rows(1500, 3).collect();
     for (m, row) in messages.iter().zip(&expected) {
         let e = parse_message(m.as_bytes()).unwrap();
         assert_eq!(
@@ -69,9 +52,6 @@ async fn an_export_shaped_like_the_seed_loads_every_row() {
 async fn every_kind_of_bad_row_is_rejected_with_its_line_and_reason() {
     let dir = temp_dir();
     let csv = dir.path().join("mixed.csv");
-    let good = |id: u32| {
-        format!("0013e338-0158-4d5c-8698-aebe00cba360,2022-06-26,{id},1,2022-06-24 13:00:56,2607")
-    };
     let mut lines: Vec<Vec<u8>> = vec![
         // Columns in another order, with the original system's names for two of them.
         b"hotel_id,id,rpg_status,timestamp,room_reservation_id,night_of_stay,extra".to_vec(),
@@ -90,7 +70,6 @@ async fn every_kind_of_bad_row_is_rejected_with_its_line_and_reason() {
         ("night_of_stay", "2607,11,1,2022-06-24 13:00:56,0013e338-0158-4d5c-8698-aebe00cba360,2022-02-30,x".into()),
         ("ok", "\"2607\",12,2,\"2022-06-24T13:00:56Z\",0013E338-0158-4D5C-8698-AEBE00CBA360,2022-06-26,\"a,b\"".into()),
     ];
-    let _ = good;
     for (_, row) in &rows {
         lines.push(row.clone().into_bytes());
     }
@@ -397,15 +376,7 @@ async fn an_unclosed_quote_costs_only_its_own_line() {
         .unwrap();
     assert_eq!((report.queued, report.rejected), (999, 1));
 
-    let rows: Vec<_> = roompulse::data_provider::generate::rows(
-        &roompulse::data_provider::generate::GenerateOptions {
-            rows: 1000,
-            hotels: 4,
-            seed: 7,
-            trailing_blank_lines: 0,
-        },
-    )
-    .collect();
+    let rows: Vec<_> = generated_rows(1000, 7).collect();
     let expected: Vec<i64> = rows
         .iter()
         .enumerate()

@@ -17,5 +17,7 @@ mod swagger;
 mod web_page;
 mod worker;
 
-#[path = "../common/eventually.rs"]
-mod eventually;
+// Each binary uses only part of the shared helpers.
+#[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;

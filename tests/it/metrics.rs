@@ -9,9 +9,13 @@ use std::time::Duration;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::sync;
 use roompulse::data_provider::load;
-use roompulse::data_provider::queue::{Backlog, Queue, QueueKeys};
+use roompulse::data_provider::queue::{Queue, QueueKeys};
 
-use crate::helpers::{eventually, generated_csv, temp_dir, TestApp};
+use crate::common::db::{TestDb, PG_SERVER};
+use crate::common::free_port;
+use crate::common::redis::{TestKeys, REDIS_URL};
+use crate::common::wait::eventually;
+use crate::helpers::{generated_csv, serve_router, temp_dir, TestApp};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -100,17 +104,6 @@ async fn scrape_url(client: &reqwest::Client, url: &str) -> Scrape {
     Scrape::parse(response.text().await.unwrap())
 }
 
-async fn drained(app: &TestApp, rows: i64) {
-    let empty = Backlog {
-        queued: 0,
-        in_flight: 0,
-    };
-    eventually("the queue is drained", LIMIT, || async {
-        app.queue().backlog().await.unwrap() == empty && app.stored_count().await == rows
-    })
-    .await;
-}
-
 #[tokio::test]
 async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
     const ROWS: u64 = 2000;
@@ -127,7 +120,7 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         .await
         .unwrap();
     assert_eq!(report.queued, ROWS);
-    drained(&app, ROWS as i64).await;
+    app.drained_to(ROWS as i64).await;
 
     let after = scrape(&app).await;
     let stored = after.value("roompulse_events_stored_total", &[]) - stored_before;
@@ -170,10 +163,9 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         use roompulse::data_provider::schema::events;
-        let mut conn =
-            roompulse::data_provider::store::connection(&app.state.data_provider.events_db)
-                .await
-                .unwrap();
+        let mut conn = roompulse::data_provider::store::connection(app.events_db())
+            .await
+            .unwrap();
         let (oldest, newest): (
             Option<chrono::DateTime<chrono::Utc>>,
             Option<chrono::DateTime<chrono::Utc>>,
@@ -190,20 +182,7 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
     assert!(span > 0.0);
     assert_eq!(after.value("roompulse_sync_lag_seconds", &[]), span);
 
-    let client = DataProviderClient::new(&app.base_url).unwrap();
-    let pool = app.state.dashboard.db.clone();
-    // The feed holds rows back while any transaction on the server is older than them (other
-    // tests run alongside), so a pass may count fewer than all of them.
-    eventually("the sync has counted every event", LIMIT, || {
-        let (client, pool) = (&client, &pool);
-        async move {
-            match sync::run_pass(pool, client, 500).await.unwrap() {
-                sync::PassOutcome::Synced(r) => r.events_synced == ROWS as i64,
-                sync::PassOutcome::Skipped => false,
-            }
-        }
-    })
-    .await;
+    app.synced(ROWS as i64, 500).await;
     let synced = scrape(&app).await;
     assert_eq!(synced.value("roompulse_sync_lag_events", &[]), 0.0);
     assert_eq!(synced.value("roompulse_sync_lag_seconds", &[]), 0.0);
@@ -214,12 +193,11 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
     assert!(counted >= ROWS as f64, "{counted}");
 
     // A pass that cannot reach the Data Provider counts as failed.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let unreachable = DataProviderClient::new(&format!("http://{closed}")).unwrap();
-    assert!(sync::run_pass(&pool, &unreachable, 500).await.is_err());
+    let unreachable =
+        DataProviderClient::new(&format!("http://127.0.0.1:{}", free_port())).unwrap();
+    assert!(sync::run_pass(app.dashboard_db(), &unreachable, 500)
+        .await
+        .is_err());
     let failed = scrape(&app)
         .await
         .value("roompulse_sync_passes_total", &[("outcome", "failed")])
@@ -283,24 +261,16 @@ async fn routes_are_labelled_by_template_and_unknown_paths_share_one_label() {
 async fn the_endpoint_answers_while_redis_is_down() {
     let app = TestApp::spawn().await;
     // The same app, its queue pointed at a port where nothing listens.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let mut state = app.state.clone();
-    state.ops.queue = Queue::new(
-        &format!("redis://{closed}"),
+    let unreachable = Queue::new(
+        &format!("redis://127.0.0.1:{}", free_port()),
         QueueKeys::new("roompulse-test:unreachable:events"),
         2,
     )
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, roompulse::app::router(state))
-            .await
-            .unwrap();
-    });
+    let url = format!(
+        "{}/metrics",
+        serve_router(app.router_with_queue(unreachable)).await
+    );
     let scraped = scrape_url(&app.client, &url).await;
     assert_eq!(
         scraped.value("roompulse_up", &[("dependency", "redis")]),
@@ -314,7 +284,6 @@ async fn the_endpoint_answers_while_redis_is_down() {
         1.0
     );
     assert_eq!(scraped.value("roompulse_sync_lag_events", &[]), 0.0);
-    server.abort();
 }
 
 #[tokio::test]
@@ -336,12 +305,8 @@ async fn the_openapi_document_describes_metrics_as_text() {
 #[tokio::test]
 async fn a_worker_process_can_serve_its_metrics_and_probes() {
     let app = TestApp::spawn().await;
-    let router =
-        roompulse::app::operations_router(app.state.ops.clone(), app.state.request_timeout);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let get = |path: &'static str| app.client.get(format!("http://{addr}{path}")).send();
+    let base = serve_router(app.operations_router()).await;
+    let get = |path: &'static str| app.client.get(format!("{base}{path}")).send();
     assert_eq!(
         get("/health").await.unwrap().status(),
         reqwest::StatusCode::OK
@@ -387,10 +352,7 @@ async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
     let app = TestApp::spawn_configured(0, |c| c.feed_horizon_warn_secs = 0).await;
     let name = format!("blocker-{}", uuid::Uuid::new_v4().simple());
     let (blocker, conn) = tokio_postgres::connect(
-        &format!(
-            "{}/postgres?application_name={name}",
-            crate::helpers::PG_SERVER
-        ),
+        &format!("{}/postgres?application_name={name}", PG_SERVER),
         tokio_postgres::NoTls,
     )
     .await
@@ -429,24 +391,17 @@ async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
 #[tokio::test]
 async fn a_file_loaded_twice_counts_each_event_stored_once() {
     const ROWS: u64 = 2000;
-    let (events_db, dashboard_db) = tokio::join!(
-        crate::helpers::TestDb::data_provider(),
-        crate::helpers::TestDb::dashboard()
-    );
-    let keys = crate::helpers::TestKeys::new();
+    let (events_db, dashboard_db) = tokio::join!(TestDb::data_provider(), TestDb::dashboard());
+    let keys = TestKeys::new();
     let dir = temp_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_roompulse"))
         .args(["worker", "--workers", "2", "--metrics-addr"])
         .arg(format!("127.0.0.1:{port}"))
         .current_dir(dir.path())
         .env("DATA_PROVIDER_DATABASE_URL", &events_db.url)
         .env("DASHBOARD_DATABASE_URL", &dashboard_db.url)
-        .env("REDIS_URL", crate::helpers::REDIS_URL)
+        .env("REDIS_URL", REDIS_URL)
         .env("EVENTS_QUEUE_KEY", &keys.queue_key)
         .env("WORKER_BATCH_SIZE", "500")
         .env("METRICS_REFRESH_MS", "0")

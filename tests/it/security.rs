@@ -4,11 +4,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{eventually, TestApp};
+use crate::common::fixtures::event_json;
+use crate::common::wait::eventually;
+use crate::helpers::TestApp;
 
 fn event(id: i64) -> Value {
-    json!({"id": id, "hotel_id": 1, "event_timestamp": "2022-06-24T13:00:56Z", "status": 1,
-           "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"})
+    event_json(id, 1, "2022-06-24T13:00:56Z", 1, "2022-06-26")
 }
 
 #[tokio::test]

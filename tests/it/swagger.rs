@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use roompulse::dashboard::client::DataProviderClient;
-use roompulse::dashboard::{store, sync};
+use roompulse::dashboard::sync;
 use serde_json::Value;
 
-use crate::helpers::{eventually, temp_dir, TestApp, REDIS_URL};
+use crate::common::redis::REDIS_URL;
+use crate::common::wait::eventually;
+use crate::helpers::{temp_dir, TestApp};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample_events.csv");
 const SAMPLE_ROWS: i64 = 10_000;
@@ -35,21 +36,7 @@ async fn app_with_the_sample() -> TestApp {
         || async { app.stored_count().await == SAMPLE_ROWS },
     )
     .await;
-    let client = DataProviderClient::new(&app.base_url).unwrap();
-    let pool = app.state.dashboard.db.clone();
-    eventually(
-        "the dashboard counted the sample",
-        Duration::from_secs(120),
-        || {
-            let (client, pool) = (&client, &pool);
-            async move {
-                sync::run_pass(pool, client, sync::PAGE_SIZE).await.unwrap();
-                let mut conn = store::connection(pool).await.unwrap();
-                store::sync_state(&mut conn).await.unwrap().events_synced == SAMPLE_ROWS
-            }
-        },
-    )
-    .await;
+    app.synced(SAMPLE_ROWS, sync::PAGE_SIZE).await;
     app
 }
 

@@ -63,7 +63,7 @@ async fn browse(args: &[&str], url: &str) -> String {
 
 /// `(hotel_id, basis code, day, bookings, cancellations)` rows straight into the Dashboard's table.
 async fn put_figures(app: &TestApp, figures: &[(i32, i16, &str, i64, i64)]) {
-    let mut conn = app.state.dashboard.db.get().await.unwrap();
+    let mut conn = app.dashboard_db().get().await.unwrap();
     for &(hotel, basis, day, bookings, cancellations) in figures {
         diesel::sql_query(
             "INSERT INTO dashboard_daily (hotel_id, basis, day, bookings, cancellations) \
@@ -340,7 +340,7 @@ async fn the_form_offers_the_hotels_with_figures_and_defaults_to_their_latest_ye
         ],
     )
     .await;
-    let hotels = store::hotel_years(&app.state.dashboard.db).await.unwrap();
+    let hotels = store::hotel_years(app.dashboard_db()).await.unwrap();
     let years = |h: &store::HotelYears| (h.hotel_id, h.basis, h.first_year, h.last_year);
     assert_eq!(
         hotels.iter().map(years).collect::<Vec<_>>(),

@@ -2,27 +2,18 @@ use std::time::Duration;
 
 use roompulse::data_provider::event::write_json;
 use roompulse::data_provider::load;
-use roompulse::data_provider::queue::Backlog;
 use roompulse::data_provider::store;
 use roompulse::data_provider::worker::{self, parse_message, WorkerSettings};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{eventually, generated_csv, temp_dir, TestApp, TestDb, TestKeys};
+use crate::common::db::TestDb;
+use crate::common::fixtures::{event_json, generated_rows};
+use crate::common::redis::{queued, TestKeys, REDIS_URL};
+use crate::common::wait::{drained, eventually};
+use crate::helpers::{generated_csv, temp_dir, test_config, TestApp};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-async fn drained(app: &TestApp, expected: i64) {
-    let empty = Backlog {
-        queued: 0,
-        in_flight: 0,
-    };
-    eventually("the queue is drained", LIMIT, || async {
-        app.queue().backlog().await.unwrap() == empty
-    })
-    .await;
-    assert_eq!(app.stored_count().await, expected);
-}
 
 #[tokio::test]
 async fn workers_drain_the_queue_and_loading_twice_stores_once() {
@@ -36,20 +27,13 @@ async fn workers_drain_the_queue_and_loading_twice_stores_once() {
             .unwrap();
         assert_eq!(report.queued, 3000);
     }
-    drained(&app, 3000).await;
+    app.drained_to(3000).await;
     assert_eq!(app.queue().dead_depth().await.unwrap(), 0);
     // What was stored is what the file says.
     let page: Vec<Value> = app.get_json("/events?limit=10000").await;
-    let mut want: Vec<_> = roompulse::data_provider::generate::rows(
-        &roompulse::data_provider::generate::GenerateOptions {
-            rows: 3000,
-            hotels: 4,
-            seed: 11,
-            trailing_blank_lines: 0,
-        },
-    )
-    .map(|r| (r.event_timestamp, r.id))
-    .collect();
+    let mut want: Vec<_> = generated_rows(3000, 11)
+        .map(|r| (r.event_timestamp, r.id))
+        .collect();
     want.sort();
     let got: Vec<i64> = page.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
@@ -65,26 +49,28 @@ async fn workers_drain_the_queue_and_loading_twice_stores_once() {
 #[tokio::test]
 async fn bad_messages_become_dead_letters_and_never_block_the_queue() {
     let app = TestApp::spawn_with_workers(1).await;
-    let good = r#"{"id":1,"hotel_id":1,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02","source":"pms"}"#;
+    let mut good = event_json(1, 1, "2022-01-01 00:00:00", 1, "2022-01-02");
+    good["source"] = "pms".into(); // a field the service does not know
+    let good = good.to_string();
     let as_strings = r#"{"id":"2","hotel_id":"1","timestamp":"2022-01-01T00:00:00Z","rpg_status":"2","room_id":"0013E338-0158-4D5C-8698-AEBE00CBA360","night_of_stay":"2022-01-02"}"#;
-    let conflict = r#"{"id":1,"hotel_id":2,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02"}"#;
+    let conflict = event_json(1, 2, "2022-01-01 00:00:00", 1, "2022-01-02").to_string();
     let messages: Vec<&str> = vec![
-        good,
+        &good,
         "not json",
         "[1]",
         r#"{"id":3,"hotel_id":1}"#,
         as_strings,
-        good,
+        &good,
     ];
     app.queue().push(&messages).await.unwrap();
-    drained(&app, 2).await;
+    app.drained_to(2).await;
     // The conflicting event arrives later, once the first is stored.
-    app.queue().push(&[conflict]).await.unwrap();
+    app.queue().push(&[&conflict]).await.unwrap();
     eventually("the conflict is dead-lettered", LIMIT, || async {
         app.queue().dead_depth().await.unwrap() == 4
     })
     .await;
-    drained(&app, 2).await;
+    app.drained_to(2).await;
 
     let dead: Vec<Value> = app
         .queue()
@@ -105,14 +91,9 @@ async fn bad_messages_become_dead_letters_and_never_block_the_queue() {
     assert_eq!(dead[0]["message"], "not json");
     assert_eq!(dead[3]["message"], conflict);
     // The stored event is the first one, untouched.
-    let stored = store::list(
-        &app.state.data_provider.events_db,
-        &Default::default(),
-        None,
-        10,
-    )
-    .await
-    .unwrap();
+    let stored = store::list(app.events_db(), &Default::default(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(stored[0].hotel_id, 1);
     assert_eq!(stored[1].status, 2);
 }
@@ -147,7 +128,7 @@ async fn a_batch_of_a_worker_that_died_is_recovered_exactly_once() {
     assert_eq!(queue.depth().await.unwrap(), 1400);
     assert_eq!(queue.in_flight().await.unwrap(), 600);
 
-    let mut config = crate::helpers::test_config(&events_db, &dashboard_db, &keys);
+    let mut config = test_config(&events_db, &dashboard_db, &keys);
     config.worker_lease_secs = 1;
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(worker::run(
@@ -156,18 +137,8 @@ async fn a_batch_of_a_worker_that_died_is_recovered_exactly_once() {
         WorkerSettings::from_config(&config),
         shutdown.clone(),
     ));
-    eventually(
-        "both ghosts' batches are recovered and stored",
-        LIMIT,
-        || async {
-            queue.backlog().await.unwrap()
-                == Backlog {
-                    queued: 0,
-                    in_flight: 0,
-                }
-        },
-    )
-    .await;
+    // Both ghosts' batches are recovered and stored.
+    drained(&queue, LIMIT).await;
     shutdown.cancel();
     worker.await.unwrap();
     assert_eq!(store::count(&pool).await.unwrap(), 2000);
@@ -183,7 +154,7 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
     let messages: Vec<Vec<u8>> = (1..=50)
         .map(|i| {
             let mut buf = Vec::new();
-            let line = format!(r#"{{"id":{i},"hotel_id":1,"event_timestamp":"2022-01-01 00:00:00","status":1,"room_reservation_id":"0013e338-0158-4d5c-8698-aebe00cba360","night_of_stay":"2022-01-02"}}"#);
+            let line = event_json(i, 1, "2022-01-01 00:00:00", 1, "2022-01-02").to_string();
             write_json(&parse_message(line.as_bytes()).unwrap(), &mut buf);
             buf
         })
@@ -208,18 +179,11 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
     worker.await.unwrap();
     assert_eq!(queue.in_flight().await.unwrap(), 0);
     assert_eq!(queue.dead_depth().await.unwrap(), 0);
-    let mut c = redis::Client::open(crate::helpers::REDIS_URL)
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let back: Vec<Vec<u8>> = queued(REDIS_URL, &queue.keys().queue)
         .await
-        .unwrap();
-    let back: Vec<Vec<u8>> = redis::cmd("LRANGE")
-        .arg(&queue.keys().queue)
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
     assert_eq!(
         back, messages,
         "every message is back, in its original order"
