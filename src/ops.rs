@@ -13,9 +13,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -24,8 +21,6 @@ use crate::data_provider::gauges::{
     feed_horizon, queue_gauges, FeedBlocker, QueueGauges, READ_TIMEOUT,
 };
 use crate::data_provider::queue::Queue;
-use crate::data_provider::schema::events;
-use crate::data_provider::store::StoredCursor;
 use crate::db::PgPool;
 use crate::metrics::gauge;
 use crate::routing::both;
@@ -288,7 +283,7 @@ pub struct Reading {
     horizon: Result<Option<FeedBlocker>, String>,
 }
 
-/// The transaction the change feed waits for (see `data_provider::store::list_stored`).
+/// The transaction the change feed waits for (see `data_provider::feed::page`).
 impl Reading {
     async fn take(state: &OpsState) -> Self {
         let taken = Instant::now();
@@ -400,18 +395,8 @@ struct LagUnavailable {
     reason: String,
 }
 
-/// The dashboard's sync state, then the Data Provider's newest event and the events past the
-/// dashboard's cursor.
-///
-/// "Events stored − events counted" is computed as the count of rows after the dashboard's
-/// feed cursor, `(tx_id, id) > cursor`, on the `events_tx_id_id` index: exactly the events
-/// stored and not yet counted (the feed hands out each row once, in that order), at a cost
-/// that grows with the lag rather than with the table. `count(*)` minus `events_synced` gives
-/// the same figure but scans the whole table at every scrape. Measured at a million rows on
-/// the 2-core dev machine: `count(*)` 70–125 ms; this count 0.1–0.2 ms caught up, 0.5 ms
-/// 5,000 events behind, ~60 ms 500,000 behind, ~125 ms before the first sync (the whole
-/// table). The newest and oldest `event_timestamp` are one step down the `events_timestamp_id`
-/// index each (< 0.5 ms). At most one reading runs at a time (`Gauges`).
+/// The dashboard's sync state, then what the Data Provider counts after the dashboard's
+/// cursor (which it hands over as it keeps it: opaque).
 async fn sync_lag(state: &OpsState) -> Result<SyncLag, LagUnavailable> {
     let dashboard_down = |reason: String| LagUnavailable {
         dependency: "dashboard_database",
@@ -428,53 +413,23 @@ async fn sync_lag(state: &OpsState) -> Result<SyncLag, LagUnavailable> {
     .await
     .map_err(|_| dashboard_down(format!("no answer within {READ_TIMEOUT:?}")))?
     .map_err(|e| dashboard_down(e.to_string()))?;
-    // An undecodable cursor (never written by this version) leaves the event lag out rather
-    // than guessing it.
-    let after = match synced.cursor.as_deref() {
-        None => Some(StoredCursor::START),
-        Some(c) => crate::data_provider::api::decode_stored_cursor(c),
-    };
-    let (newest, oldest, behind) = tokio::time::timeout(READ_TIMEOUT, async {
-        let mut conn = crate::data_provider::store::connection(&state.events_db).await?;
-        let newest: Option<DateTime<Utc>> = events::table
-            .select(diesel::dsl::max(events::event_timestamp))
-            .get_result(&mut conn)
-            .await?;
-        let oldest: Option<DateTime<Utc>> = if synced.last_event_at.is_none() {
-            events::table
-                .select(diesel::dsl::min(events::event_timestamp))
-                .get_result(&mut conn)
-                .await?
-        } else {
-            None
-        };
-        let behind: Option<i64> = match after {
-            None => None,
-            Some(after) => Some(
-                // The plain range on tx_id lets the planner estimate the row comparison and use
-                // the index for the count; without it, it guesses a third of the table and scans
-                // all of it.
-                events::table
-                    .filter(events::tx_id.ge(after.tx_id))
-                    .filter(crate::data_provider::store::after_in_store_order(after))
-                    .count()
-                    .get_result(&mut conn)
-                    .await?,
-            ),
-        };
-        Ok::<_, crate::data_provider::store::StoreError>((newest, oldest, behind))
-    })
+    let behind = tokio::time::timeout(
+        READ_TIMEOUT,
+        crate::data_provider::feed::behind(&state.events_db, synced.cursor.as_deref()),
+    )
     .await
     .map_err(|_| events_down(format!("no answer within {READ_TIMEOUT:?}")))?
     .map_err(|e| events_down(e.to_string()))?;
     // Before the dashboard has counted anything it is behind by every stored event: the lag
     // spans them all, from the oldest to the newest.
-    let seconds = match (newest, synced.last_event_at.or(oldest)) {
+    let seconds = match (behind.newest, synced.last_event_at.or(behind.oldest)) {
         (Some(newest), Some(counted)) => (newest - counted).num_milliseconds() as f64 / 1000.0,
         _ => 0.0,
     };
     Ok(SyncLag {
         seconds,
-        events: behind,
+        // An undecodable cursor (never written by this version) leaves the event lag out rather
+        // than guessing it.
+        events: behind.events,
     })
 }

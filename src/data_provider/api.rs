@@ -16,7 +16,8 @@ use super::event::{
     parse_date, parse_hotel_id, parse_status, parse_timestamp, parse_uuid, raw_from_json, Event,
     IdRule, Scalar,
 };
-use super::store::{self, EventFilter, ListCursor, Stored, StoredCursor};
+use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
+use super::store::{self, EventFilter, ListCursor, Stored};
 use super::ApiState;
 use crate::error::{ApiError, ErrorBody};
 
@@ -256,7 +257,7 @@ async fn list_stored(
     q: &ListQuery,
     after: StoredCursor,
 ) -> Result<Response, ApiError> {
-    let rows = store::list_stored(&state.events_db, &q.filter, after, q.limit).await?;
+    let rows = feed::page(&state.events_db, &q.filter, after, q.limit).await?;
     let next = rows
         .last()
         .map(|(event, tx_id)| StoredCursor {
@@ -420,22 +421,6 @@ pub fn decode_cursor(s: &str) -> Option<ListCursor> {
         event_timestamp,
         id,
     })
-}
-
-/// `s` and 32 hex digits: the `tx_id` and the id of the last event on the page. The prefix
-/// keeps it apart from the `timestamp` order's cursors.
-pub fn encode_stored_cursor(c: &StoredCursor) -> String {
-    format!("s{:016x}{:016x}", c.tx_id as u64, c.id as u64)
-}
-
-pub fn decode_stored_cursor(s: &str) -> Option<StoredCursor> {
-    let hex = s.strip_prefix('s')?;
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let tx_id = u64::from_str_radix(&hex[..16], 16).ok()? as i64;
-    let id = u64::from_str_radix(&hex[16..], 16).ok()? as i64;
-    (tx_id >= 0 && id >= 0).then_some(StoredCursor { tx_id, id })
 }
 
 /// The next page's URL: the same query with the cursor replaced.

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod event;
+pub mod feed;
 pub mod gauges;
 pub mod generate;
 pub mod load;

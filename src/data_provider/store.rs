@@ -350,7 +350,7 @@ pub struct ListCursor {
 }
 
 /// The events table with `filter` applied, in no particular order.
-fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, diesel::pg::Pg> {
+pub(super) fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, diesel::pg::Pg> {
     let mut q = events::table.into_boxed();
     if let Some(v) = filter.hotel_id {
         q = q.filter(events::hotel_id.eq(v));
@@ -405,63 +405,6 @@ pub async fn list(
     }
     let mut conn = connection(pool).await?;
     Ok(q.load(&mut conn).await?)
-}
-
-/// Position in the `(tx_id, id)` order of `GET /events?order=stored`: the page starts after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoredCursor {
-    pub tx_id: i64,
-    pub id: i64,
-}
-
-impl StoredCursor {
-    /// Before every row: transaction ids and event ids are positive.
-    pub const START: StoredCursor = StoredCursor { tx_id: 0, id: 0 };
-}
-
-/// Up to `limit` events matching `filter` after `after` in `(tx_id, id)` order, each with its
-/// `tx_id`, leaving out rows of transactions at or above the oldest one still running.
-///
-/// Every transaction below that horizon has finished, and any transaction that starts later
-/// gets a higher id, so no row can ever appear behind the last row returned: a reader that
-/// follows the cursor sees every row exactly once, even one committed late by a long batch.
-pub async fn list_stored(
-    pool: &PgPool,
-    filter: &EventFilter,
-    after: StoredCursor,
-    limit: i64,
-) -> Result<Vec<(Event, i64)>, StoreError> {
-    let q = filtered(filter)
-        .select((Event::as_select(), events::tx_id))
-        // The horizon's transaction id comes from the statement's own snapshot, so the horizon
-        // and the rows agree; the offset (fixed per server and database, see the migration
-        // `feed_position_survives_a_move`) is a sub-select so that it is computed once.
-        .filter(sql::<Bool>(
-            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (SELECT roompulse_feed_offset())",
-        ))
-        .filter(after_in_store_order(after))
-        .order_by((events::tx_id.asc(), events::id.asc()))
-        .limit(limit);
-    let mut conn = connection(pool).await?;
-    Ok(q.load(&mut conn).await?)
-}
-
-/// Events after `after` in the feed's `(tx_id, id)` order: a row comparison, which PostgreSQL
-/// turns into a range scan of the `(tx_id, id)` index. A page (`ORDER BY tx_id, id LIMIT n`) must
-/// use it alone: adding `tx_id >= …` makes the planner underestimate the rows and switch to a
-/// bitmap scan that sorts everything after the cursor (96 ms instead of 2 ms a page at 1 M rows,
-/// and the sync at half speed). A count over the same range wants that bound (see
-/// `metrics::sync_lag`).
-pub fn after_in_store_order(
-    after: StoredCursor,
-) -> Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>> {
-    Box::new(
-        sql::<Bool>("(events.tx_id, events.id) > (")
-            .bind::<BigInt, _>(after.tx_id)
-            .sql(", ")
-            .bind::<BigInt, _>(after.id)
-            .sql(")"),
-    )
 }
 
 /// Every stored event's id: for tests and benchmarks that check exactly-once.

@@ -13,6 +13,7 @@ mod helpers;
 mod loader;
 mod metrics;
 mod security;
+mod structure;
 mod swagger;
 mod web_page;
 mod worker;
