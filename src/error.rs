@@ -61,6 +61,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A database error as the client sees it: 503 when it is worth retrying (the server or the
+    /// connection went away), 500 otherwise.
+    pub fn database(transient: bool, reason: impl std::fmt::Display) -> Self {
+        if transient {
+            ApiError::Unavailable(reason.to_string())
+        } else {
+            ApiError::Internal(reason.to_string())
+        }
+    }
+
     pub fn bad_param(field: &str, message: impl std::fmt::Display) -> Self {
         ApiError::BadRequest {
             field: Some(field.to_string()),

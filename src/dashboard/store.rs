@@ -33,11 +33,7 @@ impl DashboardStoreError {
 
 impl From<DashboardStoreError> for crate::error::ApiError {
     fn from(e: DashboardStoreError) -> Self {
-        if e.is_transient() {
-            crate::error::ApiError::Unavailable(e.to_string())
-        } else {
-            crate::error::ApiError::Internal(e.to_string())
-        }
+        crate::error::ApiError::database(e.is_transient(), e)
     }
 }
 

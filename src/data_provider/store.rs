@@ -44,11 +44,7 @@ impl StoreError {
 
 impl From<StoreError> for crate::error::ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_transient() {
-            crate::error::ApiError::Unavailable(e.to_string())
-        } else {
-            crate::error::ApiError::Internal(e.to_string())
-        }
+        crate::error::ApiError::database(e.is_transient(), e)
     }
 }
 

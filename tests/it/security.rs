@@ -144,15 +144,7 @@ async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
 async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
     let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 1).await;
     // A POST whose body has not finished holds the one slot for as long as we like.
-    let body = event(3).to_string();
-    let addr = app.base_url.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    slow.write_all(head.as_bytes()).await.unwrap();
-    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+    let mut slow = unfinished_post(&app, 3).await;
 
     // Once the slow request holds the slot (when exactly is the server's business), every other
     // event or dashboard request is shed until it finishes.
@@ -188,6 +180,7 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
         StatusCode::OK
     );
 
+    let body = event(3).to_string();
     slow.write_all(&body.as_bytes()[5..]).await.unwrap();
     let mut answer = String::new();
     slow.read_to_string(&mut answer).await.unwrap();
@@ -285,15 +278,7 @@ async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
 
     // A body that never finishes keeps the request going past its time limit.
-    let body = event(4).to_string();
-    let addr = app.base_url.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    slow.write_all(head.as_bytes()).await.unwrap();
-    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+    let mut slow = unfinished_post(&app, 4).await;
     let answer = read_until_closed(&mut slow)
         .await
         .expect("the timed-out request is answered");
@@ -311,4 +296,19 @@ async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
         "{json}"
     );
     assert_eq!(app.stored_count().await, 0);
+}
+
+/// A `POST /events` of event `id` whose body stops after five bytes: the request stays open
+/// for as long as the connection does.
+async fn unfinished_post(app: &TestApp, id: i64) -> tokio::net::TcpStream {
+    let body = event(id).to_string();
+    let addr = app.base_url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..5]).await.unwrap();
+    slow
 }
