@@ -4,14 +4,14 @@
 //! the latest year it has figures for.
 //!
 //! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
-//! works offline; the Content-Security-Policy makes the browser hold it to that.
-
-use std::fmt::Write;
+//! works offline; the Content-Security-Policy makes the browser hold it to that. The markup is
+//! written with maud, which escapes every value spliced into it: nothing here escapes by hand.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Datelike;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::api::{figures, parse_dashboard_query, DashboardQuery, DashboardRow};
 use super::store::{self, HotelYears};
@@ -85,8 +85,12 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     let mut form = Form::from_query(&query);
     let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
         let (status, message) = error_parts(e);
-        let body = format!(r#"<p class="error" role="alert">{}</p>"#, esc(&message));
-        page(status, form, hotels, &body)
+        page(
+            status,
+            form,
+            hotels,
+            html! { p.error role="alert" { (message) } },
+        )
     };
     let hotels = match store::hotel_years(&state.db).await {
         Ok(all) => {
@@ -104,7 +108,7 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     if form.hotel_id.is_empty() {
         match hotels.first() {
             Some(first) => form.hotel_id = first.hotel_id.to_string(),
-            None => return page(StatusCode::OK, &form, &hotels, NO_FIGURES_YET),
+            None => return page(StatusCode::OK, &form, &hotels, no_figures_yet()),
         }
     }
     if form.year.is_empty() {
@@ -115,12 +119,20 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     }
     let query = with_defaults(&query, &form);
     match charts(&state, &query, &hotels).await {
-        Ok(body) => page(StatusCode::OK, &form, &hotels, &body),
+        Ok(body) => page(StatusCode::OK, &form, &hotels, body),
         Err(e) => error_page(e, &form, &hotels),
     }
 }
 
-const NO_FIGURES_YET: &str = r#"<p class="empty" role="status">No figures yet: the dashboard has counted no events. Load some (<code>roompulse load-events FILE.csv</code>, or <code>POST /events</code>) and they appear here after the next sync.</p>"#;
+fn no_figures_yet() -> Markup {
+    html! {
+        p.empty role="status" {
+            "No figures yet: the dashboard has counted no events. Load some ("
+            code { "roompulse load-events FILE.csv" } ", or " code { "POST /events" }
+            ") and they appear here after the next sync."
+        }
+    }
+}
 
 /// The hotel `hotel_id` names, when it has figures.
 fn hotel_of<'a>(hotels: &'a [HotelYears], hotel_id: &str) -> Option<&'a HotelYears> {
@@ -170,7 +182,7 @@ fn dashboard_query(
     parse_dashboard_query(&q.finish())
 }
 
-async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<String, ApiError> {
+async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<Markup, ApiError> {
     let month_given = url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "month" && !v.trim().is_empty());
     // Checked first when there is a month: that query carries every field, so the error names
@@ -183,21 +195,18 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
     let by_month = dashboard_query(query, "month", false)?;
     let year = by_month.from.year();
     let months = fetch(state, &by_month).await?;
-    if months
-        .iter()
-        .all(|r| r.bookings == 0 && r.cancellations == 0)
-    {
-        let span = match hotels.iter().find(|h| h.hotel_id == by_month.hotel_id) {
-            Some(h) => format!("; its figures are in {}", years(h)),
-            None => String::new(),
-        };
-        return Ok(format!(
-            r#"<p class="empty" role="status">No events for this hotel and year: hotel {} has none in {year} on the {} basis{span}.</p>"#,
-            by_month.hotel_id,
-            by_month.basis.name(),
-        ));
+    if no_events(&months) {
+        let hotel = hotels.iter().find(|h| h.hotel_id == by_month.hotel_id);
+        return Ok(html! {
+            p.empty role="status" {
+                "No events for this hotel and year: hotel " (by_month.hotel_id) " has none in "
+                (year) " on the " (by_month.basis.name()) " basis"
+                @if let Some(h) = hotel { "; its figures are in " (years(h)) }
+                "."
+            }
+        });
     }
-    let mut out = section(
+    let month_section = section(
         "by-month",
         &format!(
             "Hotel {}, {year}, per month ({} basis)",
@@ -207,20 +216,22 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
         "Month",
         &months,
     );
-    if let Some(q) = by_day {
-        let month = MONTHS[q.from.month0() as usize];
-        out += &section(
-            "by-day",
-            &format!(
+    let day_section = match by_day {
+        Some(q) => {
+            let month = MONTHS[q.from.month0() as usize];
+            let caption = format!(
                 "Hotel {}, {month} {year}, per day ({} basis)",
                 q.hotel_id,
                 q.basis.name()
-            ),
-            "Day",
-            &fetch(state, &q).await?,
-        );
-    }
-    Ok(out)
+            );
+            Some(section("by-day", &caption, "Day", &fetch(state, &q).await?))
+        }
+        None => None,
+    };
+    Ok(html! {
+        (month_section)
+        @if let Some(day_section) = day_section { (day_section) }
+    })
 }
 
 /// Exactly what `GET /dashboard` answers for `q`, through the same recent answers.
@@ -238,28 +249,45 @@ fn error_parts(e: ApiError) -> (StatusCode, String) {
     (e.into_response().status(), message)
 }
 
-pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: &str) -> Response {
-    let html = format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>roompulse</title><style>{STYLE}</style></head>
-<body><main>
-<h1>roompulse</h1>
-<p>roompulse takes in hotel booking events, one per room-night booked or cancelled, through its
-Data Provider (<code>POST /events</code>, or in bulk from a CSV export through a Redis queue and
-workers), and serves each hotel's bookings, cancellations and net booking count per month or per
-day through its Dashboard (<code>GET /dashboard</code>), which a scheduled sync keeps up to date.
-Figures are counted on the event date (when the business came in) or on the night of stay.</p>
-<nav><a href="/swagger-ui/">Swagger UI</a><a href="/api-docs/data-provider.json">Data Provider OpenAPI</a><a href="/api-docs/dashboard.json">Dashboard OpenAPI</a></nav>
-<h2>A hotel's figures</h2>
-{form}
-{body}
-</main></body></html>
-"#,
-        form = form_html(form, hotels),
-    );
-    (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response()
+pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: Markup) -> Response {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "roompulse" }
+                // CSS is raw text, where HTML escapes would not be undone; it is a constant.
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main {
+                h1 { "roompulse" }
+                p {
+                    "roompulse takes in hotel booking events, one per room-night booked or \
+                     cancelled, through its Data Provider (" code { "POST /events" } ", or in \
+                     bulk from a CSV export through a Redis queue and workers), and serves each \
+                     hotel's bookings, cancellations and net booking count per month or per day \
+                     through its Dashboard (" code { "GET /dashboard" } "), which a scheduled \
+                     sync keeps up to date. Figures are counted on the event date (when the \
+                     business came in) or on the night of stay."
+                }
+                nav {
+                    a href="/swagger-ui/" { "Swagger UI" }
+                    a href="/api-docs/data-provider.json" { "Data Provider OpenAPI" }
+                    a href="/api-docs/dashboard.json" { "Dashboard OpenAPI" }
+                }
+                h2 { "A hotel's figures" }
+                (form_html(form, hotels))
+                (body)
+            } }
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_SECURITY_POLICY, CSP)],
+        Html(html.into_string()),
+    )
+        .into_response()
 }
 
 /// `2022` or `2022–2024`.
@@ -273,62 +301,62 @@ fn years(h: &HotelYears) -> String {
 
 /// The hotels with figures to choose from (each with its years), or a number to type when
 /// there are none.
-fn hotel_field(form: &Form, hotels: &[HotelYears]) -> String {
+fn hotel_field(form: &Form, hotels: &[HotelYears]) -> Markup {
     if hotels.is_empty() {
-        return format!(
-            r#"<label>Hotel id<input type="number" name="hotel_id" min="1" required value="{}"></label>"#,
-            esc(&form.hotel_id)
-        );
+        return html! {
+            label {
+                "Hotel id"
+                input type="number" name="hotel_id" min="1" required value=(form.hotel_id);
+            }
+        };
     }
-    let mut options = String::new();
-    if !form.hotel_id.is_empty() && hotel_of(hotels, &form.hotel_id).is_none() {
-        // Asked for in the address: echoed, so that the form says what is shown.
-        let _ = write!(
-            options,
-            r#"<option value="{v}" selected>{v} (no figures)</option>"#,
-            v = esc(&form.hotel_id)
-        );
+    // Asked for in the address: echoed, so that the form says what is shown.
+    let unknown = !form.hotel_id.is_empty() && hotel_of(hotels, &form.hotel_id).is_none();
+    html! {
+        label {
+            "Hotel (years with figures)"
+            select name="hotel_id" required {
+                @if unknown {
+                    option value=(form.hotel_id) selected { (form.hotel_id) " (no figures)" }
+                }
+                @for h in hotels {
+                    @let chosen = hotel_of(std::slice::from_ref(h), &form.hotel_id).is_some();
+                    option value=(h.hotel_id) selected[chosen] { (h.hotel_id) " (" (years(h)) ")" }
+                }
+            }
+        }
     }
-    for h in hotels {
-        let chosen = hotel_of(std::slice::from_ref(h), &form.hotel_id).is_some();
-        let _ = write!(
-            options,
-            r#"<option value="{id}"{sel}>{id} ({years})</option>"#,
-            id = h.hotel_id,
-            sel = if chosen { " selected" } else { "" },
-            years = years(h),
-        );
-    }
-    format!(
-        r#"<label>Hotel (years with figures)<select name="hotel_id" required>{options}</select></label>"#
-    )
 }
 
-fn form_html(form: &Form, hotels: &[HotelYears]) -> String {
-    let selected = |on: bool| if on { " selected" } else { "" };
+fn form_html(form: &Form, hotels: &[HotelYears]) -> Markup {
     let stay = form.basis == "stay";
-    let mut months = String::new();
-    for (i, name) in MONTHS.iter().enumerate() {
-        let value = (i + 1).to_string();
-        let _ = write!(
-            months,
-            r#"<option value="{value}"{}>{name}</option>"#,
-            selected(form.month == value)
-        );
+    html! {
+        form method="get" action="/" {
+            (hotel_field(form, hotels))
+            label {
+                "Year"
+                input type="number" name="year" min="1900" max="2100" required value=(form.year);
+            }
+            label {
+                "Basis"
+                select name="basis" {
+                    option value="event" selected[!stay] { "event date" }
+                    option value="stay" selected[stay] { "night of stay" }
+                }
+            }
+            label {
+                "Month (per-day chart)"
+                select name="month" {
+                    option value="" { "none" }
+                    @for (i, name) in MONTHS.iter().enumerate() {
+                        @let value = (i + 1).to_string();
+                        option value=(value) selected[form.month == value] { (name) }
+                    }
+                }
+            }
+            button type="submit" { "Show" }
+        }
     }
-    format!(
-        r#"<form method="get" action="/">
-{hotel}
-<label>Year<input type="number" name="year" min="1900" max="2100" required value="{year}"></label>
-<label>Basis<select name="basis"><option value="event"{event}>event date</option><option value="stay"{stay}>night of stay</option></select></label>
-<label>Month (per-day chart)<select name="month"><option value="">none</option>{months}</select></label>
-<button type="submit">Show</button>
-</form>"#,
-        hotel = hotel_field(form, hotels),
-        year = esc(&form.year),
-        event = selected(!stay),
-        stay = selected(stay),
-    )
 }
 
 /// A row's bucket: its key (`2022-06`, `2022-06-03`), its axis label and its full name.
@@ -351,28 +379,29 @@ fn bucket(r: &DashboardRow) -> (String, String, String) {
     }
 }
 
+/// No bookings and no cancellations in any of `rows` (or no rows).
+fn no_events(rows: &[DashboardRow]) -> bool {
+    rows.iter().all(|r| r.bookings == 0 && r.cancellations == 0)
+}
+
 /// One chart with its legend and its table; a range without events says so instead.
-pub fn section(id: &str, caption: &str, bucket_name: &str, rows: &[DashboardRow]) -> String {
-    if rows.iter().all(|r| r.bookings == 0 && r.cancellations == 0) {
-        return format!(
-            r#"<section id="{id}"><h2>{caption}</h2>
-<p class="empty" role="status">No events for this hotel in this period.</p></section>
-"#,
-            id = esc(id),
-            caption = esc(caption),
-        );
+pub fn section(id: &str, caption: &str, bucket_name: &str, rows: &[DashboardRow]) -> Markup {
+    html! {
+        section id=(id) {
+            h2 { (caption) }
+            @if no_events(rows) {
+                p.empty role="status" { "No events for this hotel in this period." }
+            } @else {
+                p.legend {
+                    span.key.bookings {} "bookings"
+                    span.key.cancellations {} "cancellations"
+                    span.key.net {} "net bookings (bookings − cancellations)"
+                }
+                (bar_chart(caption, rows))
+                (table(bucket_name, rows))
+            }
+        }
     }
-    format!(
-        r#"<section id="{id}"><h2>{caption}</h2>
-<p class="legend"><span class="key bookings"></span>bookings<span class="key cancellations"></span>cancellations<span class="key net"></span>net bookings (bookings − cancellations)</p>
-{svg}
-{table}</section>
-"#,
-        id = esc(id),
-        caption = esc(caption),
-        svg = bar_chart(caption, rows),
-        table = table(bucket_name, rows),
-    )
 }
 
 const W: f64 = 960.0;
@@ -381,17 +410,6 @@ const LEFT: f64 = 52.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
-
-/// A horizontal line across the plot at `y`, labelled `value` on the y axis.
-fn rule(svg: &mut String, class: &str, y: f64, value: i64) {
-    let _ = write!(
-        svg,
-        r#"<line class="{class}" x1="{LEFT}" y1="{y:.2}" x2="{x2}" y2="{y:.2}"/><text class="tick y" x="{lx}" y="{ty:.2}" text-anchor="end">{value}</text>"#,
-        x2 = W - RIGHT,
-        lx = LEFT - 6.0,
-        ty = y + 4.0,
-    );
-}
 
 /// The distance between labelled y values: 1, 2 or 5 times a power of ten, about four of them
 /// over `span`.
@@ -407,10 +425,15 @@ fn tick_step(span: i64) -> i64 {
     }
 }
 
+/// A coordinate as the chart writes it.
+fn at(v: f64) -> String {
+    format!("{v:.2}")
+}
+
 /// Bookings and cancellations side by side per bucket, the net booking count as a line across
 /// them, over a y axis labelled every `tick_step`. A zero draws no bar (the table still shows
 /// it); a negative net count goes below the zero line.
-pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
+pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> Markup {
     let plot_h = H - BOTTOM - TOP;
     let high = rows
         .iter()
@@ -431,110 +454,75 @@ pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> String {
     let bottom = low.div_euclid(step) * step;
     let span = (top - bottom).max(1) as f64;
     let y = |v: i64| TOP + (top - v) as f64 / span * plot_h;
-    let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
-        esc(caption)
-    );
-    let mut tick = bottom;
-    while tick <= top {
-        rule(
-            &mut svg,
-            if tick == 0 { "axis" } else { "grid" },
-            y(tick),
-            tick,
-        );
-        tick += step;
-    }
+    let ticks = std::iter::successors(Some(bottom), |t| Some(t + step)).take_while(|t| *t <= top);
     let slot = (W - LEFT - RIGHT) / rows.len().max(1) as f64;
     let bar_w = slot * 0.38;
-    let mut net = String::new();
-    let mut points = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        let (_, axis, name) = bucket(r);
-        let start = LEFT + slot * i as f64 + slot * 0.12;
-        let centre = LEFT + slot * (i as f64 + 0.5);
-        for (j, (class, value)) in [("bookings", r.bookings), ("cancellations", r.cancellations)]
-            .into_iter()
-            .enumerate()
-        {
-            if value <= 0 {
-                continue;
+    let centre = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    let points: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{},{}", at(centre(i)), at(y(r.booking_count))))
+        .collect();
+    // Elements in SVG are closed explicitly (`{}`): HTML parsing would leave a bare `<line>` open.
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(caption) {
+            @for tick in ticks {
+                line class=(if tick == 0 { "axis" } else { "grid" }) x1=(LEFT) y1=(at(y(tick)))
+                    x2=(W - RIGHT) y2=(at(y(tick))) {}
+                text.tick.y x=(LEFT - 6.0) y=(at(y(tick) + 4.0)) text-anchor="end" { (tick) }
             }
-            let h = value as f64 / span * plot_h;
-            let _ = write!(
-                svg,
-                r#"<rect class="bar {class}" x="{x:.2}" y="{bar_y:.2}" width="{bar_w:.2}" height="{h:.2}"><title>{name}: {value} {class}</title></rect>"#,
-                x = start + bar_w * j as f64,
-                bar_y = y(0) - h,
-                name = esc(&name),
-            );
+            @for (i, r) in rows.iter().enumerate() {
+                @let (_, axis, name) = bucket(r);
+                @let start = LEFT + slot * i as f64 + slot * 0.12;
+                @let bars = [("bookings", r.bookings), ("cancellations", r.cancellations)];
+                @for (j, (class, value)) in bars.into_iter().enumerate() {
+                    @if value > 0 {
+                        @let h = value as f64 / span * plot_h;
+                        rect class={ "bar " (class) } x=(at(start + bar_w * j as f64))
+                            y=(at(y(0) - h)) width=(at(bar_w)) height=(at(h)) {
+                            title { (name) ": " (value) " " (class) }
+                        }
+                    }
+                }
+                text.tick x=(at(centre(i))) y=(H - 8.0) text-anchor="middle" { (axis) }
+            }
+            polyline.net points=(points.join(" ")) {}
+            @for (i, r) in rows.iter().enumerate() {
+                circle.net cx=(at(centre(i))) cy=(at(y(r.booking_count))) r="3" {
+                    title { (bucket(r).2) ": " (r.booking_count) " net bookings" }
+                }
+            }
         }
-        points.push(format!("{centre:.2},{:.2}", y(r.booking_count)));
-        let _ = write!(
-            net,
-            r#"<circle class="net" cx="{centre:.2}" cy="{cy:.2}" r="3"><title>{name}: {value} net bookings</title></circle>"#,
-            cy = y(r.booking_count),
-            name = esc(&name),
-            value = r.booking_count,
-        );
-        let _ = write!(
-            svg,
-            r#"<text class="tick" x="{centre:.2}" y="{ty}" text-anchor="middle">{axis}</text>"#,
-            ty = H - 8.0,
-            axis = esc(&axis),
-        );
     }
-    let _ = write!(
-        svg,
-        r#"<polyline class="net" points="{}"/>{net}"#,
-        points.join(" ")
-    );
-    svg + "</svg>"
 }
 
 /// One row per bucket, and the totals.
-pub fn table(bucket_name: &str, rows: &[DashboardRow]) -> String {
-    let mut t = format!(
-        r#"<table><thead><tr><th scope="col">{}</th><th scope="col">Bookings</th><th scope="col">Cancellations</th><th scope="col">Booking count</th></tr></thead><tbody>"#,
-        esc(bucket_name)
-    );
-    let (mut b, mut c) = (0i64, 0i64);
-    for r in rows {
-        let (key, _, name) = bucket(r);
-        b += r.bookings;
-        c += r.cancellations;
-        let _ = write!(
-            t,
-            r#"<tr data-bucket="{}"><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            esc(&key),
-            esc(&name),
-            r.bookings,
-            r.cancellations,
-            r.booking_count
-        );
-    }
-    let _ = write!(
-        t,
-        r#"</tbody><tfoot><tr><th scope="row">Total</th><td>{b}</td><td>{c}</td><td>{}</td></tr></tfoot></table>"#,
-        b - c
-    );
-    t
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+pub fn table(bucket_name: &str, rows: &[DashboardRow]) -> Markup {
+    let bookings: i64 = rows.iter().map(|r| r.bookings).sum();
+    let cancellations: i64 = rows.iter().map(|r| r.cancellations).sum();
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { (bucket_name) }
+                th scope="col" { "Bookings" }
+                th scope="col" { "Cancellations" }
+                th scope="col" { "Booking count" }
+            } }
+            tbody {
+                @for r in rows {
+                    @let (key, _, name) = bucket(r);
+                    tr data-bucket=(key) {
+                        th scope="row" { (name) }
+                        td { (r.bookings) } td { (r.cancellations) } td { (r.booking_count) }
+                    }
+                }
+            }
+            tfoot { tr {
+                th scope="row" { "Total" }
+                td { (bookings) } td { (cancellations) } td { (bookings - cancellations) }
+            } }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -590,7 +578,7 @@ mod tests {
             [1, 1, 2, 2, 5, 5, 10, 100, 500]
         );
         let rows = [row(1, None, 37, 3), row(2, None, 1, 9)];
-        let labels = y_labels(&bar_chart("c", &rows));
+        let labels = y_labels(&bar_chart("c", &rows).into_string());
         let values: Vec<i64> = labels.iter().map(|(v, _)| *v).collect();
         // Net −8 to bookings 37: a span of 45 in steps of 20, from −20 to 40.
         assert_eq!(values, [-20, 0, 20, 40]);
@@ -605,7 +593,7 @@ mod tests {
     #[test]
     fn net_bookings_are_a_line_with_a_point_per_bucket() {
         let rows = [row(1, None, 10, 5), row(2, None, 0, 0), row(3, None, 1, 4)];
-        let svg = bar_chart("c", &rows);
+        let svg = bar_chart("c", &rows).into_string();
         let points = svg
             .split(r#"<polyline class="net" points=""#)
             .nth(1)
@@ -630,7 +618,7 @@ mod tests {
     #[test]
     fn bar_heights_are_proportional_to_the_figures() {
         let rows = [row(1, None, 10, 5), row(2, None, 0, 0), row(3, None, 4, 1)];
-        let b = bars(&bar_chart("c", &rows));
+        let b = bars(&bar_chart("c", &rows).into_string());
         let classes: Vec<&str> = b.iter().map(|(c, _)| c.as_str()).collect();
         assert_eq!(
             classes,
@@ -654,7 +642,7 @@ mod tests {
     #[test]
     fn every_bar_has_its_number_on_hover_and_every_bucket_a_table_row() {
         let rows = [row(6, Some(3), 5, 2), row(6, Some(4), 0, 0)];
-        let html = section("by-day", "June", "Day", &rows);
+        let html = section("by-day", "June", "Day", &rows).into_string();
         assert!(
             html.contains("<title>3 Jun 2022: 5 bookings</title>"),
             "{html}"
@@ -673,40 +661,38 @@ mod tests {
     fn no_figures_say_so_instead_of_an_empty_frame() {
         let zeros: Vec<DashboardRow> = (1..=12).map(|m| row(m, None, 0, 0)).collect();
         for rows in [&zeros[..], &[]] {
-            let html = section("by-month", "Nothing", "Month", rows);
+            let html = section("by-month", "Nothing", "Month", rows).into_string();
             assert!(!html.contains("<svg") && !html.contains("<table"), "{html}");
             assert!(html.contains("No events for this hotel in this period."));
-            let svg = bar_chart("c", rows);
+            let svg = bar_chart("c", rows).into_string();
             assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
             assert!(bars(&svg).is_empty());
         }
         let form = Form::from_query("hotel_id=7&year=2022");
         let body = section("by-month", "Nothing", "Month", &zeros);
-        let response = page(StatusCode::OK, &form, &[], &body);
+        let response = page(StatusCode::OK, &form, &[], body);
         assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]
     fn everything_interpolated_is_escaped() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-        let form = Form::from_query("hotel_id=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&year=<b>");
-        let html = form_html(&form, &[]);
+        let form = Form::from_query("hotel_id=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&year=<b>'%26");
+        let html = form_html(&form, &[]).into_string();
         assert!(
             !html.contains("<script>") && !html.contains("<b>"),
             "{html}"
         );
         assert!(html.contains(r#"value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;""#));
-        let html = section("<i>", "<script>", "<u>", &[row(1, None, 1, 0)]);
+        assert!(html.contains(r#"value="&lt;b&gt;'&amp;""#), "{html}");
+        let html = section("<i>", "<script>", "<u>", &[row(1, None, 1, 0)]).into_string();
         assert!(!html.contains("<script>") && !html.contains("<i>") && !html.contains("<u>"));
+        assert!(html.contains(r#"aria-label="&lt;script&gt;""#), "{html}");
     }
 
     #[test]
     fn the_form_echoes_the_values_sent() {
         let form = Form::from_query("hotel_id=12&year=2021&basis=stay&month=4&other=1");
-        let html = form_html(&form, &[]);
+        let html = form_html(&form, &[]).into_string();
         assert!(html.contains(r#"name="hotel_id" min="1" required value="12""#));
         assert!(html.contains(r#"<option value="stay" selected>"#));
         assert!(html.contains(r#"<option value="4" selected>Apr</option>"#));
@@ -728,9 +714,9 @@ mod tests {
                 last_year: 2021,
             },
         ];
-        let html = form_html(&Form::from_query("hotel_id=12&year=2021"), &hotels);
+        let html = form_html(&Form::from_query("hotel_id=12&year=2021"), &hotels).into_string();
         assert!(html.contains(r#"<select name="hotel_id" required><option value="3">3 (2022–2024)</option><option value="12" selected>12 (2021)</option></select>"#), "{html}");
-        let html = form_html(&Form::from_query("hotel_id=<i>9"), &hotels);
+        let html = form_html(&Form::from_query("hotel_id=<i>9"), &hotels).into_string();
         assert!(
             html.contains(
                 r#"<option value="&lt;i&gt;9" selected>&lt;i&gt;9 (no figures)</option>"#

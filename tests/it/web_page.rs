@@ -385,6 +385,30 @@ async fn the_form_offers_the_hotels_with_figures_and_defaults_to_their_latest_ye
         body.contains("No events for this hotel and year: hotel 5 has none in 2023"),
         "{body}"
     );
+    // Markup and quotes in the address come back as text, in the echoed option and the year too.
+    let (status, body) = page(
+        &app,
+        "/?hotel_id=%22%3E%3Cscript%3Ealert(%27x%27)%3C/script%3E&year=%27%22%3E%3Cscript%3E",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.contains("<script"), "{body}");
+    assert!(
+        body.contains(r#"<option value="&quot;&gt;&lt;script&gt;alert("#),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;/script&gt; (no figures)</option>"),
+        "{body}"
+    );
+    let year = body
+        .split(r#"name="year" min="1900" max="2100" required value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next());
+    assert!(
+        year.is_some_and(|v| v.ends_with("&quot;&gt;&lt;script&gt;")),
+        "{body}"
+    );
     let (_, body) = page(&app, "/?hotel_id=9&year=2020").await;
     assert!(
         body.contains("No events for this hotel and year: hotel 9 has none in 2020 on the event basis; its figures are in 2019–2023."),
