@@ -79,6 +79,94 @@ impl ApiError {
     }
 }
 
+/// Reads a query string into `T`, an endpoint's parameters: `T`'s `Deserialize` names them
+/// (serde aliases for the other spellings clients send) and may check each value in a
+/// `deserialize_with` function, whose error message follows the parameter's name.
+///
+/// Values are trimmed and empty ones count as absent; unknown parameters are ignored. A
+/// parameter given twice, under one name or two of its names, is refused ("is given more than
+/// once") rather than one of the values silently winning. An error names the parameter as the
+/// client spelled it, the second one for a repeat.
+///
+/// Neither serde_urlencoded nor serde_html_form (behind axum's and axum-extra's `Query`) trims
+/// values, and their errors are serde's sentences ("duplicate field `rpg_status`"), without the
+/// name the client used. So the pairs go through serde's own `MapDeserializer`, remembering the
+/// key being read.
+pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let reading = std::cell::RefCell::new(String::new());
+    let pairs = url::form_urlencoded::parse(query.as_bytes())
+        .filter_map(|(key, value)| {
+            let value = value.trim();
+            (!value.is_empty()).then(|| (key.into_owned(), Text(value.to_string())))
+        })
+        .inspect(|(key, _)| reading.borrow_mut().clone_from(key));
+    T::deserialize(serde::de::value::MapDeserializer::new(pairs)).map_err(|e: ParamError| {
+        let name = e
+            .field
+            .map_or_else(|| reading.borrow().clone(), str::to_string);
+        ApiError::bad_param(&name, e.message)
+    })
+}
+
+/// A query value: text, which a `String` field takes as it is and a `deserialize_with` function
+/// checks; an `Option` field gets `Some` (the value is there).
+struct Text(String);
+
+impl<'de> serde::de::IntoDeserializer<'de, ParamError> for Text {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Text {
+    type Error = ParamError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ParamError> {
+        v.visit_string(self.0)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ParamError> {
+        v.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+/// A query parameter's problem; `field` is set when it is not the one being read (a missing
+/// one).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct ParamError {
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl serde::de::Error for ParamError {
+    fn custom<M: std::fmt::Display>(message: M) -> Self {
+        Self {
+            field: None,
+            message: message.to_string(),
+        }
+    }
+
+    fn duplicate_field(_: &'static str) -> Self {
+        Self::custom("is given more than once")
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self {
+            field: Some(field),
+            message: "is required".into(),
+        }
+    }
+}
+
 /// Every error response has this shape: `error` says what is wrong in a sentence, `field` names
 /// the field or parameter at fault when there is one. (Each documented response carries an
 /// example of its own status, see `ErrorExamples`.)

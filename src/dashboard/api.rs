@@ -9,65 +9,51 @@ use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
 use super::{MAX_YEAR, MIN_YEAR};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{parse_query, ApiError, ErrorBody};
 
 /// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
 /// ignored.
-#[derive(IntoParams)]
+///
+/// Read as text and checked afterwards in this order (`parse_dashboard_query`), so that the
+/// parameter named is the first at fault here, whatever order the query string gives them in.
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents the parameters; `parse_dashboard_query` reads them
 pub struct DashboardParams {
     /// The hotel. A hotel without events gets zeros.
     // The examples are what Swagger UI's "Try it out" fills in: a hotel and year of
     // data/sample_events.csv. Optional parameters have none, so that it sends none of them.
-    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
-    hotel_id: i32,
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: Option<String>,
     /// `month`: one row per month. `day`: one row per day.
-    #[param(inline, example = "month")]
-    period: PeriodParam,
+    #[param(value_type = Period, required = true, inline, example = "month")]
+    period: Option<String>,
     /// The year, 1900 to 2100.
-    #[param(minimum = 1900, maximum = 2100, example = 2022)]
-    year: i32,
+    #[param(value_type = i32, required = true, minimum = 1900, maximum = 2100, example = 2022)]
+    year: Option<String>,
     /// Narrows the answer to this month, 1 to 12 (with `period=month`, one row).
-    #[param(minimum = 1, maximum = 12)]
-    month: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 12)]
+    month: Option<String>,
     /// With `period=day` and `month`: narrows the answer to this day of the month (one row). It
     /// must exist (no 30 February).
-    #[param(minimum = 1, maximum = 31)]
-    day: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 31)]
+    day: Option<String>,
     /// `event` (default): counted on the UTC date of each event's `event_timestamp` (when the
     /// business came in). `stay`: counted on each event's `night_of_stay` (room-nights on the
     /// books per night).
-    #[param(inline)]
-    basis: Option<BasisParam>,
+    #[param(value_type = Option<Basis>, inline)]
+    basis: Option<String>,
 }
 
 /// The values `period` takes.
-#[derive(ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ToSchema)]
 #[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum PeriodParam {
-    Month,
-    Day,
-}
-
-/// The values `basis` takes.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum BasisParam {
-    Event,
-    Stay,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
     Month,
     Day,
@@ -238,22 +224,14 @@ impl DashboardCache {
 
 /// Reads `GET /dashboard`'s query string, naming the parameter at fault.
 pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
-    const NAMES: [&str; 6] = ["hotel_id", "period", "year", "month", "day", "basis"];
-    let mut values: [Option<String>; 6] = Default::default();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let Some(i) = NAMES.iter().position(|n| *n == key) else {
-            continue;
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        if values[i].is_some() {
-            return Err(ApiError::bad_param(NAMES[i], "is given more than once"));
-        }
-        values[i] = Some(value.to_string());
-    }
-    let [hotel_id, period, year, month, day, basis] = values;
+    let DashboardParams {
+        hotel_id,
+        period,
+        year,
+        month,
+        day,
+        basis,
+    } = parse_query(query)?;
     let required =
         |name: &str, v: Option<String>| v.ok_or_else(|| ApiError::bad_param(name, "is required"));
     let int = |name: &str, v: &str, lo: i64, hi: i64| {
@@ -419,6 +397,23 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn parameters_are_checked_in_their_documented_order() {
+        let error = |q: &str| parse_dashboard_query(q).unwrap_err().to_string();
+        assert_eq!(
+            error("period=week"),
+            "query parameter `hotel_id` is required"
+        );
+        assert_eq!(
+            error("year=1800&period=week&hotel_id=1"),
+            "query parameter `period` must be `month` or `day`"
+        );
+        assert_eq!(
+            error("hotel_id=1&period=day&year=2022&year=%20&year=2023"),
+            "query parameter `year` is given more than once"
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub mod store;
 pub mod sync;
 
 /// Which date an event is counted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase", description = "The values `basis` takes.")]
 pub enum Basis {
     /// The UTC date of `event_timestamp`: when the business came in.
     Event,

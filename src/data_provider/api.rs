@@ -8,9 +8,10 @@ use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::DateTime;
-use serde::Deserialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::event::{
     parse_date, parse_hotel_id, parse_status, parse_timestamp, parse_uuid, raw_from_json, Event,
@@ -19,7 +20,7 @@ use super::event::{
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::store::{self, EventFilter, ListCursor, Stored};
 use super::ApiState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{parse_query, ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
 pub const DEFAULT_LIMIT: i64 = 1000;
@@ -129,40 +130,56 @@ pub async fn create_event(
 /// Query parameters of `GET /events`. The seed's single-underscore spellings (`updated_gte`,
 /// `updated_gt`, `updated_lte`, `night_of_stay_gte`, `night_of_stay_lte`) and the names `status`
 /// and `room_reservation_id` are accepted too. Empty values count as absent.
-#[derive(IntoParams)]
+///
+/// Each value is checked as it is read, so the first parameter at fault in the query string is
+/// the one named; `cursor` is checked last, against `order`.
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code, non_snake_case)] // documents the parameters (named as clients send them); `parse_list_query` reads them
 pub struct ListParams {
     // No examples: Swagger UI's "Try it out" would send every one of them together.
     /// Only this hotel's events.
     #[param(minimum = 1, maximum = 2147483647)]
+    #[serde(default, deserialize_with = "hotel_id")]
     hotel_id: Option<i32>,
     /// Events whose `event_timestamp` is at or after this instant (RFC 3339, or
     /// `YYYY-MM-DD HH:MM:SS` in UTC).
-    #[param(format = DateTime)]
-    updated__gte: Option<String>,
+    #[serde(rename = "updated__gte", alias = "updated_gte")]
+    #[serde(default, deserialize_with = "timestamp")]
+    updated_gte: Option<DateTime<Utc>>,
     /// Events whose `event_timestamp` is strictly after this instant.
-    #[param(format = DateTime)]
-    updated__gt: Option<String>,
+    #[serde(rename = "updated__gt", alias = "updated_gt")]
+    #[serde(default, deserialize_with = "timestamp")]
+    updated_gt: Option<DateTime<Utc>>,
     /// Events whose `event_timestamp` is at or before this instant.
-    #[param(format = DateTime)]
-    updated__lte: Option<String>,
+    #[serde(rename = "updated__lte", alias = "updated_lte")]
+    #[serde(default, deserialize_with = "timestamp")]
+    updated_lte: Option<DateTime<Utc>>,
     /// Events whose `event_timestamp` is strictly before this instant.
-    #[param(format = DateTime)]
-    updated__lt: Option<String>,
+    #[serde(rename = "updated__lt", alias = "updated_lt")]
+    #[serde(default, deserialize_with = "timestamp")]
+    updated_lt: Option<DateTime<Utc>>,
     /// 1 = bookings only, 2 = cancellations only.
     #[param(minimum = 1, maximum = 2)]
-    rpg_status: Option<i16>,
+    #[serde(rename = "rpg_status", alias = "status")]
+    #[serde(default, deserialize_with = "status")]
+    status: Option<i16>,
     /// Only this reservation's events (UUID, any case).
-    room_id: Option<String>,
+    // Documented as a plain string, as before: any case is accepted.
+    #[param(value_type = Option<String>)]
+    #[serde(rename = "room_id", alias = "room_reservation_id")]
+    #[serde(default, deserialize_with = "uuid")]
+    room_reservation_id: Option<Uuid>,
     /// Events for nights on or after this date (`YYYY-MM-DD`).
-    #[param(format = Date)]
-    night_of_stay__gte: Option<String>,
+    #[serde(rename = "night_of_stay__gte", alias = "night_of_stay_gte")]
+    #[serde(default, deserialize_with = "date")]
+    night_of_stay_gte: Option<NaiveDate>,
     /// Events for nights on or before this date (`YYYY-MM-DD`).
-    #[param(format = Date)]
-    night_of_stay__lte: Option<String>,
+    #[serde(rename = "night_of_stay__lte", alias = "night_of_stay_lte")]
+    #[serde(default, deserialize_with = "date")]
+    night_of_stay_lte: Option<NaiveDate>,
     /// Page size, 1 to 10000 (default 1000).
     #[param(minimum = 1, maximum = 10000)]
+    #[serde(default, deserialize_with = "limit")]
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link: <…>; rel="next"` header.
     /// Opaque; a cursor from one `order` is refused by the other.
@@ -174,16 +191,62 @@ pub struct ListParams {
     /// held back until it commits, and the response always carries a `next` link, to poll
     /// for events stored later (an empty page's link repeats the cursor it was asked with).
     #[param(inline)]
-    order: Option<ListOrderParam>,
+    #[serde(default, deserialize_with = "order")]
+    order: Option<OrderParam>,
 }
 
 /// The values `order` takes.
-#[derive(ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
 #[schema(rename_all = "lowercase")]
-#[allow(dead_code)] // documents the parameter; `parse_list_query` reads it
-pub enum ListOrderParam {
+pub enum OrderParam {
     Timestamp,
     Stored,
+}
+
+/// A parameter's value, read by `parse`; its error message follows the parameter's name.
+fn checked<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn hotel_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    checked(d, |v| parse_hotel_id(&Scalar::Text(Cow::Borrowed(v))))
+}
+
+fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    checked(d, parse_timestamp)
+}
+
+fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i16>, D::Error> {
+    checked(d, |v| parse_status(&Scalar::Text(Cow::Borrowed(v))))
+}
+
+fn uuid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
+    checked(d, parse_uuid)
+}
+
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    checked(d, parse_date)
+}
+
+fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    checked(d, |v| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| format!("must be an integer from 1 to {MAX_LIMIT}"))
+    })
+}
+
+fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error> {
+    checked(d, |v| match v {
+        "timestamp" => Ok(OrderParam::Timestamp),
+        "stored" => Ok(OrderParam::Stored),
+        _ => Err("must be `timestamp` or `stored`".into()),
+    })
 }
 
 /// Lists events in `event_timestamp` order (ties by `id`), a page at a time.
@@ -294,108 +357,52 @@ pub enum ListOrder {
 
 /// Reads `GET /events`'s query string, naming the parameter at fault.
 pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery {
-        filter: EventFilter::default(),
-        cursor: None,
-        limit: DEFAULT_LIMIT,
-        order: ListOrder::Timestamp,
+    let p: ListParams = parse_query(query)?;
+    let filter = EventFilter {
+        hotel_id: p.hotel_id,
+        updated_gte: p.updated_gte,
+        updated_gt: p.updated_gt,
+        updated_lte: p.updated_lte,
+        updated_lt: p.updated_lt,
+        status: p.status,
+        room_reservation_id: p.room_reservation_id,
+        night_of_stay_gte: p.night_of_stay_gte,
+        night_of_stay_lte: p.night_of_stay_lte,
     };
-    // The cursor's meaning depends on `order`, which may come after it.
-    let mut cursor: Option<String> = None;
-    let mut stored = false;
-    let mut seen: Vec<&'static str> = Vec::new();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let value = value.trim();
-        let Some(canonical) = canonical_param(&key) else {
-            continue; // unknown parameters are ignored, as unknown fields are
-        };
-        if value.is_empty() {
-            continue;
-        }
-        if seen.contains(&canonical) {
-            return Err(ApiError::bad_param(&key, "is given more than once"));
-        }
-        seen.push(canonical);
-        let text = || Scalar::Text(Cow::Borrowed(value));
-        let bad = |m: String| ApiError::bad_param(&key, m);
-        let f = &mut q.filter;
-        match canonical {
-            "hotel_id" => f.hotel_id = Some(parse_hotel_id(&text()).map_err(bad)?),
-            "updated__gte" => f.updated_gte = Some(parse_timestamp(value).map_err(bad)?),
-            "updated__gt" => f.updated_gt = Some(parse_timestamp(value).map_err(bad)?),
-            "updated__lte" => f.updated_lte = Some(parse_timestamp(value).map_err(bad)?),
-            "updated__lt" => f.updated_lt = Some(parse_timestamp(value).map_err(bad)?),
-            "rpg_status" => f.status = Some(parse_status(&text()).map_err(bad)?),
-            "room_id" => f.room_reservation_id = Some(parse_uuid(value).map_err(bad)?),
-            "night_of_stay__gte" => f.night_of_stay_gte = Some(parse_date(value).map_err(bad)?),
-            "night_of_stay__lte" => f.night_of_stay_lte = Some(parse_date(value).map_err(bad)?),
-            "limit" => {
-                q.limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| bad(format!("must be an integer from 1 to {MAX_LIMIT}")))?
-            }
-            "cursor" => cursor = Some(value.to_string()),
-            "order" => {
-                stored = match value {
-                    "timestamp" => false,
-                    "stored" => true,
-                    _ => return Err(bad("must be `timestamp` or `stored`".into())),
-                }
-            }
-            _ => {}
-        }
-    }
+    // The cursor's meaning depends on `order`: read last, by the order it is given with.
     let bad_cursor = |m: &str| ApiError::bad_param("cursor", m);
-    match (stored, cursor) {
-        (false, None) => {}
-        (false, Some(c)) => {
-            q.cursor = Some(decode_cursor(&c).ok_or_else(|| {
+    let foreign = "is not a cursor this service issued; copy it from a Link header";
+    let (cursor, order) = match (p.order.unwrap_or(OrderParam::Timestamp), p.cursor) {
+        (OrderParam::Timestamp, None) => (None, ListOrder::Timestamp),
+        (OrderParam::Timestamp, Some(c)) => {
+            let cursor = decode_cursor(&c).ok_or_else(|| {
                 if decode_stored_cursor(&c).is_some() {
                     bad_cursor(
                         "belongs to `order=stored`; give that order with it, or drop the cursor",
                     )
                 } else {
-                    bad_cursor("is not a cursor this service issued; copy it from a Link header")
+                    bad_cursor(foreign)
                 }
-            })?)
+            })?;
+            (Some(cursor), ListOrder::Timestamp)
         }
-        (true, c) => {
-            let after = match c {
-                None => StoredCursor::START,
-                Some(c) => decode_stored_cursor(&c).ok_or_else(|| {
-                    if decode_cursor(&c).is_some() {
-                        bad_cursor("belongs to the `timestamp` order, not to `order=stored`")
-                    } else {
-                        bad_cursor(
-                            "is not a cursor this service issued; copy it from a Link header",
-                        )
-                    }
-                })?,
-            };
-            q.order = ListOrder::Stored(after);
+        (OrderParam::Stored, None) => (None, ListOrder::Stored(StoredCursor::START)),
+        (OrderParam::Stored, Some(c)) => {
+            let after = decode_stored_cursor(&c).ok_or_else(|| {
+                if decode_cursor(&c).is_some() {
+                    bad_cursor("belongs to the `timestamp` order, not to `order=stored`")
+                } else {
+                    bad_cursor(foreign)
+                }
+            })?;
+            (None, ListOrder::Stored(after))
         }
-    }
-    Ok(q)
-}
-
-/// The documented name of a query parameter, accepting the aliases existing clients use.
-fn canonical_param(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "hotel_id" => "hotel_id",
-        "updated__gte" | "updated_gte" => "updated__gte",
-        "updated__gt" | "updated_gt" => "updated__gt",
-        "updated__lte" | "updated_lte" => "updated__lte",
-        "updated__lt" | "updated_lt" => "updated__lt",
-        "rpg_status" | "status" => "rpg_status",
-        "room_id" | "room_reservation_id" => "room_id",
-        "night_of_stay__gte" | "night_of_stay_gte" => "night_of_stay__gte",
-        "night_of_stay__lte" | "night_of_stay_lte" => "night_of_stay__lte",
-        "limit" => "limit",
-        "cursor" => "cursor",
-        "order" => "order",
-        _ => return None,
+    };
+    Ok(ListQuery {
+        filter,
+        cursor,
+        limit: p.limit.unwrap_or(DEFAULT_LIMIT),
+        order,
     })
 }
 
@@ -461,6 +468,28 @@ mod tests {
     #[test]
     fn a_parameter_given_twice_under_two_names_is_refused() {
         assert!(parse_list_query("status=1&rpg_status=1").is_err());
+    }
+
+    #[test]
+    fn values_are_trimmed_and_empty_ones_are_absent() {
+        let q =
+            parse_list_query("hotel_id=%203%20&hotel_id=&status=&rpg_status=2&foo=bar").unwrap();
+        assert_eq!((q.filter.hotel_id, q.filter.status), (Some(3), Some(2)));
+    }
+
+    #[test]
+    fn the_first_parameter_at_fault_in_the_query_string_is_named() {
+        let error = |q: &str| parse_list_query(q).unwrap_err().to_string();
+        assert_eq!(
+            error("limit=0&hotel_id=x&cursor=zz"),
+            "query parameter `limit` must be an integer from 1 to 10000"
+        );
+        assert_eq!(
+            error("hotel_id=1&hotel_id=x"),
+            "query parameter `hotel_id` is given more than once"
+        );
+        assert!(error("room_reservation_id=zz&hotel_id=0")
+            .starts_with("query parameter `room_reservation_id` "));
     }
 
     #[test]
