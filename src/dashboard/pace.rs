@@ -61,7 +61,7 @@ pub struct PaceParams {
     /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
     to: Option<NaiveDate>,
     /// The day the figures are as of: events whose UTC day is after it are not counted
-    /// (default: today, UTC). On the sample data, try `2023-06-30`.
+    /// (default: today, UTC). On the sample data, try `2023-06-01`.
     as_of: Option<NaiveDate>,
     /// Pickup windows in days, comma-separated: 1 to 5 lengths, each 1 to 365 (default
     /// `1,7,30`). A window of n days counts the events of the days `as_of` − n + 1 … `as_of`.
@@ -77,7 +77,7 @@ pub struct CurveParams {
     #[param(minimum = 1, maximum = 2147483647, example = 2603)]
     hotel_id: i32,
     /// The night of stay, `YYYY-MM-DD`.
-    #[param(example = "2023-06-30")]
+    #[param(example = "2023-06-23")]
     night: NaiveDate,
     /// How many days before the night the curve starts, 0 to 730 (default 90).
     #[param(minimum = 0, maximum = 730)]
