@@ -375,6 +375,14 @@ impl PaceCache {
             answers.insert(q, json);
         }
     }
+
+    /// Answers held, once expiries due have been applied.
+    pub fn held(&self) -> u64 {
+        self.answers.as_ref().map_or(0, |answers| {
+            answers.run_pending_tasks();
+            answers.entry_count()
+        })
+    }
 }
 
 fn today() -> NaiveDate {

@@ -311,3 +311,178 @@ async fn figures_match_the_oracle_seed_2() {
 async fn figures_match_the_oracle_seed_3() {
     figures_match_the_oracle(3, 3000).await;
 }
+
+#[tokio::test]
+async fn bad_parameters_answer_400_naming_them_and_unknown_hotels_get_zeros() {
+    let app = TestApp::spawn().await;
+    for (path, field) in [
+        ("/dashboard/pace", "hotel_id"),
+        ("/dashboard/pace?hotel_id=0", "hotel_id"),
+        ("/dashboard/pace?hotel_id=1&hotel_id=2", "hotel_id"),
+        ("/dashboard/pace?hotel_id=1&as_of=1899-12-31", "as_of"),
+        ("/dashboard/pace?hotel_id=1&as_of=2023-02-29", "as_of"),
+        ("/dashboard/pace?hotel_id=1&from=2101-01-01", "from"),
+        ("/dashboard/pace?hotel_id=1&from=June", "from"),
+        (
+            "/dashboard/pace?hotel_id=1&from=2024-01-02&to=2024-01-01",
+            "to",
+        ),
+        (
+            "/dashboard/pace?hotel_id=1&from=2022-01-01&to=2024-01-03",
+            "to",
+        ),
+        ("/dashboard/pace?hotel_id=1&pickup=0", "pickup"),
+        ("/dashboard/pace?hotel_id=1&pickup=366", "pickup"),
+        ("/dashboard/pace?hotel_id=1&pickup=1,2,3,4,5,6", "pickup"),
+        ("/dashboard/booking-curve?night=2024-01-01", "hotel_id"),
+        ("/dashboard/booking-curve?hotel_id=1", "night"),
+        (
+            "/dashboard/booking-curve?hotel_id=1&night=2101-01-01",
+            "night",
+        ),
+        (
+            "/dashboard/booking-curve?hotel_id=1&night=2024-01-01&days=731",
+            "days",
+        ),
+        ("/dashboard/lead-time?hotel_id=1&to=2024-01-01", "from"),
+        ("/dashboard/lead-time?hotel_id=1&from=2024-01-01", "to"),
+        (
+            "/dashboard/lead-time?hotel_id=1&from=2024-01-01&to=2026-01-02",
+            "to",
+        ),
+        (
+            "/dashboard/lead-time/?hotel_id=1&from=1899-01-01&to=2024-01-01",
+            "from",
+        ),
+    ] {
+        app.assert_rejects_param(path, field).await;
+    }
+
+    // A hotel without events, at the edges of the accepted years: every night, point and
+    // bucket present, all zeros; the year before 1900-01-01 is answered as computed.
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace/?hotel_id=99&from=1900-01-01&to=1902-01-02&as_of=1900-01-01&pickup=365")
+        .await;
+    assert_eq!(nights.len(), 732);
+    assert_eq!(nights[0]["stly"]["night"], "1899-01-02");
+    assert_eq!(nights[0]["stly"]["as_of"], "1899-01-02");
+    assert!(nights.iter().all(|n| n["on_the_books"] == 0
+        && n["stly"]["on_the_books"] == 0
+        && n["pickup"][0]["days"] == 365
+        && n["pickup"][0]["net"] == 0));
+    let points: Vec<Value> = app
+        .get_json("/dashboard/booking-curve/?hotel_id=99&night=1900-01-01&days=730")
+        .await;
+    assert_eq!(points.len(), 731);
+    assert_eq!(points[0]["as_of"], "1898-01-01");
+    assert!(points
+        .iter()
+        .all(|p| p["on_the_books"] == 0 && p["stly_on_the_books"] == 0));
+    let buckets: Vec<Value> = app
+        .get_json("/dashboard/lead-time?hotel_id=99&from=2100-01-01&to=2100-12-31")
+        .await;
+    assert_eq!(buckets.len(), 12);
+    assert_eq!(buckets[0]["min_days"], Value::Null);
+    assert_eq!(buckets[11]["max_days"], Value::Null);
+    assert_eq!(
+        (
+            buckets[5]["min_days"].clone(),
+            buckets[5]["max_days"].clone()
+        ),
+        (8.into(), 14.into())
+    );
+    // The default `to` stops at the last accepted day.
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace?hotel_id=99&as_of=2100-12-01")
+        .await;
+    assert_eq!(nights.len(), 31);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time() {
+    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 1500).await;
+    let get = |path: &str| {
+        let (app, url) = (&app, app.url(path));
+        async move {
+            let r = app.client.get(&url).send().await.expect("request");
+            assert_eq!(r.status(), 200, "{url}");
+            r.json::<Vec<Value>>().await.expect("JSON")
+        }
+    };
+    let today = Utc::now().date_naive();
+    let nights = get("/dashboard/pace?hotel_id=5").await;
+    assert_eq!(nights.len(), 90);
+    // Tolerates a test run across midnight UTC.
+    assert!(
+        [today, Utc::now().date_naive()]
+            .iter()
+            .any(|t| nights[0]["as_of"] == t.to_string() && nights[0]["night"] == t.to_string()),
+        "{}",
+        nights[0]
+    );
+    let pickup: Vec<i64> = nights[0]["pickup"]
+        .as_array()
+        .expect("pickup")
+        .iter()
+        .map(|p| p["days"].as_i64().expect("days"))
+        .collect();
+    assert_eq!(pickup, [1, 7, 30]);
+    assert_eq!(
+        get("/dashboard/booking-curve?hotel_id=5&night=2024-03-01")
+            .await
+            .len(),
+        91
+    );
+
+    // An event counted after an answer was cached shows within the cache time.
+    let night = today + Duration::days(10);
+    let path = &format!("/dashboard/pace?hotel_id=5&from={night}&to={night}");
+    assert_eq!(get(path).await[0]["on_the_books"], 0);
+    assert!(app.pace_cache().held() > 0, "the answers were cached");
+    let event =
+        crate::common::fixtures::event_json(1, 5, &Utc::now().to_rfc3339(), 1, &night.to_string());
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&event)
+        .send()
+        .await
+        .expect("POST /events");
+    assert_eq!(r.status(), 201);
+    app.synced(1, 100).await;
+    let counted_at = std::time::Instant::now();
+    crate::common::wait::eventually(
+        "the new figure is answered",
+        std::time::Duration::from_secs(10),
+        || async { get(path).await[0]["on_the_books"] == 1 },
+    )
+    .await;
+    assert!(
+        counted_at.elapsed() < std::time::Duration::from_millis(3000),
+        "a cached answer outlived DASHBOARD_CACHE_MS"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_read_token_guards_the_pace_figures() {
+    let app = TestApp::spawn_configured(0, |c| c.read_api_token = Some("r-token".into())).await;
+    for path in [
+        "/dashboard/pace?hotel_id=5",
+        "/dashboard/booking-curve/?hotel_id=5&night=2024-03-01",
+        "/dashboard/lead-time?hotel_id=5&from=2024-01-01&to=2024-01-31",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(r.status(), 401, "{path}");
+        let r = app
+            .client
+            .get(app.url(path))
+            .bearer_auth("r-token")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    app.stop().await;
+}
