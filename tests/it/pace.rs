@@ -486,3 +486,140 @@ async fn the_read_token_guards_the_pace_figures() {
     }
     app.stop().await;
 }
+
+/// A dashboard database made before `dashboard_pace` existed has counted its events into
+/// `dashboard_daily` only: the upgrade empties the counters and rewinds the cursor, and the
+/// next passes count every event exactly once into both tables.
+#[tokio::test]
+async fn an_upgraded_dashboard_recounts_every_event_once_into_both_tables() {
+    use crate::common::db::TestDb;
+    use crate::common::oracle::fold;
+
+    let app = TestApp::spawn().await;
+    let events: Vec<Row> = generated_rows(40, 9)
+        .chain(edge_rows(9).into_iter().take(12))
+        .collect();
+    for e in &events {
+        let body = crate::common::fixtures::event_json(
+            e.id,
+            e.hotel_id,
+            &e.event_timestamp.to_rfc3339(),
+            e.status,
+            &e.night_of_stay.to_string(),
+        );
+        let r = app
+            .client
+            .post(app.url("/events"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 201);
+    }
+    let total = events.len() as i64;
+    let days = fold(events.iter().cloned().map(counted));
+    let pace = PaceOracle::new(events.iter().cloned().map(counted)).table();
+    // The feed's cursor after every event, as the older dashboard stored it.
+    app.synced(total, 1000).await;
+    let mut conn = roompulse::dashboard::store::connection(app.dashboard_db())
+        .await
+        .expect("dashboard db");
+    let cursor = roompulse::dashboard::store::sync_state(&mut conn)
+        .await
+        .expect("sync_state")
+        .cursor;
+    drop(conn);
+
+    // The older schema, as diesel left it, holding that dashboard's figures and cursor.
+    let old = TestDb::empty().await;
+    let (sql, connection) = tokio_postgres::connect(&old.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let first =
+        include_str!("../../migrations_dashboard/2026-11-22-000002_create_dashboard/up.sql");
+    sql.batch_execute(first).await.expect("the first migration");
+    sql.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); \
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20261122000002')",
+    )
+    .await
+    .expect("diesel's bookkeeping");
+    for (&(hotel, basis, day), &(b, c)) in &days {
+        sql.execute(
+            "INSERT INTO dashboard_daily VALUES ($1, $2, $3, $4, $5)",
+            &[&hotel, &basis, &day, &b, &c],
+        )
+        .await
+        .expect("an old row");
+    }
+    sql.execute(
+        "UPDATE sync_state SET cursor = $1, events_synced = $2",
+        &[&cursor, &total],
+    )
+    .await
+    .expect("the old cursor");
+
+    roompulse::db::migrate(&old.url, roompulse::db::DASHBOARD_MIGRATIONS)
+        .await
+        .expect("the upgrade");
+    let row = sql
+        .query_one(
+            "SELECT cursor, events_synced, (SELECT count(*) FROM dashboard_daily), \
+                 (SELECT count(*) FROM dashboard_pace) FROM sync_state",
+            &[],
+        )
+        .await
+        .expect("after the upgrade");
+    let after: (Option<String>, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(after, (None, 0, 0, 0), "emptied and rewound");
+
+    // Two passes: the second finds nothing new and changes nothing.
+    let pool = roompulse::db::pool(&old.url, 2).expect("pool");
+    let client =
+        roompulse::dashboard::client::DataProviderClient::new(&app.base_url).expect("client");
+    for _ in 0..2 {
+        roompulse::dashboard::sync::run_pass(&pool, &client, 10)
+            .await
+            .expect("a pass");
+    }
+    let count = |table: &'static str| {
+        let sql = &sql;
+        async move {
+            let key = if table == "dashboard_daily" {
+                "basis, day"
+            } else {
+                "night, event_day"
+            };
+            sql.query(
+                &format!(
+                    "SELECT hotel_id, {key}, bookings, cancellations FROM {table} \
+                     WHERE bookings <> 0 OR cancellations <> 0"
+                ),
+                &[],
+            )
+            .await
+            .expect("the counters")
+        }
+    };
+    let got_days: crate::common::oracle::Days = count("dashboard_daily")
+        .await
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
+        .collect();
+    let got_pace: crate::common::oracle::PaceTable = count("dashboard_pace")
+        .await
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
+        .collect();
+    assert_eq!(got_days, days);
+    assert_eq!(got_pace, pace);
+    let synced: i64 = sql
+        .query_one("SELECT events_synced FROM sync_state", &[])
+        .await
+        .expect("events_synced")
+        .get(0);
+    assert_eq!(synced, total);
+    app.stop().await;
+}
