@@ -184,6 +184,8 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     let mut uncached = state_for_uncached;
     uncached.dashboard.cache =
         std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(Duration::ZERO));
+    uncached.dashboard.pace_cache =
+        std::sync::Arc::new(crate::dashboard::pace::PaceCache::new(Duration::ZERO));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| fail("bind")(&e))?;

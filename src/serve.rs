@@ -82,6 +82,9 @@ pub fn app_state(
             cache: Arc::new(DashboardCache::new(Duration::from_millis(
                 cfg.dashboard_cache_ms,
             ))),
+            pace_cache: Arc::new(crate::dashboard::pace::PaceCache::new(
+                Duration::from_millis(cfg.dashboard_cache_ms),
+            )),
         },
         ops: OpsState {
             events_db,

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod client;
+pub mod pace;
 pub mod page;
 pub mod schedule;
 pub mod schema;
@@ -60,21 +61,30 @@ use crate::error::{ApiError, ErrorExamples};
 pub struct ApiState {
     pub db: PgPool,
     pub cache: Arc<api::DashboardCache>,
+    /// The recent answers of the pace, booking-curve and lead-time endpoints.
+    pub pace_cache: Arc<pace::PaceCache>,
 }
 
-/// `GET /dashboard` and the chart page at `/`.
+/// `GET /dashboard`, the revenue manager's figures under it, and the chart page at `/`.
 pub fn router() -> Router<ApiState> {
-    crate::routing::both(Router::new(), "/dashboard", get(api::get_dashboard))
-        .route("/", get(page::index))
+    use crate::routing::both;
+    let router = both(Router::new(), "/dashboard", get(api::get_dashboard));
+    let router = both(router, "/dashboard/pace", get(pace::get_pace));
+    let router = both(
+        router,
+        "/dashboard/booking-curve",
+        get(pace::get_booking_curve),
+    );
+    both(router, "/dashboard/lead-time", get(pace::get_lead_time)).route("/", get(page::index))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "roompulse Dashboard",
-        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
+        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
-    paths(api::get_dashboard),
+    paths(api::get_dashboard, pace::get_pace, pace::get_booking_curve, pace::get_lead_time),
     modifiers(&EXAMPLES),
     tags((name = "dashboard", description = "Booking figures per hotel"))
 )]
@@ -87,6 +97,16 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
     Some(match (status, path) {
         ("400", "/dashboard") => {
             api::parse_dashboard_query("hotel_id=2603&period=week&year=2022").err()?
+        }
+        ("400", "/dashboard/pace") => {
+            let today = chrono::NaiveDate::from_ymd_opt(2023, 6, 30)?;
+            pace::parse_pace_query("hotel_id=2603&pickup=1,7,400", today).err()?
+        }
+        ("400", "/dashboard/booking-curve") => {
+            pace::parse_curve_query("hotel_id=2603&night=2023-02-30").err()?
+        }
+        ("400", "/dashboard/lead-time") => {
+            pace::parse_lead_time_query("hotel_id=2603&from=2023-01-01&to=2022-12-31").err()?
         }
         ("401", _) => crate::auth::unauthorized(method == "post", false),
         ("503", _) => {

@@ -20,4 +20,14 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(dashboard_daily, sync_state);
+diesel::table! {
+    dashboard_pace (hotel_id, night, event_day) {
+        hotel_id -> Int4,
+        night -> Date,
+        event_day -> Date,
+        bookings -> Int8,
+        cancellations -> Int8,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(dashboard_daily, dashboard_pace, sync_state);

@@ -57,6 +57,10 @@ pub struct Counts {
 /// take their row locks in one order.
 pub type Deltas = BTreeMap<(i32, Basis, NaiveDate), Counts>;
 
+/// What a page of events adds to the pace figures, keyed by `(hotel_id, night_of_stay, event
+/// day)`; ordered for the same reason as `Deltas`.
+pub type PaceDeltas = BTreeMap<(i32, NaiveDate, NaiveDate), Counts>;
+
 /// The sync's position and progress (the single row of `sync_state`).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = sync_state, check_for_backend(diesel::pg::Pg))]
@@ -81,6 +85,7 @@ pub async fn sync_state(conn: &mut AsyncPgConnection) -> Result<SyncState, Dashb
 #[derive(Debug, Clone, Default)]
 pub struct PageDeltas {
     pub deltas: Deltas,
+    pub pace: PaceDeltas,
     pub events: i64,
     pub last_event_at: Option<DateTime<Utc>>,
 }
@@ -103,21 +108,16 @@ pub async fn apply_page(
     next: &str,
     page: &PageDeltas,
 ) -> Result<Applied, DashboardStoreError> {
-    let n = page.deltas.len();
-    let (mut hotels, mut bases, mut days, mut bookings, mut cancellations) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    let daily = Columns::of(
+        page.deltas
+            .iter()
+            .map(|(&(hotel, basis, day), &c)| (hotel, basis.code(), day, c)),
     );
-    for (&(hotel, basis, day), counts) in &page.deltas {
-        hotels.push(hotel);
-        bases.push(basis.code());
-        days.push(day);
-        bookings.push(counts.bookings);
-        cancellations.push(counts.cancellations);
-    }
+    let pace = Columns::of(
+        page.pace
+            .iter()
+            .map(|(&(hotel, night, event_day), &c)| (hotel, night, event_day, c)),
+    );
     let requested = requested.map(str::to_string);
     let next = next.to_string();
     let events = page.events;
@@ -135,7 +135,7 @@ pub async fn apply_page(
                 if found != requested {
                     return Ok(Applied::CursorMoved { found });
                 }
-                if !hotels.is_empty() {
+                if !daily.hotels.is_empty() {
                     diesel::sql_query(
                         "INSERT INTO dashboard_daily (hotel_id, basis, day, bookings, cancellations) \
                          SELECT * FROM unnest($1, $2, $3, $4, $5) \
@@ -143,11 +143,27 @@ pub async fn apply_page(
                              bookings = dashboard_daily.bookings + EXCLUDED.bookings, \
                              cancellations = dashboard_daily.cancellations + EXCLUDED.cancellations",
                     )
-                    .bind::<Array<Int4>, _>(&hotels)
-                    .bind::<Array<SmallInt>, _>(&bases)
-                    .bind::<Array<Date>, _>(&days)
-                    .bind::<Array<BigInt>, _>(&bookings)
-                    .bind::<Array<BigInt>, _>(&cancellations)
+                    .bind::<Array<Int4>, _>(&daily.hotels)
+                    .bind::<Array<SmallInt>, _>(&daily.second)
+                    .bind::<Array<Date>, _>(&daily.third)
+                    .bind::<Array<BigInt>, _>(&daily.bookings)
+                    .bind::<Array<BigInt>, _>(&daily.cancellations)
+                    .execute(conn)
+                    .await?;
+                }
+                if !pace.hotels.is_empty() {
+                    diesel::sql_query(
+                        "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
+                         SELECT * FROM unnest($1, $2, $3, $4, $5) \
+                         ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
+                             bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
+                             cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
+                    )
+                    .bind::<Array<Int4>, _>(&pace.hotels)
+                    .bind::<Array<Date>, _>(&pace.second)
+                    .bind::<Array<Date>, _>(&pace.third)
+                    .bind::<Array<BigInt>, _>(&pace.bookings)
+                    .bind::<Array<BigInt>, _>(&pace.cancellations)
                     .execute(conn)
                     .await?;
                 }
@@ -167,6 +183,36 @@ pub async fn apply_page(
         })
         .await?;
     Ok(applied)
+}
+
+/// Keyed counts as the column arrays one `INSERT … SELECT * FROM unnest(…)` upserts.
+struct Columns<B, C> {
+    hotels: Vec<i32>,
+    second: Vec<B>,
+    third: Vec<C>,
+    bookings: Vec<i64>,
+    cancellations: Vec<i64>,
+}
+
+impl<B, C> Columns<B, C> {
+    fn of(rows: impl ExactSizeIterator<Item = (i32, B, C, Counts)>) -> Self {
+        let n = rows.len();
+        let mut out = Self {
+            hotels: Vec::with_capacity(n),
+            second: Vec::with_capacity(n),
+            third: Vec::with_capacity(n),
+            bookings: Vec::with_capacity(n),
+            cancellations: Vec::with_capacity(n),
+        };
+        for (hotel, b, c, counts) in rows {
+            out.hotels.push(hotel);
+            out.second.push(b);
+            out.third.push(c);
+            out.bookings.push(counts.bookings);
+            out.cancellations.push(counts.cancellations);
+        }
+        out
+    }
 }
 
 #[derive(QueryableByName)]
@@ -289,4 +335,176 @@ pub async fn hotel_years(pool: &PgPool) -> Result<Vec<HotelYears>, DashboardStor
             })
         })
         .collect())
+}
+
+/// One night's on-the-books as of a day and its pickup over each window asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NightPace {
+    pub night: NaiveDate,
+    pub on_the_books: i64,
+    /// One per window, in the order asked.
+    pub pickup: Vec<Counts>,
+}
+
+#[derive(QueryableByName)]
+struct PaceRow {
+    #[diesel(sql_type = SmallInt)]
+    part: i16,
+    #[diesel(sql_type = Date)]
+    night: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    on_the_books: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    bookings: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    cancellations: Vec<i64>,
+}
+
+/// A range of nights as of one day, with pickup windows.
+#[derive(Debug, Clone, Copy)]
+pub struct NightRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub as_of: NaiveDate,
+}
+
+/// The nights of `hotel_id` in `now` as of its day, with pickup over each of `windows` days (the
+/// event days `as_of − n + 1 ..= as_of`), and the nights of `stly` as of its day (on the books
+/// only), in one statement. Nights without any event counted up to their as-of day have no
+/// row; each part is sorted by night.
+pub async fn pace(
+    pool: &PgPool,
+    hotel_id: i32,
+    now: NightRange,
+    windows: &[i32],
+    stly: NightRange,
+) -> Result<(Vec<NightPace>, Vec<NightPace>), DashboardStoreError> {
+    let mut conn = connection(pool).await?;
+    // One FILTER per window, so that the rows of a night are read once whatever the windows;
+    // their number is at most five, and their lengths are bound, never spliced.
+    let sums = |column: &str| {
+        let each: Vec<String> = (0..windows.len())
+            .map(|i| {
+                format!(
+                    "COALESCE(sum({column}) FILTER (WHERE event_day > $4 - ${}), 0)",
+                    8 + i
+                )
+            })
+            .collect();
+        format!("ARRAY[{}]::int8[]", each.join(", "))
+    };
+    let sql = format!(
+        "SELECT 0::int2 AS part, night, sum(bookings - cancellations)::int8 AS on_the_books, \
+             {} AS bookings, {} AS cancellations \
+         FROM dashboard_pace \
+         WHERE hotel_id = $1 AND night BETWEEN $2 AND $3 AND event_day <= $4 \
+         GROUP BY night \
+         UNION ALL \
+         SELECT 1::int2, night, sum(bookings - cancellations)::int8, \
+             '{{}}'::int8[], '{{}}'::int8[] \
+         FROM dashboard_pace \
+         WHERE hotel_id = $1 AND night BETWEEN $5 AND $6 AND event_day <= $7 \
+         GROUP BY night \
+         ORDER BY part, night",
+        sums("bookings"),
+        sums("cancellations"),
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Int4, _>(hotel_id)
+        .bind::<Date, _>(now.from)
+        .bind::<Date, _>(now.to)
+        .bind::<Date, _>(now.as_of)
+        .bind::<Date, _>(stly.from)
+        .bind::<Date, _>(stly.to)
+        .bind::<Date, _>(stly.as_of);
+    for &days in windows {
+        query = query.bind::<Int4, _>(days);
+    }
+    let rows: Vec<PaceRow> = query.load(&mut conn).await?;
+    let (mut nights, mut last_year) = (Vec::new(), Vec::new());
+    for r in rows {
+        let pickup = r
+            .bookings
+            .into_iter()
+            .zip(r.cancellations)
+            .map(|(bookings, cancellations)| Counts {
+                bookings,
+                cancellations,
+            })
+            .collect();
+        let night = NightPace {
+            night: r.night,
+            on_the_books: r.on_the_books,
+            pickup,
+        };
+        if r.part == 0 {
+            nights.push(night);
+        } else {
+            last_year.push(night);
+        }
+    }
+    Ok((nights, last_year))
+}
+
+/// Net room-nights (bookings − cancellations) of one night counted on one event day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct NightDay {
+    #[diesel(sql_type = Date)]
+    pub night: NaiveDate,
+    #[diesel(sql_type = Date)]
+    pub event_day: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub net: i64,
+}
+
+/// The event days of each of `nights` of `hotel_id` up to the night itself (later events are
+/// on no as-of day of a booking curve), sorted by night and event day.
+pub async fn night_history(
+    pool: &PgPool,
+    hotel_id: i32,
+    nights: &[NaiveDate],
+) -> Result<Vec<NightDay>, DashboardStoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(diesel::sql_query(
+        "SELECT night, event_day, bookings - cancellations AS net FROM dashboard_pace \
+         WHERE hotel_id = $1 AND night = ANY($2) AND event_day <= night \
+         ORDER BY night, event_day",
+    )
+    .bind::<Int4, _>(hotel_id)
+    .bind::<Array<Date>, _>(nights)
+    .load(&mut conn)
+    .await?)
+}
+
+/// Bookings and cancellations of the nights `from ..= to` by days before arrival (night −
+/// event day; negative after the night).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct LeadDays {
+    #[diesel(sql_type = Int4)]
+    pub days_before: i32,
+    #[diesel(sql_type = BigInt)]
+    pub bookings: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cancellations: i64,
+}
+
+pub async fn lead_days(
+    pool: &PgPool,
+    hotel_id: i32,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<LeadDays>, DashboardStoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(diesel::sql_query(
+        "SELECT night - event_day AS days_before, sum(bookings)::int8 AS bookings, \
+             sum(cancellations)::int8 AS cancellations \
+         FROM dashboard_pace WHERE hotel_id = $1 AND night BETWEEN $2 AND $3 \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind::<Int4, _>(hotel_id)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(&mut conn)
+    .await?)
 }

@@ -13,7 +13,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::client::{ClientError, DataProviderClient, FeedEvent};
 use super::client::{STATUS_BOOKING, STATUS_CANCELLATION};
-use super::store::{self, Applied, DashboardStoreError, PageDeltas};
+use super::store::{self, Applied, Counts, DashboardStoreError, PageDeltas};
 use super::Basis;
 use crate::db::PgPool;
 
@@ -80,7 +80,8 @@ fn counted(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Folds a page into per-day counts on both bases.
+/// Folds a page into per-day counts on both bases, and into counts per night of stay and event
+/// day (the pace figures).
 pub fn fold(events: &[FeedEvent]) -> Result<PageDeltas, String> {
     let mut page = PageDeltas {
         events: events.len() as i64,
@@ -92,18 +93,23 @@ pub fn fold(events: &[FeedEvent]) -> Result<PageDeltas, String> {
             STATUS_CANCELLATION => false,
             other => return Err(format!("event {} has status {other}", e.id)),
         };
-        let days = [
-            (Basis::Event, e.event_timestamp.date_naive()),
-            (Basis::Stay, e.night_of_stay),
-        ];
-        for (basis, day) in days {
-            let counts = page.deltas.entry((e.hotel_id, basis, day)).or_default();
+        let event_day = e.event_timestamp.date_naive();
+        let days = [(Basis::Event, event_day), (Basis::Stay, e.night_of_stay)];
+        let count = |counts: &mut Counts| {
             if booking {
                 counts.bookings += 1;
             } else {
                 counts.cancellations += 1;
             }
+        };
+        for (basis, day) in days {
+            count(page.deltas.entry((e.hotel_id, basis, day)).or_default());
         }
+        count(
+            page.pace
+                .entry((e.hotel_id, e.night_of_stay, event_day))
+                .or_default(),
+        );
         page.last_event_at = page.last_event_at.max(Some(e.event_timestamp));
     }
     Ok(page)
@@ -197,7 +203,6 @@ mod tests {
     use chrono::{DateTime, NaiveDate};
 
     use super::*;
-    use crate::dashboard::store::Counts;
 
     #[test]
     fn the_summary_says_one_page_and_one_event() {
@@ -253,6 +258,13 @@ mod tests {
             ((8, Basis::Stay, d(2022, 7, 1)), c(0, 1)),
         ];
         assert_eq!(page.deltas.into_iter().collect::<Vec<_>>(), expected);
+        let pace = [
+            ((7, d(2022, 7, 1), d(2022, 6, 24)), c(1, 0)),
+            ((7, d(2022, 7, 1), d(2022, 6, 25)), c(0, 1)),
+            ((7, d(2022, 7, 2), d(2022, 6, 24)), c(1, 0)),
+            ((8, d(2022, 7, 1), d(2022, 6, 24)), c(0, 1)),
+        ];
+        assert_eq!(page.pace.into_iter().collect::<Vec<_>>(), pace);
         assert_eq!(page.events, 4);
         assert_eq!(
             page.last_event_at,

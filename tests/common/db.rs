@@ -130,6 +130,11 @@ impl TestDb {
         .await
     }
 
+    /// An empty database, no migration run: for the upgrade tests to build an older schema in.
+    pub async fn empty() -> Self {
+        Self::from_template("template0".into()).await
+    }
+
     async fn from_template(template: String) -> Self {
         let name = format!("roompulse_test_{}", uuid::Uuid::new_v4().simple());
         admin()

@@ -2,10 +2,12 @@
 //! an oracle independent of the product's own aggregation (nothing here calls into the sync,
 //! the dashboard store or the API's handlers).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::Value;
+
+use roompulse::data_provider::generate::Row;
 
 use super::fixtures::generated_rows;
 
@@ -62,26 +64,31 @@ pub fn of_json(events: &[&Value]) -> Days {
     }))
 }
 
+/// A generated row as the figures see it.
+pub fn counted(row: Row) -> Counted {
+    Counted {
+        hotel_id: row.hotel_id,
+        event_timestamp: row.event_timestamp,
+        status: row.status,
+        night_of_stay: row.night_of_stay,
+    }
+}
+
 /// What the stores must hold after a generated export, computed from the generator's rows,
 /// not from anything stored.
 pub struct Expected {
     pub ids: HashSet<i64>,
     pub days: Days,
+    /// What `dashboard_pace` must hold.
+    pub pace: PaceTable,
 }
 
 impl Expected {
     pub fn of(rows: u64, seed: u64) -> Self {
-        let mut ids = HashSet::new();
-        let days = fold(generated_rows(rows, seed).map(|row| {
-            ids.insert(row.id);
-            Counted {
-                hotel_id: row.hotel_id,
-                event_timestamp: row.event_timestamp,
-                status: row.status,
-                night_of_stay: row.night_of_stay,
-            }
-        }));
-        Self { ids, days }
+        let ids = generated_rows(rows, seed).map(|row| row.id).collect();
+        let days = fold(generated_rows(rows, seed).map(counted));
+        let pace = PaceOracle::new(generated_rows(rows, seed).map(counted)).table();
+        Self { ids, days, pace }
     }
 
     pub fn events(&self) -> i64 {
@@ -149,4 +156,150 @@ pub async fn assert_api_matches(http: &reqwest::Client, base: &str, days: &Days)
     }
     let total: i64 = days.values().map(|c| c.0 + c.1).sum();
     assert_eq!(checked, total, "every event was compared on both bases");
+}
+
+/// `(hotel_id, night_of_stay, event day)` → `(bookings, cancellations)`: what
+/// `dashboard_pace` must hold; combinations without events are absent.
+pub type PaceTable = BTreeMap<(i32, NaiveDate, NaiveDate), (i64, i64)>;
+
+/// The revenue manager's figures, answered by brute force from the events themselves: each
+/// figure scans every event of its night (grouped by hotel and night only so that thousands of
+/// figures stay quick), with the definitions of issue 10 written out again here.
+pub struct PaceOracle {
+    /// `(hotel_id, night)` → `(event day, status)` of each of its events.
+    nights: HashMap<(i32, NaiveDate), Vec<(NaiveDate, i16)>>,
+}
+
+/// The lead-time buckets in answer order, as issue 10 lists them.
+pub const LEAD_BUCKETS: [&str; 12] = [
+    "after", "0", "1", "2-3", "4-7", "8-14", "15-30", "31-60", "61-90", "91-180", "181-365", "366+",
+];
+
+fn lead_bucket(days_before: i64) -> &'static str {
+    match days_before {
+        i64::MIN..=-1 => "after",
+        0 => "0",
+        1 => "1",
+        2..=3 => "2-3",
+        4..=7 => "4-7",
+        8..=14 => "8-14",
+        15..=30 => "15-30",
+        31..=60 => "31-60",
+        61..=90 => "61-90",
+        91..=180 => "91-180",
+        181..=365 => "181-365",
+        _ => "366+",
+    }
+}
+
+impl PaceOracle {
+    pub fn new(events: impl IntoIterator<Item = Counted>) -> Self {
+        let mut nights: HashMap<(i32, NaiveDate), Vec<(NaiveDate, i16)>> = HashMap::new();
+        for e in events {
+            nights
+                .entry((e.hotel_id, e.night_of_stay))
+                .or_default()
+                .push((e.event_timestamp.date_naive(), e.status));
+        }
+        Self { nights }
+    }
+
+    fn events(&self, hotel: i32, night: NaiveDate) -> &[(NaiveDate, i16)] {
+        self.nights.get(&(hotel, night)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Bookings and cancellations of `night` whose event day is in `first ..= last`.
+    pub fn counted(
+        &self,
+        hotel: i32,
+        night: NaiveDate,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> (i64, i64) {
+        let mut c = (0, 0);
+        for &(day, status) in self.events(hotel, night) {
+            if first <= day && day <= last {
+                match status {
+                    1 => c.0 += 1,
+                    2 => c.1 += 1,
+                    other => panic!("status {other}"),
+                }
+            }
+        }
+        c
+    }
+
+    /// OTB(night, as_of): bookings − cancellations counted on or before `as_of`.
+    pub fn on_the_books(&self, hotel: i32, night: NaiveDate, as_of: NaiveDate) -> i64 {
+        let (b, c) = self.counted(hotel, night, NaiveDate::MIN, as_of);
+        b - c
+    }
+
+    /// Pickup over `days` days as of `as_of`: event days `as_of − days + 1 ..= as_of`.
+    pub fn pickup(&self, hotel: i32, night: NaiveDate, as_of: NaiveDate, days: i64) -> (i64, i64) {
+        let first = as_of - chrono::Duration::days(days - 1);
+        self.counted(hotel, night, first, as_of)
+    }
+
+    /// Bookings and cancellations of the nights `from ..= to` per bucket, in answer order.
+    pub fn lead_time(
+        &self,
+        hotel: i32,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(&'static str, i64, i64)> {
+        let mut out: Vec<(&'static str, i64, i64)> =
+            LEAD_BUCKETS.iter().map(|b| (*b, 0, 0)).collect();
+        for (&(h, night), events) in &self.nights {
+            if h != hotel || night < from || night > to {
+                continue;
+            }
+            for &(day, status) in events {
+                let bucket = lead_bucket((night - day).num_days());
+                let slot = out.iter_mut().find(|s| s.0 == bucket).expect("a bucket");
+                if status == 1 {
+                    slot.1 += 1;
+                } else {
+                    slot.2 += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// The hotels with events.
+    pub fn hotels(&self) -> Vec<i32> {
+        let mut h: Vec<i32> = self.nights.keys().map(|k| k.0).collect();
+        h.sort_unstable();
+        h.dedup();
+        h
+    }
+
+    /// The nights of `hotel` with events, sorted.
+    pub fn nights_of(&self, hotel: i32) -> Vec<NaiveDate> {
+        let mut n: Vec<NaiveDate> = self
+            .nights
+            .keys()
+            .filter(|k| k.0 == hotel)
+            .map(|k| k.1)
+            .collect();
+        n.sort_unstable();
+        n
+    }
+
+    /// What `dashboard_pace` must hold.
+    pub fn table(&self) -> PaceTable {
+        let mut t = PaceTable::new();
+        for (&(hotel, night), events) in &self.nights {
+            for &(day, status) in events {
+                let c = t.entry((hotel, night, day)).or_default();
+                if status == 1 {
+                    c.0 += 1;
+                } else {
+                    c.1 += 1;
+                }
+            }
+        }
+        t
+    }
 }

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 
 use crate::common::fixtures::write_export;
 use crate::common::free_port;
-use crate::common::oracle::Days;
+use crate::common::oracle::{Days, PaceTable};
 use crate::common::redis::queued;
 use crate::common::wait::eventually;
 
@@ -604,6 +604,21 @@ impl Stack {
             .await
             .ok()?;
         Some(row.get(0))
+    }
+
+    /// Every row of `dashboard_pace`, zero rows left out.
+    pub async fn dashboard_pace(&self) -> PaceTable {
+        let c = self.sql("roompulse_dashboard").await.expect("dashboard db");
+        c.query(
+            "SELECT hotel_id, night, event_day, bookings, cancellations FROM dashboard_pace \
+             WHERE bookings <> 0 OR cancellations <> 0",
+            &[],
+        )
+        .await
+        .expect("dashboard_pace")
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
+        .collect()
     }
 
     /// Every row of `dashboard_daily`, zero rows left out.

@@ -1,7 +1,7 @@
 //! The six fault scenarios of issue 5. Each ends with exact figures: every generated event
 //! stored once (`count == count(DISTINCT id) == N`, and the very ids), no dead letters, and,
-//! where the dashboard runs, `dashboard_daily` equal bucket by bucket to the figures folded here
-//! from the generator's rows.
+//! where the dashboard runs, `dashboard_daily` and `dashboard_pace` equal bucket by bucket to
+//! the figures folded here from the generator's rows.
 //!
 //! Limits given to waits are deadlock guards, not timing assertions. The scenarios run one at
 //! a time: each drives PostgreSQL, Redis and several processes on a 2-core machine.
@@ -101,6 +101,23 @@ pub(crate) async fn assert_dashboard_exact(stack: &Stack, expected: &Expected) {
             "dashboard_daily differs from the generator's figures ({} rows vs {}); e.g. (key, want, got) {wrong:?}",
             got.len(),
             expected.days.len()
+        );
+    }
+    // Every pace figure (on the books, pickup, same time last year, booking curve, lead time)
+    // is a sum of these rows: equal rows, exact figures for every night and as-of day.
+    let got = stack.dashboard_pace().await;
+    if got != expected.pace {
+        let wrong: Vec<_> = expected
+            .pace
+            .iter()
+            .filter(|(k, v)| got.get(k) != Some(v))
+            .chain(got.iter().filter(|(k, _)| !expected.pace.contains_key(k)))
+            .take(5)
+            .collect();
+        panic!(
+            "dashboard_pace differs from the generator's figures ({} rows vs {}); e.g. {wrong:?}",
+            got.len(),
+            expected.pace.len()
         );
     }
 }

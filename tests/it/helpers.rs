@@ -147,6 +147,10 @@ impl TestApp {
         &self.state.dashboard.cache
     }
 
+    pub fn pace_cache(&self) -> &roompulse::dashboard::pace::PaceCache {
+        &self.state.dashboard.pace_cache
+    }
+
     /// This app's operations router (probes and metrics), as `worker --metrics-addr` serves it.
     pub fn operations_router(&self) -> axum::Router {
         roompulse::app::operations_router(self.state.ops.clone(), self.state.request_timeout)

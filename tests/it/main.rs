@@ -12,6 +12,7 @@ mod events_api;
 mod helpers;
 mod loader;
 mod metrics;
+mod pace;
 mod security;
 mod structure;
 mod swagger;

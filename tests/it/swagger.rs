@@ -163,14 +163,20 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
                 ("GET", "/events") => {
                     assert!(!body.as_array().unwrap().is_empty(), "{url}: no events")
                 }
-                ("GET", "/dashboard") => {
-                    let booked: i64 = body
-                        .as_array()
-                        .unwrap()
+                ("GET", "/dashboard" | "/dashboard/booking-curve" | "/dashboard/lead-time") => {
+                    assert!(
+                        figures(&path, &body) > 0,
+                        "{url}: all zeros on the sample data: {body}"
+                    );
+                }
+                // `as_of` is optional, so Try it out asks as of today, after the sample's last
+                // event: every night is present, zero-filled.
+                ("GET", "/dashboard/pace") => {
+                    let nights = body.as_array().unwrap();
+                    assert_eq!(nights.len(), 90, "{url}");
+                    assert!(nights
                         .iter()
-                        .map(|r| r["bookings"].as_i64().unwrap())
-                        .sum();
-                    assert!(booked > 0, "{url}: all zeros on the sample data: {body}");
+                        .all(|n| n["pickup"].as_array().unwrap().len() == 3));
                 }
                 _ => {}
             }
@@ -181,6 +187,9 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
         "GET /events",
         "POST /events",
         "GET /dashboard",
+        "GET /dashboard/pace",
+        "GET /dashboard/booking-curve",
+        "GET /dashboard/lead-time",
         "GET /ready",
     ] {
         assert!(sent.contains(op), "{op} was tried: {sent:?}");
@@ -195,18 +204,15 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
         let url = format!("/dashboard{rest}");
         let r = app.client.get(app.url(&url)).send().await.unwrap();
         assert_eq!(r.status(), 200, "README: {url}");
-        let rows: Vec<Value> = r.json().await.unwrap();
-        let counted: i64 = rows
-            .iter()
-            .map(|r| r["bookings"].as_i64().unwrap() + r["cancellations"].as_i64().unwrap())
-            .sum();
+        let body: Value = r.json().await.unwrap();
+        let counted = figures(url.split('?').next().unwrap(), &body);
         assert!(
             counted > 0,
             "README: {url} answers only zeros on the sample"
         );
         queries += 1;
     }
-    assert!(queries >= 4, "{queries}");
+    assert!(queries >= 7, "{queries}");
     // The walkthrough's Swagger step names the values Try it out fills in.
     let doc: Value = app.get_json("/api-docs/dashboard.json").await;
     let example = |name: &str| {
@@ -223,6 +229,31 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
     );
     let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains(&said), "the walkthrough should say: {said}");
+}
+
+/// The sum of the magnitudes of every figure in a Dashboard answer to `path`: zero only when
+/// the answer is all zeros.
+fn figures(path: &str, body: &Value) -> i64 {
+    let n = |v: &Value| v.as_i64().unwrap().abs();
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| match path.trim_end_matches('/') {
+            "/dashboard" | "/dashboard/lead-time" => n(&r["bookings"]) + n(&r["cancellations"]),
+            "/dashboard/pace" => {
+                n(&r["on_the_books"])
+                    + n(&r["stly"]["on_the_books"])
+                    + r["pickup"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| n(&p["bookings"]) + n(&p["cancellations"]))
+                        .sum::<i64>()
+            }
+            "/dashboard/booking-curve" => n(&r["on_the_books"]) + n(&r["stly_on_the_books"]),
+            other => panic!("no figures known for {other}"),
+        })
+        .sum()
 }
 
 /// The sample's real range, as the README states it.

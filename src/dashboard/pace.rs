@@ -1,0 +1,836 @@
+//! The revenue manager's figures, from the counts per hotel, night of stay and event day that
+//! the sync keeps (`dashboard_pace`):
+//!
+//! - `GET /dashboard/pace`: on the books per night as of a day, pickup over 1 to 5 windows, and
+//!   the same time last year (364 days earlier, the same weekday);
+//! - `GET /dashboard/booking-curve`: one night's on the books as of each of the days before it;
+//! - `GET /dashboard/lead-time`: bookings and cancellations of a range of nights by days before
+//!   arrival.
+//!
+//! All days are UTC dates; an event's day is the UTC date of its `event_timestamp`. Every
+//! figure is a sum of stored counts, so it is exact for any as-of day, from the first event on.
+//!
+//! Dates: every date parameter must lie in the years the service accepts events in
+//! (`MIN_YEAR`–`MAX_YEAR`). Dates derived from them (a year earlier, days before a night) may
+//! fall before `MIN_YEAR`: they are answered as computed, with zeros, since no event can be
+//! dated there. The one derived date that could pass `MAX_YEAR`, the default `to`, stops at
+//! its last day.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
+use super::ApiState;
+use super::{MAX_YEAR, MIN_YEAR};
+use crate::error::{ApiError, ErrorBody};
+
+/// Nights one request may ask for: two years.
+pub const MAX_NIGHTS: i64 = 732;
+/// Nights `GET /dashboard/pace` answers without `to`.
+pub const DEFAULT_NIGHTS: i64 = 90;
+/// Pickup windows: how many, and how long each may be.
+pub const MAX_WINDOWS: usize = 5;
+pub const MAX_WINDOW_DAYS: i64 = 365;
+pub const DEFAULT_WINDOWS: [i32; 3] = [1, 7, 30];
+/// The booking curve's reach before the night, and its default.
+pub const MAX_CURVE_DAYS: i64 = 730;
+pub const DEFAULT_CURVE_DAYS: i64 = 90;
+/// Same time last year: 52 weeks back, so that a Saturday compares with a Saturday.
+pub const STLY_DAYS: i64 = 364;
+
+/// Query parameters of `GET /dashboard/pace`. Empty values count as absent; unknown parameters
+/// are ignored.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `parse_pace_query` reads them
+pub struct PaceParams {
+    /// The hotel. A hotel without events gets zeros.
+    // Examples on required parameters only: Swagger UI's "Try it out" sends every example.
+    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: i32,
+    /// The first night, `YYYY-MM-DD` (default: `as_of`).
+    from: Option<NaiveDate>,
+    /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
+    to: Option<NaiveDate>,
+    /// The day the figures are as of: events whose UTC day is after it are not counted
+    /// (default: today, UTC). On the sample data, try `2023-06-01`.
+    as_of: Option<NaiveDate>,
+    /// Pickup windows in days, comma-separated: 1 to 5 lengths, each 1 to 365 (default
+    /// `1,7,30`). A window of n days counts the events of the days `as_of` − n + 1 … `as_of`.
+    pickup: Option<String>,
+}
+
+/// Query parameters of `GET /dashboard/booking-curve`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `parse_curve_query` reads them
+pub struct CurveParams {
+    /// The hotel. A hotel without events gets zeros.
+    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: i32,
+    /// The night of stay, `YYYY-MM-DD`.
+    #[param(example = "2023-06-23")]
+    night: NaiveDate,
+    /// How many days before the night the curve starts, 0 to 730 (default 90).
+    #[param(minimum = 0, maximum = 730)]
+    days: Option<u32>,
+}
+
+/// Query parameters of `GET /dashboard/lead-time`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `parse_lead_time_query` reads them
+pub struct LeadTimeParams {
+    /// The hotel. A hotel without events gets zeros.
+    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: i32,
+    /// The first night, `YYYY-MM-DD`.
+    #[param(example = "2023-01-01")]
+    from: NaiveDate,
+    /// The last night; at most 732 nights from `from`.
+    #[param(example = "2023-12-31")]
+    to: NaiveDate,
+}
+
+/// Bookings, cancellations and net of one night over one pickup window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Pickup {
+    /// The window's length, as asked.
+    #[schema(example = 7)]
+    pub days: i32,
+    #[schema(example = 3)]
+    pub bookings: i64,
+    #[schema(example = 1)]
+    pub cancellations: i64,
+    /// `bookings` − `cancellations`.
+    #[schema(example = 2)]
+    pub net: i64,
+}
+
+/// The same night and as-of day a year (364 days) earlier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Stly {
+    #[schema(example = "2023-03-02")]
+    pub night: NaiveDate,
+    #[schema(example = "2023-02-11")]
+    pub as_of: NaiveDate,
+    #[schema(example = 9)]
+    pub on_the_books: i64,
+}
+
+/// One night's pace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaceNight {
+    #[schema(example = 2603)]
+    pub hotel_id: i32,
+    #[schema(example = "2024-03-01")]
+    pub night: NaiveDate,
+    #[schema(example = "2024-02-10")]
+    pub as_of: NaiveDate,
+    /// Bookings − cancellations of the night counted on or before `as_of`.
+    #[schema(example = 12)]
+    pub on_the_books: i64,
+    /// One per window, in the order asked.
+    pub pickup: Vec<Pickup>,
+    pub stly: Stly,
+}
+
+/// One point of a booking curve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CurvePoint {
+    #[schema(example = 30)]
+    pub days_before: i64,
+    /// The night − `days_before`.
+    #[schema(example = "2023-05-31")]
+    pub as_of: NaiveDate,
+    /// The night's on the books as of `as_of`.
+    #[schema(example = 4)]
+    pub on_the_books: i64,
+    /// The night 364 days earlier, as of 364 days before `as_of`.
+    #[schema(example = 3)]
+    pub stly_on_the_books: i64,
+}
+
+/// Bookings and cancellations made a range of days before the night.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LeadTimeBucket {
+    /// `after` (made after the night), `0`, `1`, `2-3`, `4-7`, `8-14`, `15-30`, `31-60`,
+    /// `61-90`, `91-180`, `181-365`, `366+`.
+    #[schema(example = "8-14")]
+    pub bucket: &'static str,
+    /// Null where open-ended.
+    #[schema(example = 8)]
+    pub min_days: Option<i32>,
+    #[schema(example = 14)]
+    pub max_days: Option<i32>,
+    #[schema(example = 41)]
+    pub bookings: i64,
+    #[schema(example = 6)]
+    pub cancellations: i64,
+}
+
+/// The lead-time buckets, in answer order: name, least and most days before arrival.
+const BUCKETS: [(&str, Option<i32>, Option<i32>); 12] = [
+    ("after", None, Some(-1)),
+    ("0", Some(0), Some(0)),
+    ("1", Some(1), Some(1)),
+    ("2-3", Some(2), Some(3)),
+    ("4-7", Some(4), Some(7)),
+    ("8-14", Some(8), Some(14)),
+    ("15-30", Some(15), Some(30)),
+    ("31-60", Some(31), Some(60)),
+    ("61-90", Some(61), Some(90)),
+    ("91-180", Some(91), Some(180)),
+    ("181-365", Some(181), Some(365)),
+    ("366+", Some(366), None),
+];
+
+/// A valid `GET /dashboard/pace` query, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PaceQuery {
+    pub hotel_id: i32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub as_of: NaiveDate,
+    pub windows: Vec<i32>,
+}
+
+/// A valid `GET /dashboard/booking-curve` query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CurveQuery {
+    pub hotel_id: i32,
+    pub night: NaiveDate,
+    pub days: i64,
+}
+
+/// A valid `GET /dashboard/lead-time` query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeadTimeQuery {
+    pub hotel_id: i32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Any of the three, as the answer cache keys them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Question {
+    Pace(PaceQuery),
+    Curve(CurveQuery),
+    LeadTime(LeadTimeQuery),
+}
+
+/// Each night from `from` to `to` (zero-filled), as of `as_of`: on the books, pickup over each
+/// window, and the same time last year.
+#[utoipa::path(
+    get,
+    path = "/dashboard/pace",
+    tag = "dashboard",
+    security((), ("read_token" = [])),
+    params(PaceParams),
+    responses(
+        (status = 200, description = "One object per night, by date", body = [PaceNight]),
+        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+    )
+)]
+pub async fn get_pace(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = parse_pace_query(query.as_deref().unwrap_or(""), today())?;
+    answer(&state, Question::Pace(q.clone()), async {
+        let stly = NightRange {
+            from: year_before(q.from)?,
+            to: year_before(q.to)?,
+            as_of: year_before(q.as_of)?,
+        };
+        let now = NightRange {
+            from: q.from,
+            to: q.to,
+            as_of: q.as_of,
+        };
+        let (nights, last_year) = store::pace(&state.db, q.hotel_id, now, &q.windows, stly).await?;
+        pace_nights(&q, &nights, &last_year)
+    })
+    .await
+}
+
+/// One night's on the books as of each day from `days` days before it to the night itself,
+/// beside the same night and days a year (364 days) earlier.
+#[utoipa::path(
+    get,
+    path = "/dashboard/booking-curve",
+    tag = "dashboard",
+    security((), ("read_token" = [])),
+    params(CurveParams),
+    responses(
+        (status = 200, description = "One object per day before the night, from `days` down to 0", body = [CurvePoint]),
+        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+    )
+)]
+pub async fn get_booking_curve(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
+    answer(&state, Question::Curve(q.clone()), async {
+        let last_year = year_before(q.night)?;
+        let history = store::night_history(&state.db, q.hotel_id, &[q.night, last_year]).await?;
+        curve(&q, &history)
+    })
+    .await
+}
+
+/// Bookings and cancellations of the nights `from` … `to` by days before arrival (the night −
+/// the event's day), in twelve buckets, all present.
+#[utoipa::path(
+    get,
+    path = "/dashboard/lead-time",
+    tag = "dashboard",
+    security((), ("read_token" = [])),
+    params(LeadTimeParams),
+    responses(
+        (status = 200, description = "The twelve buckets, from events after the night to 366 days and more before it", body = [LeadTimeBucket]),
+        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+    )
+)]
+pub async fn get_lead_time(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = parse_lead_time_query(query.as_deref().unwrap_or(""))?;
+    answer(&state, Question::LeadTime(q.clone()), async {
+        let days = store::lead_days(&state.db, q.hotel_id, q.from, q.to).await?;
+        Ok(lead_time(&days))
+    })
+    .await
+}
+
+/// The JSON answer to `question`: from the recent answers, or computed and kept.
+async fn answer<T: Serialize>(
+    state: &ApiState,
+    question: Question,
+    compute: impl Future<Output = Result<T, ApiError>>,
+) -> Result<Response, ApiError> {
+    let json = match state.pace_cache.get(&question) {
+        Some(json) => json,
+        None => {
+            let json = Bytes::from(
+                serde_json::to_vec(&compute.await?)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            );
+            state.pace_cache.put(question, json.clone());
+            json
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Recent answers of the three endpoints, under the rules of `GET /dashboard`'s
+/// (`DASHBOARD_CACHE_MS`, a bound on the bytes held), in a cache of their own so that neither
+/// kind of answer crowds out the other.
+pub struct PaceCache {
+    /// `None` when the TTL is zero: every request reads the tables.
+    answers: Option<moka::sync::Cache<Question, Bytes>>,
+}
+
+impl PaceCache {
+    /// The bytes of answers kept at most: about 230 of the largest (732 nights with five
+    /// windows), far more of the usual ones.
+    pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+    pub fn new(ttl: Duration) -> Self {
+        let answers = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(Self::MAX_BYTES)
+                .weigher(|q: &Question, json: &Bytes| {
+                    let bytes = std::mem::size_of_val(q) + json.len();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Self { answers }
+    }
+
+    pub fn get(&self, q: &Question) -> Option<Bytes> {
+        self.answers.as_ref()?.get(q)
+    }
+
+    pub fn put(&self, q: Question, json: Bytes) {
+        if let Some(answers) = &self.answers {
+            answers.insert(q, json);
+        }
+    }
+
+    /// Answers held, once expiries due have been applied.
+    pub fn held(&self) -> u64 {
+        self.answers.as_ref().map_or(0, |answers| {
+            answers.run_pending_tasks();
+            answers.entry_count()
+        })
+    }
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// `date` moved by `days`; `None` only beyond chrono's range, which the accepted dates and the
+/// shifts used here never reach.
+fn shift(date: NaiveDate, days: i64) -> Option<NaiveDate> {
+    date.checked_add_signed(TimeDelta::try_days(days)?)
+}
+
+fn year_before(date: NaiveDate) -> Result<NaiveDate, ApiError> {
+    shift(date, -STLY_DAYS).ok_or_else(|| ApiError::Internal(format!("{date} − 364 days")))
+}
+
+fn first_day() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(MIN_YEAR, 1, 1)
+}
+
+fn last_day() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(MAX_YEAR, 12, 31)
+}
+
+/// The values of `names` in a query string: empty values count as absent, unknown names are
+/// ignored, a name given twice is refused.
+fn read_params<const N: usize>(
+    query: &str,
+    names: [&'static str; N],
+) -> Result<[Option<String>; N], ApiError> {
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let Some(i) = names.iter().position(|n| *n == key) else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if values[i].is_some() {
+            return Err(ApiError::bad_param(names[i], "is given more than once"));
+        }
+        values[i] = Some(value.to_string());
+    }
+    Ok(values)
+}
+
+fn required(name: &str, value: Option<String>) -> Result<String, ApiError> {
+    value.ok_or_else(|| ApiError::bad_param(name, "is required"))
+}
+
+fn integer(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}")))
+}
+
+fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
+    let id = integer(
+        "hotel_id",
+        &required("hotel_id", value)?,
+        1,
+        i64::from(i32::MAX),
+    )?;
+    i32::try_from(id).map_err(|_| ApiError::bad_param("hotel_id", "is out of range"))
+}
+
+/// A `YYYY-MM-DD` date within the years the service accepts events in.
+fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    let (first, last) = (first_day(), last_day());
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|d| Some(*d) >= first && Some(*d) <= last)
+        .ok_or_else(|| {
+            ApiError::bad_param(
+                name,
+                format!("must be a date YYYY-MM-DD from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"),
+            )
+        })
+}
+
+/// `to` not before `from` and at most `MAX_NIGHTS` nights from it.
+fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    if to < from {
+        return Err(ApiError::bad_param("to", "must not be before `from`"));
+    }
+    if (to - from).num_days() + 1 > MAX_NIGHTS {
+        return Err(ApiError::bad_param(
+            "to",
+            format!("must be at most {MAX_NIGHTS} nights from `from` (inclusive)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `GET /dashboard/pace`'s query string, naming the parameter at fault; `today` is the
+/// default `as_of`.
+pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiError> {
+    let [hotel, from, to, as_of, pickup] =
+        read_params(query, ["hotel_id", "from", "to", "as_of", "pickup"])?;
+    let hotel_id = hotel_id(hotel)?;
+    let as_of = match as_of {
+        Some(v) => date("as_of", &v)?,
+        None => today,
+    };
+    let from = match from {
+        Some(v) => date("from", &v)?,
+        None => as_of,
+    };
+    let to = match to {
+        Some(v) => date("to", &v)?,
+        None => {
+            let default = shift(from, DEFAULT_NIGHTS - 1);
+            match (default, last_day()) {
+                (Some(d), Some(last)) => d.min(last),
+                _ => from,
+            }
+        }
+    };
+    check_nights(from, to)?;
+    let windows = match pickup {
+        None => DEFAULT_WINDOWS.to_vec(),
+        Some(list) => {
+            let windows = list
+                .split(',')
+                .map(|w| {
+                    integer("pickup", w.trim(), 1, MAX_WINDOW_DAYS)
+                        .map(|n| n as i32)
+                        .map_err(|_| {
+                            ApiError::bad_param(
+                                "pickup",
+                                format!(
+                                    "must be 1 to {MAX_WINDOWS} comma-separated window lengths, each 1 to {MAX_WINDOW_DAYS} days"
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if windows.len() > MAX_WINDOWS {
+                return Err(ApiError::bad_param(
+                    "pickup",
+                    format!("has more than {MAX_WINDOWS} windows"),
+                ));
+            }
+            windows
+        }
+    };
+    Ok(PaceQuery {
+        hotel_id,
+        from,
+        to,
+        as_of,
+        windows,
+    })
+}
+
+/// Reads `GET /dashboard/booking-curve`'s query string, naming the parameter at fault.
+pub fn parse_curve_query(query: &str) -> Result<CurveQuery, ApiError> {
+    let [hotel, night, days] = read_params(query, ["hotel_id", "night", "days"])?;
+    let hotel_id = hotel_id(hotel)?;
+    let night = date("night", &required("night", night)?)?;
+    let days = match days {
+        Some(v) => integer("days", &v, 0, MAX_CURVE_DAYS)?,
+        None => DEFAULT_CURVE_DAYS,
+    };
+    Ok(CurveQuery {
+        hotel_id,
+        night,
+        days,
+    })
+}
+
+/// Reads `GET /dashboard/lead-time`'s query string, naming the parameter at fault.
+pub fn parse_lead_time_query(query: &str) -> Result<LeadTimeQuery, ApiError> {
+    let [hotel, from, to] = read_params(query, ["hotel_id", "from", "to"])?;
+    let hotel_id = hotel_id(hotel)?;
+    let from = date("from", &required("from", from)?)?;
+    let to = date("to", &required("to", to)?)?;
+    check_nights(from, to)?;
+    Ok(LeadTimeQuery { hotel_id, from, to })
+}
+
+/// Every night of `q`, with the stored figures of `nights` and of `last_year` (each sorted by
+/// night, within its range) and zeros elsewhere.
+pub fn pace_nights(
+    q: &PaceQuery,
+    nights: &[NightPace],
+    last_year: &[NightPace],
+) -> Result<Vec<PaceNight>, ApiError> {
+    let stly_as_of = year_before(q.as_of)?;
+    let mut stored = nights.iter().peekable();
+    let mut stored_last_year = last_year.iter().peekable();
+    let mut out = Vec::new();
+    let mut night = q.from;
+    while night <= q.to {
+        let stly_night = year_before(night)?;
+        let now = stored.next_if(|n| n.night == night);
+        let then = stored_last_year.next_if(|n| n.night == stly_night);
+        let pickup = q
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(i, &days)| {
+                let c = now
+                    .and_then(|n| n.pickup.get(i))
+                    .copied()
+                    .unwrap_or_default();
+                Pickup {
+                    days,
+                    bookings: c.bookings,
+                    cancellations: c.cancellations,
+                    net: c.bookings - c.cancellations,
+                }
+            })
+            .collect();
+        out.push(PaceNight {
+            hotel_id: q.hotel_id,
+            night,
+            as_of: q.as_of,
+            on_the_books: now.map_or(0, |n| n.on_the_books),
+            pickup,
+            stly: Stly {
+                night: stly_night,
+                as_of: stly_as_of,
+                on_the_books: then.map_or(0, |n| n.on_the_books),
+            },
+        });
+        night = shift(night, 1).ok_or_else(|| ApiError::Internal(format!("{night} + 1 day")))?;
+    }
+    Ok(out)
+}
+
+/// The curve of `q`, from `history`: the net of each event day of the night and of the night a
+/// year earlier, sorted by night and day.
+pub fn curve(q: &CurveQuery, history: &[NightDay]) -> Result<Vec<CurvePoint>, ApiError> {
+    let as_ofs = (0..=q.days)
+        .rev()
+        .map(|k| shift(q.night, -k))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
+    let a_year_before = as_ofs
+        .iter()
+        .map(|&d| year_before(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = running_sums(history, q.night, &as_ofs);
+    let then = running_sums(history, year_before(q.night)?, &a_year_before);
+    Ok(as_ofs
+        .iter()
+        .zip(now.into_iter().zip(then))
+        .zip((0..=q.days).rev())
+        .map(|((&as_of, (on_the_books, stly)), days_before)| CurvePoint {
+            days_before,
+            as_of,
+            on_the_books,
+            stly_on_the_books: stly,
+        })
+        .collect())
+}
+
+/// On the books of `night` as of each of `as_ofs` (ascending): the net of its event days up to
+/// each, summed in one walk.
+fn running_sums(history: &[NightDay], night: NaiveDate, as_ofs: &[NaiveDate]) -> Vec<i64> {
+    let mut days = history.iter().filter(|h| h.night == night).peekable();
+    let mut total = 0;
+    as_ofs
+        .iter()
+        .map(|&as_of| {
+            while let Some(h) = days.next_if(|h| h.event_day <= as_of) {
+                total += h.net;
+            }
+            total
+        })
+        .collect()
+}
+
+/// The twelve buckets, summed from `days` (per days before arrival).
+pub fn lead_time(days: &[LeadDays]) -> Vec<LeadTimeBucket> {
+    BUCKETS
+        .iter()
+        .map(|&(bucket, min_days, max_days)| {
+            let inside =
+                |d: i32| min_days.is_none_or(|lo| d >= lo) && max_days.is_none_or(|hi| d <= hi);
+            let (bookings, cancellations) = days
+                .iter()
+                .filter(|d| inside(d.days_before))
+                .fold((0, 0), |(b, c), d| (b + d.bookings, c + d.cancellations));
+            LeadTimeBucket {
+                bucket,
+                min_days,
+                max_days,
+                bookings,
+                cancellations,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn field(e: ApiError) -> Option<String> {
+        match e {
+            ApiError::BadRequest { field, .. } => field,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn pace_defaults_follow_as_of_and_stop_at_the_last_accepted_day() {
+        let today = d("2024-02-10");
+        let q = parse_pace_query("hotel_id=7", today).unwrap();
+        assert_eq!(
+            (q.from, q.to, q.as_of, q.windows.clone()),
+            (today, d("2024-05-09"), today, vec![1, 7, 30])
+        );
+        let q = parse_pace_query(
+            "hotel_id=7&as_of=2023-01-01&from=2022-12-01&pickup=30,%201",
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            (q.from, q.to, q.as_of, q.windows),
+            (
+                d("2022-12-01"),
+                d("2023-02-28"),
+                d("2023-01-01"),
+                vec![30, 1]
+            )
+        );
+        let q = parse_pace_query("hotel_id=7&from=2100-12-01", today).unwrap();
+        assert_eq!(q.to, d("2100-12-31"));
+        let q = parse_pace_query("hotel_id=7&from=2022-01-01&to=2024-01-02", today).unwrap();
+        assert_eq!((q.to - q.from).num_days() + 1, MAX_NIGHTS);
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let today = d("2024-02-10");
+        for (query, name) in [
+            ("", "hotel_id"),
+            ("hotel_id=0", "hotel_id"),
+            ("hotel_id=7&as_of=1899-12-31", "as_of"),
+            ("hotel_id=7&as_of=2024-02-30", "as_of"),
+            ("hotel_id=7&from=2101-01-01", "from"),
+            ("hotel_id=7&from=2024-01-02&to=2024-01-01", "to"),
+            ("hotel_id=7&from=2022-01-01&to=2024-01-03", "to"),
+            ("hotel_id=7&to=2101-01-01", "to"),
+            ("hotel_id=7&pickup=0", "pickup"),
+            ("hotel_id=7&pickup=366", "pickup"),
+            ("hotel_id=7&pickup=1,2,3,4,5,6", "pickup"),
+            ("hotel_id=7&pickup=1,,2", "pickup"),
+            ("hotel_id=7&pickup=a", "pickup"),
+            ("hotel_id=7&as_of=2024-01-01&as_of=2024-01-02", "as_of"),
+        ] {
+            let e = parse_pace_query(query, today).unwrap_err();
+            assert_eq!(field(e).as_deref(), Some(name), "{query}");
+        }
+        for (query, name) in [
+            ("night=2024-01-01", "hotel_id"),
+            ("hotel_id=7", "night"),
+            ("hotel_id=7&night=24-01-01", "night"),
+            ("hotel_id=7&night=2024-01-01&days=731", "days"),
+            ("hotel_id=7&night=2024-01-01&days=-1", "days"),
+        ] {
+            let e = parse_curve_query(query).unwrap_err();
+            assert_eq!(field(e).as_deref(), Some(name), "{query}");
+        }
+        for (query, name) in [
+            ("hotel_id=7&to=2024-01-01", "from"),
+            ("hotel_id=7&from=2024-01-01", "to"),
+            ("hotel_id=7&from=2024-01-01&to=2026-01-02", "to"),
+        ] {
+            let e = parse_lead_time_query(query).unwrap_err();
+            assert_eq!(field(e).as_deref(), Some(name), "{query}");
+        }
+        assert!(parse_lead_time_query("hotel_id=7&from=2024-01-01&to=2026-01-01").is_ok());
+        let q = parse_curve_query("hotel_id=7&night=1900-01-01&days=730").unwrap();
+        assert_eq!(q.days, 730);
+    }
+
+    #[test]
+    fn lead_time_buckets_cover_every_day_once_in_order() {
+        let days: Vec<LeadDays> = (-400..=400)
+            .map(|days_before| LeadDays {
+                days_before,
+                bookings: 1,
+                cancellations: 2,
+            })
+            .collect();
+        let buckets = lead_time(&days);
+        let names: Vec<&str> = buckets.iter().map(|b| b.bucket).collect();
+        assert_eq!(
+            names,
+            [
+                "after", "0", "1", "2-3", "4-7", "8-14", "15-30", "31-60", "61-90", "91-180",
+                "181-365", "366+"
+            ]
+        );
+        let counts: Vec<i64> = buckets.iter().map(|b| b.bookings).collect();
+        assert_eq!(counts, [400, 1, 1, 2, 4, 7, 16, 30, 30, 90, 185, 35]);
+        assert_eq!(
+            buckets.iter().map(|b| b.cancellations).sum::<i64>(),
+            2 * 801
+        );
+        assert!(lead_time(&[])
+            .iter()
+            .all(|b| b.bookings == 0 && b.cancellations == 0));
+    }
+
+    #[test]
+    fn the_curve_sums_up_to_each_day_on_both_nights() {
+        let q = CurveQuery {
+            hotel_id: 7,
+            night: d("2024-03-01"),
+            days: 3,
+        };
+        let h = |night: &str, day: &str, net| NightDay {
+            night: d(night),
+            event_day: d(day),
+            net,
+        };
+        let history = [
+            h("2023-03-03", "2023-02-01", 2),
+            h("2023-03-03", "2023-03-01", 1),
+            h("2024-03-01", "2024-02-27", 5),
+            h("2024-03-01", "2024-02-29", -1),
+        ];
+        let points = curve(&q, &history).unwrap();
+        let got: Vec<_> = points
+            .iter()
+            .map(|p| (p.days_before, p.as_of, p.on_the_books, p.stly_on_the_books))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, d("2024-02-27"), 5, 2),
+                // 364 days before 2024-02-28 is 2023-03-01: a leap day lies between.
+                (2, d("2024-02-28"), 5, 3),
+                (1, d("2024-02-29"), 4, 3),
+                (0, d("2024-03-01"), 4, 3),
+            ]
+        );
+    }
+}
