@@ -232,16 +232,7 @@ pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
         day,
         basis,
     } = parse_query(query)?;
-    let required =
-        |name: &str, v: Option<String>| v.ok_or_else(|| ApiError::bad_param(name, "is required"));
-    let int = |name: &str, v: &str, lo: i64, hi: i64| {
-        v.parse::<i64>()
-            .ok()
-            .filter(|n| (lo..=hi).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}"))
-            })
-    };
+    use super::pace::{integer as int, required};
 
     let hotel_id = int(
         "hotel_id",

@@ -24,13 +24,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{parse_query, ApiError, ErrorBody};
 
 /// Nights one request may ask for: two years.
 pub const MAX_NIGHTS: i64 = 732;
@@ -48,56 +48,59 @@ pub const STLY_DAYS: i64 = 364;
 
 /// Query parameters of `GET /dashboard/pace`. Empty values count as absent; unknown parameters
 /// are ignored.
-#[derive(IntoParams)]
+///
+/// Read as text and checked afterwards in a fixed order (`parse_pace_query`), so that the
+/// parameter named is the first at fault, whatever order the query string gives them in.
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents the parameters; `parse_pace_query` reads them
 pub struct PaceParams {
     /// The hotel. A hotel without events gets zeros.
     // Examples on required parameters only: Swagger UI's "Try it out" sends every example.
-    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
-    hotel_id: i32,
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD` (default: `as_of`).
-    from: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    from: Option<String>,
     /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
-    to: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    to: Option<String>,
     /// The day the figures are as of: events whose UTC day is after it are not counted
     /// (default: today, UTC). On the sample data, try `2023-06-01`.
-    as_of: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    as_of: Option<String>,
     /// Pickup windows in days, comma-separated: 1 to 5 lengths, each 1 to 365 (default
     /// `1,7,30`). A window of n days counts the events of the days `as_of` − n + 1 … `as_of`.
     pickup: Option<String>,
 }
 
 /// Query parameters of `GET /dashboard/booking-curve`.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents the parameters; `parse_curve_query` reads them
 pub struct CurveParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
-    hotel_id: i32,
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: Option<String>,
     /// The night of stay, `YYYY-MM-DD`.
-    #[param(example = "2023-06-23")]
-    night: NaiveDate,
+    #[param(value_type = NaiveDate, required = true, example = "2023-06-23")]
+    night: Option<String>,
     /// How many days before the night the curve starts, 0 to 730 (default 90).
-    #[param(minimum = 0, maximum = 730)]
-    days: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 730)]
+    days: Option<String>,
 }
 
 /// Query parameters of `GET /dashboard/lead-time`.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents the parameters; `parse_lead_time_query` reads them
 pub struct LeadTimeParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(minimum = 1, maximum = 2147483647, example = 2603)]
-    hotel_id: i32,
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD`.
-    #[param(example = "2023-01-01")]
-    from: NaiveDate,
+    #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
+    from: Option<String>,
     /// The last night; at most 732 nights from `from`.
-    #[param(example = "2023-12-31")]
-    to: NaiveDate,
+    #[param(value_type = NaiveDate, required = true, example = "2023-12-31")]
+    to: Option<String>,
 }
 
 /// Bookings, cancellations and net of one night over one pickup window.
@@ -407,34 +410,11 @@ fn last_day() -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(MAX_YEAR, 12, 31)
 }
 
-/// The values of `names` in a query string: empty values count as absent, unknown names are
-/// ignored, a name given twice is refused.
-fn read_params<const N: usize>(
-    query: &str,
-    names: [&'static str; N],
-) -> Result<[Option<String>; N], ApiError> {
-    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let Some(i) = names.iter().position(|n| *n == key) else {
-            continue;
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        if values[i].is_some() {
-            return Err(ApiError::bad_param(names[i], "is given more than once"));
-        }
-        values[i] = Some(value.to_string());
-    }
-    Ok(values)
-}
-
-fn required(name: &str, value: Option<String>) -> Result<String, ApiError> {
+pub(super) fn required(name: &str, value: Option<String>) -> Result<String, ApiError> {
     value.ok_or_else(|| ApiError::bad_param(name, "is required"))
 }
 
-fn integer(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, ApiError> {
+pub(super) fn integer(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, ApiError> {
     value
         .parse::<i64>()
         .ok()
@@ -483,8 +463,13 @@ fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
 /// Reads `GET /dashboard/pace`'s query string, naming the parameter at fault; `today` is the
 /// default `as_of`.
 pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiError> {
-    let [hotel, from, to, as_of, pickup] =
-        read_params(query, ["hotel_id", "from", "to", "as_of", "pickup"])?;
+    let PaceParams {
+        hotel_id: hotel,
+        from,
+        to,
+        as_of,
+        pickup,
+    } = parse_query(query)?;
     let hotel_id = hotel_id(hotel)?;
     let as_of = match as_of {
         Some(v) => date("as_of", &v)?,
@@ -543,7 +528,11 @@ pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiE
 
 /// Reads `GET /dashboard/booking-curve`'s query string, naming the parameter at fault.
 pub fn parse_curve_query(query: &str) -> Result<CurveQuery, ApiError> {
-    let [hotel, night, days] = read_params(query, ["hotel_id", "night", "days"])?;
+    let CurveParams {
+        hotel_id: hotel,
+        night,
+        days,
+    } = parse_query(query)?;
     let hotel_id = hotel_id(hotel)?;
     let night = date("night", &required("night", night)?)?;
     let days = match days {
@@ -559,7 +548,11 @@ pub fn parse_curve_query(query: &str) -> Result<CurveQuery, ApiError> {
 
 /// Reads `GET /dashboard/lead-time`'s query string, naming the parameter at fault.
 pub fn parse_lead_time_query(query: &str) -> Result<LeadTimeQuery, ApiError> {
-    let [hotel, from, to] = read_params(query, ["hotel_id", "from", "to"])?;
+    let LeadTimeParams {
+        hotel_id: hotel,
+        from,
+        to,
+    } = parse_query(query)?;
     let hotel_id = hotel_id(hotel)?;
     let from = date("from", &required("from", from)?)?;
     let to = date("to", &required("to", to)?)?;
