@@ -278,10 +278,11 @@ async fn store_with_retry(
     if let Some(copy) = copy {
         let (_, copied) = (|copy| copy_attempt(copy, events))
             .retry(&mut backoff)
+            // backon asserts at run time that the sleeper is set before the context.
+            .sleep(sleep_or_shutdown(shutdown.clone()))
             .context(copy)
             .when(outage)
             .notify(log_retry)
-            .sleep(sleep_or_shutdown(shutdown.clone()))
             .await;
         match copied {
             Ok(true) => return Some((events.len(), Vec::new())),
