@@ -40,8 +40,8 @@ args=(--no-tui --output-format json -q "$rate" -z "${seconds}s" -w -c 256 --late
 if [ -n "${LOAD_TEST_TOKEN:-}" ]; then
   args+=(-H "Authorization: Bearer $LOAD_TEST_TOKEN")
 fi
-# --rand-regex-url reads the URL as a regular expression: the base URL's dots are escaped.
-base_regex=$(printf '%s' "$url" | sed 's/[.]/\\./g')
+# --rand-regex-url reads the URL as a regular expression, except that oha takes a dot as a dot
+# (a base URL goes in as it is) and `?` has to be escaped.
 hotel_regex='26[0-4][0-9]'
 case $scenario in
   post-events)
@@ -51,11 +51,11 @@ case $scenario in
     ;;
   get-events)
     label='`GET /events?hotel_id=…&limit=100`'
-    args+=(--rand-regex-url "$base_regex/events\\?hotel_id=$hotel_regex&limit=100")
+    args+=(--rand-regex-url "$url/events\\?hotel_id=$hotel_regex&limit=100")
     ;;
   get-dashboard)
     label='`GET /dashboard?hotel_id=…&period=day&year=2022` (50 hotels)'
-    args+=(--rand-regex-url "$base_regex/dashboard\\?hotel_id=$hotel_regex&period=day&year=2022")
+    args+=(--rand-regex-url "$url/dashboard\\?hotel_id=$hotel_regex&period=day&year=2022")
     ;;
   *)
     echo "$usage" >&2
@@ -65,7 +65,7 @@ esac
 
 report=$(oha "${args[@]}")
 printf '%s\n' "$report" >&2
-printf '%s\n' "$report" | jq -r --arg label "$label" --arg rate "$rate" '
+printf '%s\n' "$report" | jq -r --arg name "$label" --arg rate "$rate" '
   (.statusCodeDistribution // {}) as $statuses
   | (.errorDistribution // {}) as $errors
   | ([$statuses[]] | add // 0) as $answered
@@ -73,4 +73,4 @@ printf '%s\n' "$report" | jq -r --arg label "$label" --arg rate "$rate" '
   | ([$statuses | to_entries[] | select(.key | startswith("2")) | .value] | add // 0) as $ok
   | .summary.total as $secs
   | .metrics.latency_ms as $ms
-  | "| \($label) | \($rate) | \(($answered + $failed) / $secs | round) | \($ok / $secs | round) | \($ms.p50 * 100 | round / 100) ms | \($ms.p99 * 100 | round / 100) ms | \($ms.max * 100 | round / 100) ms | \($answered + $failed - $ok) | \($statuses | to_entries | map("\(.key): \(.value)") | join(", "))\(if $failed > 0 then ", errors: \($errors | tostring)" else "" end) |"'
+  | "| \($name) | \($rate) | \(($answered + $failed) / $secs | round) | \($ok / $secs | round) | \($ms.p50 * 100 | round / 100) ms | \($ms.p99 * 100 | round / 100) ms | \($ms.max * 100 | round / 100) ms | \($answered + $failed - $ok) | \($statuses | to_entries | map("\(.key): \(.value)") | join(", "))\(if $failed > 0 then ", errors: \($errors | tostring)" else "" end) |"'
