@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{
-    ApiAccessSettings, ApiLimitSettings, BatchSettings, DashboardDbSettings, EventsDbSettings,
-    HttpServerSettings, PoolSettings, QueueSettings, RedisSettings, ServeSettings,
+    ApiAccessSettings, BatchSettings, DashboardDbSettings, EventsDbSettings, HttpServerSettings,
+    PoolSettings, QueueSettings, ServeSettings,
 };
 
 /// roompulse: hotel booking events in, room-night figures out.
@@ -86,51 +86,6 @@ pub enum Command {
         rejects: Option<PathBuf>,
         #[command(flatten)]
         queue: QueueSettings,
-    },
-    /// Measure each stage (load, drain, a raw COPY baseline) on scratch databases; prints a
-    /// Markdown table for BENCHMARKS.md.
-    Bench {
-        /// Events to generate and push through.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// Queue workers draining concurrently.
-        #[arg(long, default_value_t = 2)]
-        workers: usize,
-        /// Distinct hotels in the generated data.
-        #[arg(long, default_value_t = 50)]
-        hotels: u32,
-        // Scratch databases `roompulse_bench_*` are made on these databases' servers.
-        #[command(flatten)]
-        events_db: EventsDbSettings,
-        #[command(flatten)]
-        dashboard_db: DashboardDbSettings,
-        // The run uses a queue key of its own there (`roompulse-bench:events`).
-        #[command(flatten)]
-        redis: RedisSettings,
-        #[command(flatten)]
-        batch: BatchSettings,
-        #[command(flatten)]
-        limits: ApiLimitSettings,
-    },
-    /// Send requests at a fixed rate to a running service and report the rate held, latency
-    /// percentiles and errors (a Markdown table row for BENCHMARKS.md).
-    LoadTest {
-        /// The service's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8000")]
-        url: String,
-        #[arg(long, value_enum)]
-        scenario: crate::loadtest::Scenario,
-        /// Requests per second.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        /// Requests in flight at most (a request finding none free counts as an error).
-        #[arg(long, default_value_t = 256)]
-        max_in_flight: usize,
-        /// Bearer token to send (INGEST_API_TOKEN for posts, READ_API_TOKEN for reads).
-        #[arg(long, env = "LOAD_TEST_TOKEN", hide_env_values = true)]
-        token: Option<String>,
     },
     /// Write a deterministic synthetic CSV export.
     GenerateEvents {

@@ -6,14 +6,12 @@
 
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod data_provider;
 pub mod db;
 pub mod error;
-pub mod loadtest;
 pub mod metrics;
 pub mod ops;
 pub mod routing;

@@ -129,46 +129,6 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("{}", report.summary());
         }
-        Command::Bench {
-            events,
-            workers,
-            hotels,
-            events_db,
-            dashboard_db,
-            redis,
-            batch,
-            limits,
-        } => {
-            let config = Config::from_groups(&[&events_db, &dashboard_db, &redis, &batch, &limits]);
-            let opts = roompulse::bench::BenchOptions {
-                events,
-                workers,
-                hotels,
-                work_dir: std::env::temp_dir(),
-            };
-            let report = roompulse::bench::run(&config, &opts).await?;
-            roompulse::bench::print(&report);
-        }
-        Command::LoadTest {
-            url,
-            scenario,
-            rate,
-            seconds,
-            max_in_flight,
-            token,
-        } => {
-            let opts = roompulse::loadtest::LoadOptions {
-                url: url.trim_end_matches('/').to_string(),
-                scenario,
-                rate,
-                duration: std::time::Duration::from_secs(seconds),
-                max_in_flight,
-                token,
-            };
-            println!("| scenario | target req/s | sent req/s | 2xx req/s | p50 | p99 | max | errors | statuses |");
-            println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
-            println!("{}", roompulse::loadtest::run(&opts).await?);
-        }
         Command::GenerateEvents {
             rows,
             hotels,

@@ -35,8 +35,11 @@ pub fn runs_to_skip(failures: u32) -> u32 {
     (doubled - 1).min(u64::from(MAX_SKIPPED_RUNS)) as u32
 }
 
+/// Consecutive failed passes and the scheduled runs still to skip. Backing off here counts
+/// the schedule's runs instead of sleeping, so it stays with the schedule rather than with the
+/// sleeping retries of the loader and the workers.
 #[derive(Debug, Default)]
-struct Backoff {
+struct Failing {
     failures: u32,
     skip: u32,
 }
@@ -46,7 +49,7 @@ struct SyncJob {
     pool: PgPool,
     client: DataProviderClient,
     page_size: i64,
-    backoff: Mutex<Backoff>,
+    backoff: Mutex<Failing>,
     shutdown: CancellationToken,
 }
 
@@ -76,7 +79,7 @@ impl SyncJob {
                         outcome.summary()
                     );
                 }
-                *backoff = Backoff::default();
+                *backoff = Failing::default();
                 match outcome {
                     PassOutcome::Skipped => {
                         tracing::debug!("dashboard sync pass: {}", outcome.summary())
@@ -126,7 +129,7 @@ pub async fn start(
         pool,
         client,
         page_size,
-        backoff: Mutex::new(Backoff::default()),
+        backoff: Mutex::new(Failing::default()),
         shutdown: CancellationToken::new(),
     });
     let cron_job = Job::new_async(expr, {

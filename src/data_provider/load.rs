@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::mpsc;
 
 use super::event::{write_json, Field, RawEvent, Scalar};
@@ -244,18 +245,18 @@ struct Parsed {
 /// events twice, and the workers store each id once.
 async fn push_with_retry(queue: &Queue, messages: &[&[u8]]) -> Result<(), QueueError> {
     let deadline = Instant::now() + PUSH_RETRY_FOR;
-    let mut wait = Duration::from_millis(200);
-    loop {
-        match queue.push(messages).await {
-            Ok(()) => return Ok(()),
-            Err(e) if Instant::now() + wait < deadline => {
-                tracing::warn!(error = %e, retry_in = ?wait, "pushing to the queue failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times();
+    (|| queue.push(messages))
+        .retry(backoff)
+        // A wait that would end past the deadline is not started: the push fails now.
+        .adjust(|_, wait| wait.filter(|wait| Instant::now() + *wait < deadline))
+        .notify(|e, wait| {
+            tracing::warn!(error = %e, retry_in = ?wait, "pushing to the queue failed; retrying")
+        })
+        .await
 }
 
 /// One physical line of the input, without its terminator (LF or CRLF).

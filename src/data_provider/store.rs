@@ -212,10 +212,7 @@ impl CopyConnection {
     /// Stores all of `batch` in one transaction, or nothing: returns `Ok(false)` when an id is
     /// already stored (or repeats within the batch), for `insert_batch` to sort out.
     pub async fn copy_batch(&mut self, batch: &[Event]) -> Result<bool, StoreError> {
-        use futures_util::pin_mut;
-        use tokio_postgres::binary_copy::BinaryCopyInWriter;
         use tokio_postgres::error::SqlState;
-        use tokio_postgres::types::Type;
 
         let result = async {
             let client = self.client().await?;
@@ -226,33 +223,11 @@ impl CopyConnection {
                 .query_one("SELECT roompulse_feed_position()", &[])
                 .await?
                 .try_get(0)?;
-            let sink = tx
-                .copy_in("COPY events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) FROM STDIN BINARY")
-                .await?;
-            let writer = BinaryCopyInWriter::new(
-                sink,
-                &[Type::INT8, Type::INT4, Type::TIMESTAMPTZ, Type::INT2, Type::UUID, Type::DATE, Type::INT8],
-            );
-            pin_mut!(writer);
             // Id order, as in insert_batch: overlapping batches then wait on each other instead
             // of deadlocking.
             let mut order: Vec<&Event> = batch.iter().collect();
             order.sort_by_key(|e| e.id);
-            for e in order {
-                writer
-                    .as_mut()
-                    .write(&[
-                        &e.id,
-                        &e.hotel_id,
-                        &e.event_timestamp,
-                        &e.status,
-                        &e.room_reservation_id,
-                        &e.night_of_stay,
-                        &position,
-                    ])
-                    .await?;
-            }
-            writer.finish().await?;
+            copy_events(tx.client(), "events", Some(position), order).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         }
@@ -268,6 +243,61 @@ impl CopyConnection {
             ok => ok,
         }
     }
+}
+
+/// Writes `events`, in the order given, into `table` (the events table, or a table made `LIKE
+/// events`; a name from the code, never from input) with one binary COPY on `client`, inside
+/// whatever transaction `client` is in; returns the rows written. With `position` every row gets
+/// it as its `tx_id`; without, the table's default for `tx_id` is evaluated for each row.
+pub async fn copy_events<E: std::borrow::Borrow<Event>>(
+    client: &tokio_postgres::Client,
+    table: &str,
+    position: Option<i64>,
+    events: impl IntoIterator<Item = E>,
+) -> Result<u64, tokio_postgres::Error> {
+    use futures_util::pin_mut;
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::{ToSql, Type};
+
+    const COLUMNS: &str =
+        "id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay";
+    const TYPES: [Type; 7] = [
+        Type::INT8,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::INT2,
+        Type::UUID,
+        Type::DATE,
+        Type::INT8,
+    ];
+    let (statement, columns) = match position {
+        Some(_) => (
+            format!("COPY {table} ({COLUMNS}, tx_id) FROM STDIN BINARY"),
+            7,
+        ),
+        None => (format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"), 6),
+    };
+    let sink = client.copy_in(&statement).await?;
+    let writer = BinaryCopyInWriter::new(sink, &TYPES[..columns]);
+    pin_mut!(writer);
+    let position = position.unwrap_or_default();
+    let mut rows = 0;
+    for e in events {
+        let e = e.borrow();
+        let row: [&(dyn ToSql + Sync); 7] = [
+            &e.id,
+            &e.hotel_id,
+            &e.event_timestamp,
+            &e.status,
+            &e.room_reservation_id,
+            &e.night_of_stay,
+            &position,
+        ];
+        writer.as_mut().write(&row[..columns]).await?;
+        rows += 1;
+    }
+    writer.finish().await?;
+    Ok(rows)
 }
 
 #[derive(QueryableByName)]

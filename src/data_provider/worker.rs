@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use backon::{
+    BackoffBuilder, ExponentialBackoff, ExponentialBuilder, Retryable, RetryableWithContext,
+};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
@@ -38,17 +41,18 @@ pub fn new_worker_id() -> String {
     format!("{}-{}", std::process::id(), &rand[..8])
 }
 
-/// Capped exponential backoff for retrying against a service that is down.
-struct Backoff(u32);
+/// The longest wait between two tries against a service that is down.
+const RETRY_CAP: Duration = Duration::from_millis(6400);
 
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        self.0 = (self.0 + 1).min(6);
-        Duration::from_millis(100 << self.0) // 200 ms … 6.4 s
-    }
-    fn reset(&mut self) {
-        self.0 = 0;
-    }
+/// Capped exponential backoff for retrying against a service that is down: 200 ms … 6.4 s, for
+/// as long as it stays down (shutdown ends the waiting). One per worker task, shared by its
+/// retries and started afresh after a success, so that a flapping service is not hammered.
+fn backoff() -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(RETRY_CAP)
+        .without_max_times()
+        .build()
 }
 
 /// Runs one worker until `shutdown`; a batch in flight is either stored and acknowledged or
@@ -65,7 +69,7 @@ pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: C
     ));
     let recover_every = settings.lease / 2;
     let mut next_recovery = tokio::time::Instant::now();
-    let mut backoff = Backoff(0);
+    let mut backoff = backoff();
     let mut copy = settings.copy_url.as_deref().map(store::CopyConnection::new);
 
     while !shutdown.is_cancelled() {
@@ -83,13 +87,13 @@ pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: C
         };
         let batch = match claimed {
             Ok(batch) => {
-                backoff.reset();
+                backoff = self::backoff();
                 batch
             }
             Err(e) => {
-                let wait = backoff.next();
+                let wait = backoff.next().unwrap_or(RETRY_CAP);
                 tracing::warn!(worker = %id, error = %e, retry_in = ?wait, "cannot take a batch");
-                sleep_or_shutdown(wait, &shutdown).await;
+                sleep_or_shutdown(shutdown.clone())(wait).await;
                 continue;
             }
         };
@@ -130,10 +134,18 @@ async fn heartbeat(queue: Queue, id: String, lease: Duration, stop: Cancellation
     }
 }
 
-async fn sleep_or_shutdown(wait: Duration, shutdown: &CancellationToken) {
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = tokio::time::sleep(wait) => {}
+/// A sleep that `shutdown` cuts short (backon's sleeper for the retries below).
+fn sleep_or_shutdown(
+    shutdown: CancellationToken,
+) -> impl Fn(Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    move |wait| {
+        let shutdown = shutdown.clone();
+        Box::pin(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        })
     }
 }
 
@@ -182,25 +194,22 @@ pub async fn process_batch(
         dead.push(dead_letter(&batch[origin[pos]], reason));
     }
 
-    let mut backoff = Backoff(0);
-    loop {
-        match queue.ack(worker, &dead).await {
-            Ok(true) => break,
-            Ok(false) => {
-                tracing::warn!(worker, "batch was requeued by another worker before we acknowledged it; it will be stored once all the same");
-                break;
-            }
-            Err(e) => {
-                if shutdown.is_cancelled() {
-                    // Stored but not acknowledged: after the lease it is redelivered and
-                    // dropped as duplicates.
-                    return false;
-                }
-                let wait = backoff.next();
-                tracing::warn!(worker, error = %e, retry_in = ?wait, "acknowledge failed");
-                sleep_or_shutdown(wait, shutdown).await;
-            }
+    let acked = (|| queue.ack(worker, &dead))
+        .retry(backoff())
+        .when(|_| !shutdown.is_cancelled())
+        .notify(
+            |e, wait| tracing::warn!(worker, error = %e, retry_in = ?wait, "acknowledge failed"),
+        )
+        .sleep(sleep_or_shutdown(shutdown.clone()))
+        .await;
+    match acked {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(worker, "batch was requeued by another worker before we acknowledged it; it will be stored once all the same");
         }
+        // Only shutdown stops the retries. Stored but not acknowledged: after the lease it is
+        // redelivered and dropped as duplicates.
+        Err(_) => return false,
     }
     // Valid events neither added now nor refused were stored already: a redelivery or a file
     // loaded again.
@@ -237,6 +246,19 @@ pub fn parse_message(message: &[u8]) -> Result<Event, String> {
         .map_err(|e| format!("invalid event: {e}"))
 }
 
+/// One try of the COPY fast path in the shape backon's retry with a context takes: the
+/// connection goes in and comes back out, since each try needs it mutably.
+async fn copy_attempt<'a>(
+    copy: &'a mut store::CopyConnection,
+    events: &[Event],
+) -> (
+    &'a mut store::CopyConnection,
+    Result<bool, store::StoreError>,
+) {
+    let copied = copy.copy_batch(events).await;
+    (copy, copied)
+}
+
 /// Stores `events`, retrying while the database is unreachable. Returns the number of rows added
 /// and the positions of events that can never be stored, with the reason; `None` when shutdown
 /// came first.
@@ -247,26 +269,27 @@ async fn store_with_retry(
     worker: &str,
     shutdown: &CancellationToken,
 ) -> Option<(usize, Vec<(usize, String)>)> {
-    let mut backoff = Backoff(0);
+    // Retries an outage (a transient error) until shutdown; anything else is the caller's.
+    let mut backoff = backoff();
+    let outage = |e: &store::StoreError| e.is_transient() && !shutdown.is_cancelled();
+    let log_retry = |e: &store::StoreError, wait: Duration| tracing::warn!(worker, error = %e, retry_in = ?wait, "storing a batch failed; retrying");
     // Fast path: a batch of new events (the normal case) goes in with one COPY. A batch with an
     // id already stored, and any error that is not an outage, take the careful path below.
     if let Some(copy) = copy {
-        loop {
-            match copy.copy_batch(events).await {
-                Ok(true) => return Some((events.len(), Vec::new())),
-                Ok(false) => break,
-                Err(e) if e.is_transient() => {
-                    if shutdown.is_cancelled() {
-                        return None;
-                    }
-                    let wait = backoff.next();
-                    tracing::warn!(worker, error = %e, retry_in = ?wait, "storing a batch failed; retrying");
-                    sleep_or_shutdown(wait, shutdown).await;
-                }
-                Err(e) => {
-                    tracing::debug!(worker, error = %e, "COPY refused the batch; inserting it row-safe");
-                    break;
-                }
+        let (_, copied) = (|copy| copy_attempt(copy, events))
+            .retry(&mut backoff)
+            // backon asserts at run time that the sleeper is set before the context.
+            .sleep(sleep_or_shutdown(shutdown.clone()))
+            .context(copy)
+            .when(outage)
+            .notify(log_retry)
+            .await;
+        match copied {
+            Ok(true) => return Some((events.len(), Vec::new())),
+            Ok(false) => {}
+            Err(e) if e.is_transient() => return None,
+            Err(e) => {
+                tracing::debug!(worker, error = %e, "COPY refused the batch; inserting it row-safe")
             }
         }
     }
@@ -279,13 +302,18 @@ async fn store_with_retry(
         if start == end {
             continue;
         }
-        let result = match store::connection(db).await {
-            Ok(mut conn) => store::insert_batch(&mut conn, &events[start..end]).await,
-            Err(e) => Err(e),
-        };
+        let result = (|| async {
+            let mut conn = store::connection(db).await?;
+            store::insert_batch(&mut conn, &events[start..end]).await
+        })
+        .retry(&mut backoff)
+        .when(outage)
+        .notify(log_retry)
+        .sleep(sleep_or_shutdown(shutdown.clone()))
+        .await;
         match result {
             Ok(inserted) => {
-                backoff.reset();
+                backoff = self::backoff();
                 stored += inserted.rows;
                 for pos in inserted.conflicts {
                     let id = events[start + pos].id;
@@ -295,15 +323,8 @@ async fn store_with_retry(
                     ));
                 }
             }
-            Err(e) if e.is_transient() => {
-                pending.push((start, end));
-                if shutdown.is_cancelled() {
-                    return None;
-                }
-                let wait = backoff.next();
-                tracing::warn!(worker, error = %e, retry_in = ?wait, "storing a batch failed; retrying");
-                sleep_or_shutdown(wait, shutdown).await;
-            }
+            // Only shutdown stops the retries of an outage.
+            Err(e) if e.is_transient() => return None,
             Err(e) if end - start == 1 => {
                 rejected.push((start, format!("refused by the database: {e}")));
             }

@@ -1,26 +1,24 @@
-//! `roompulse bench`: generate N events, load them onto the queue, drain them into PostgreSQL,
-//! and compare with a raw binary COPY of the same rows, all in one run on scratch databases.
+//! The stages, each timed on scratch databases and a scratch queue key.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use futures_util::pin_mut;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
 use tokio_util::sync::CancellationToken;
 
-use std::collections::HashMap;
+use roompulse::app::router;
+use roompulse::config::Config;
+use roompulse::dashboard::client::DataProviderClient;
+use roompulse::dashboard::sync;
+use roompulse::data_provider::event::Event;
+use roompulse::data_provider::generate::{self, GenerateOptions};
+use roompulse::data_provider::queue::{Queue, QueueKeys};
+use roompulse::data_provider::store::pg_error;
+use roompulse::data_provider::{load, store, worker};
+use roompulse::db;
+use roompulse::serve::prepare;
 
-use chrono::NaiveDate;
-
-use crate::app::router;
-use crate::config::Config;
-use crate::dashboard::client::DataProviderClient;
-use crate::dashboard::sync;
-use crate::data_provider::generate::{self, GenerateOptions};
-use crate::data_provider::queue::{Queue, QueueKeys};
-use crate::data_provider::{load, store, worker};
-use crate::db;
+use crate::figures::verify_figures;
+use crate::latency::dashboard_latency;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -32,11 +30,9 @@ pub struct BenchOptions {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct BenchError(String);
+pub struct BenchError(pub String);
 
-use crate::data_provider::store::pg_error;
-
-fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> BenchError + '_ {
+pub fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> BenchError + '_ {
     move |e| BenchError(format!("{what}: {e}"))
 }
 
@@ -60,7 +56,7 @@ fn scratch_url(base: &str, name: &str) -> Result<String, BenchError> {
     Ok(url.to_string())
 }
 
-async fn admin_client(url: &str) -> Result<tokio_postgres::Client, BenchError> {
+pub async fn admin_client(url: &str) -> Result<tokio_postgres::Client, BenchError> {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(|e| fail("connect to PostgreSQL")(&pg_error(&e)))?;
@@ -159,9 +155,19 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         let _ = h.await;
     }
 
-    // The Data Provider's API in this process, for the sync to page through over HTTP.
+    // The Data Provider's API in this process, for the sync to page through over HTTP, built as
+    // `serve` builds it, on the scratch databases and queue key.
     let dashboard_pool = db::pool(&dashboard_url, 4).map_err(|e| fail("pool")(&e))?;
-    let state = crate::serve::app_state(cfg, pool.clone(), dashboard_pool.clone(), queue.clone());
+    let api_config = Config {
+        data_provider_database_url: events_url.clone(),
+        dashboard_database_url: dashboard_url.clone(),
+        events_queue_key: keys.queue.clone(),
+        database_pool_size: opts.workers as u32 + 2,
+        ..cfg.clone()
+    };
+    let state = prepare(&api_config, opts.workers)
+        .await
+        .map_err(|e| fail("start the API")(&e))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| fail("bind")(&e))?;
@@ -170,7 +176,6 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         listener.local_addr().map_err(|e| fail("bind")(&e))?
     );
     let server_stop = CancellationToken::new();
-    let state_for_uncached = state.clone();
     let server = tokio::spawn({
         let stop = server_stop.clone();
         async move {
@@ -181,11 +186,15 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     });
     let client = DataProviderClient::new(&base_url).map_err(|e| fail("client")(&e))?;
     // The same API without the answer cache: every GET /dashboard reads the tables.
-    let mut uncached = state_for_uncached;
-    uncached.dashboard.cache =
-        std::sync::Arc::new(crate::dashboard::api::DashboardCache::new(Duration::ZERO));
-    uncached.dashboard.pace_cache =
-        std::sync::Arc::new(crate::dashboard::pace::PaceCache::new(Duration::ZERO));
+    let uncached = prepare(
+        &Config {
+            dashboard_cache_ms: 0,
+            ..api_config
+        },
+        opts.workers,
+    )
+    .await
+    .map_err(|e| fail("start the API")(&e))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| fail("bind")(&e))?;
@@ -310,94 +319,10 @@ async fn reset(events_url: &str, dashboard_url: &str) -> Result<(), BenchError> 
         .map_err(|e| fail("reset dashboard")(&pg_error(&e)))
 }
 
-/// Compares every stored daily figure with figures computed here from the generator, so a
-/// fast chain that counts wrong fails the benchmark.
-async fn verify_figures(dashboard_url: &str, gen: &GenerateOptions) -> Result<(), BenchError> {
-    let mut expected: HashMap<(i32, i16, NaiveDate), (i64, i64)> = HashMap::new();
-    for r in generate::rows(gen) {
-        for key in [
-            (r.hotel_id, 1, r.event_timestamp.date_naive()),
-            (r.hotel_id, 2, r.night_of_stay),
-        ] {
-            let c = expected.entry(key).or_default();
-            if r.status == 1 {
-                c.0 += 1;
-            } else {
-                c.1 += 1;
-            }
-        }
-    }
-    let rows = admin_client(dashboard_url)
-        .await?
-        .query(
-            "SELECT hotel_id, basis, day, bookings, cancellations FROM dashboard_daily",
-            &[],
-        )
-        .await
-        .map_err(|e| fail("read figures")(&pg_error(&e)))?;
-    let got: HashMap<(i32, i16, NaiveDate), (i64, i64)> = rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
-        .collect();
-    if got != expected {
-        let wrong = expected
-            .iter()
-            .filter(|(k, v)| got.get(k) != Some(v))
-            .count();
-        return Err(BenchError(format!(
-            "the dashboard's figures are wrong in {wrong} of {} buckets",
-            expected.len()
-        )));
-    }
-    Ok(())
-}
-
-/// `wrk` against `GET /dashboard` (50 connections, 10 s each view), when wrk is installed.
-async fn dashboard_latency(base_url: &str, hotels: u32, label: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let hotel = 2600 + hotels.saturating_sub(1) / 2;
-    for view in [
-        format!("hotel_id={hotel}&period=month&year=2022"),
-        format!("hotel_id={hotel}&period=day&year=2022"),
-        format!("hotel_id={hotel}&period=day&year=2023&basis=stay"),
-    ] {
-        let url = format!("{base_url}/dashboard?{view}");
-        let run = tokio::process::Command::new("wrk")
-            .args(["-t2", "-c50", "-d10s", "--latency", &url])
-            .output()
-            .await;
-        match run {
-            Ok(o) if o.status.success() => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                let pick = |prefix: &str| {
-                    text.lines()
-                        .find(|l| l.trim_start().starts_with(prefix))
-                        .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
-                        .unwrap_or_else(|| "?".into())
-                };
-                let errors = text
-                    .lines()
-                    .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-                    .unwrap_or("no errors");
-                out.push(format!(
-                    "| `GET /dashboard?{view}` ({label}) | {} | {} | {} | {} |",
-                    pick("50%"),
-                    pick("99%"),
-                    pick("Requests/sec:"),
-                    errors.trim()
-                ));
-            }
-            _ => {
-                out.push("wrk is not installed (apt-get install wrk): latency not measured".into());
-                break;
-            }
-        }
-    }
-    out
-}
-
 /// A raw binary COPY of the same rows into a copy of the events table (same indexes and
-/// defaults): what PostgreSQL itself can take on this machine, measured in the same run.
+/// defaults): what PostgreSQL itself can take on this machine, measured in the same run. The
+/// rows go in generated order, in one statement outside a transaction, and `tx_id` is left to
+/// its default: the plain transaction id, not the feed position the workers look up.
 async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchError> {
     let client = admin_client(url).await?;
     client
@@ -408,42 +333,17 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
         .await
         .map_err(|e| fail("create events_copy")(&pg_error(&e)))?;
     let started = Instant::now();
-    let sink = client
-        .copy_in("COPY events_copy (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) FROM STDIN BINARY")
+    let rows = generate::rows(gen).map(|r| Event {
+        id: r.id,
+        hotel_id: r.hotel_id,
+        event_timestamp: r.event_timestamp,
+        status: r.status,
+        room_reservation_id: r.room_reservation_id,
+        night_of_stay: r.night_of_stay,
+    });
+    let rows = store::copy_events(&client, "events_copy", None, rows)
         .await
         .map_err(|e| fail("COPY")(&pg_error(&e)))?;
-    let writer = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::INT4,
-            Type::TIMESTAMPTZ,
-            Type::INT2,
-            Type::UUID,
-            Type::DATE,
-        ],
-    );
-    pin_mut!(writer);
-    let mut rows = 0u64;
-    for r in generate::rows(gen) {
-        writer
-            .as_mut()
-            .write(&[
-                &r.id,
-                &r.hotel_id,
-                &r.event_timestamp,
-                &r.status,
-                &r.room_reservation_id,
-                &r.night_of_stay,
-            ])
-            .await
-            .map_err(|e| fail("COPY row")(&pg_error(&e)))?;
-        rows += 1;
-    }
-    writer
-        .finish()
-        .await
-        .map_err(|e| fail("COPY finish")(&pg_error(&e)))?;
     Ok(Stage {
         name: "raw binary COPY of the same rows (baseline)",
         rows,
