@@ -24,7 +24,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
@@ -101,7 +101,7 @@ pub struct LeadTimeParams {
 }
 
 /// Bookings, cancellations and net of one night over one pickup window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Pickup {
     /// The window's length, as asked.
     #[schema(example = 7)]
@@ -116,7 +116,7 @@ pub struct Pickup {
 }
 
 /// The same night and as-of day a year (364 days) earlier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Stly {
     #[schema(example = "2023-03-02")]
     pub night: NaiveDate,
@@ -126,8 +126,8 @@ pub struct Stly {
     pub on_the_books: i64,
 }
 
-/// One night's pace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// One night's pace. `Deserialize` too: the chart page reads this endpoint's answers back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PaceNight {
     #[schema(example = 2603)]
     pub hotel_id: i32,
@@ -144,7 +144,7 @@ pub struct PaceNight {
 }
 
 /// One point of a booking curve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CurvePoint {
     #[schema(example = 30)]
     pub days_before: i64,
