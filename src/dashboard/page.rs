@@ -373,10 +373,7 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
         }
         None => None,
     };
-    Ok(html! {
-        (pace_section(sent.hotel_id, as_of, &nights, picked))
-        @if let Some(curve) = curve { (curve) }
-    })
+    Ok(pace_sections(sent.hotel_id, as_of, &nights, picked, curve))
 }
 
 /// The figures of an endpoint's answer, read back from the JSON it sends.
@@ -775,12 +772,15 @@ fn night_link(hotel_id: i32, as_of: NaiveDate, night: NaiveDate) -> String {
     format!("/?view=pace&hotel_id={hotel_id}&as_of={as_of}&night={night}#curve")
 }
 
-/// The chart and table of the nights, or a sentence when none of them has a figure.
-pub fn pace_section(
+/// The chart of the nights, the booking curve of the night picked (right under it, so that
+/// both are in view together), and the nights' table; or a sentence when none of the nights
+/// has a figure.
+pub fn pace_sections(
     hotel_id: i32,
     as_of: NaiveDate,
     nights: &[PaceNight],
     picked: Option<NaiveDate>,
+    curve: Option<Markup>,
 ) -> Markup {
     let (Some(first), Some(last)) = (nights.first(), nights.last()) else {
         return html! {};
@@ -819,6 +819,12 @@ pub fn pace_section(
                 @if picked.is_none() {
                     p { "Pick a night in the table for its booking curve." }
                 }
+            }
+        }
+        @if let Some(curve) = curve { (curve) }
+        @if !empty {
+            section id="pace-nights" {
+                h2 { "Night by night, as of " (long_date(as_of)) }
                 table {
                     thead { tr {
                         th scope="col" { "Night (its booking curve)" }

@@ -252,6 +252,50 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
         "{dom}"
     );
     assert!(!dom.contains("<section"), "no chart with an error: {dom}");
+
+    // The Pace view, through its tab: the 90 nights from the latest event day counted for the
+    // hotel (31 Dec 2022), then a night's booking curve through its link in the table.
+    put_pace(&app, &pace_rows(7, d("2022-12-31"))).await;
+    let dom = browse(&["--dump-dom"], &app.url("/?hotel_id=7&year=2022")).await;
+    let tab = r#"<a href="/?view=pace&amp;hotel_id=7">Pace</a>"#;
+    assert!(dom.contains(tab), "{dom}");
+    let dom = browse(&["--dump-dom"], &app.url("/?view=pace&hotel_id=7")).await;
+    assert!(!dom.contains("<script") && !dom.contains("src="), "{dom}");
+    assert!(dom.contains(r#"aria-current="page">Pace</a>"#), "{dom}");
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace?hotel_id=7&as_of=2022-12-31")
+        .await;
+    assert!(assert_pace_matches(&dom, &nights) > 200);
+    let link = "/?view=pace&amp;hotel_id=7&amp;as_of=2022-12-31&amp;night=2023-01-09#curve";
+    assert!(dom.contains(&format!(r#"href="{link}""#)), "{dom}");
+    let curve_url = app.url(&link.replace("&amp;", "&"));
+    // Without the fragment: headless chromium's screenshot after scrolling to it is blank.
+    let curve_shot = curve_url.trim_end_matches("#curve").to_string();
+    let dom = browse(&["--dump-dom"], &curve_url).await;
+    let points: Vec<Value> = app
+        .get_json("/dashboard/booking-curve?hotel_id=7&night=2023-01-09")
+        .await;
+    assert_curve_matches(&dom, &points);
+    assert!(dom.contains(r#"<tr data-night="2023-01-09" class="picked">"#));
+    // The nights' chart at the top of the Pace view, and with a night picked, its curve under it.
+    for (name, url, height) in [
+        ("pace.png", app.url("/?view=pace&hotel_id=7"), 1100),
+        ("curve.png", curve_shot, 1500),
+    ] {
+        let png = dir.join(name);
+        let _ = std::fs::remove_file(&png);
+        browse(
+            &[
+                &format!("--screenshot={}", png.display()),
+                &format!("--window-size=1200,{height}"),
+                "--hide-scrollbars",
+            ],
+            &url,
+        )
+        .await;
+        let bytes = std::fs::read(&png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.display());
+    }
 }
 
 async fn page(app: &TestApp, query: &str) -> (StatusCode, String) {
@@ -528,15 +572,16 @@ fn row_cells(dom: &str, start: &str) -> Vec<String> {
 /// Returns how many figures were not zero, so that callers know the check was not on zeros.
 fn assert_pace_matches(dom: &str, nights: &[Value]) -> usize {
     let pace = section(dom, "pace");
+    let table = section(dom, "pace-nights");
     assert_eq!(nights.len(), 90);
     for (shape, n) in [
         (r#"<rect class="bar otb""#, 90),
         (r#"<rect class="bar pickup""#, 90),
         (r#"<line class="stly""#, 90),
-        ("<tr data-night=", 90),
     ] {
         assert_eq!(pace.matches(shape).count(), n, "{shape}: {pace}");
     }
+    assert_eq!(table.matches("<tr data-night=").count(), 90, "{table}");
     let mut non_zero = 0;
     for n in nights {
         let night = d(n["night"].as_str().unwrap());
@@ -564,7 +609,7 @@ fn assert_pace_matches(dom: &str, nights: &[Value]) -> usize {
             .chain([otb, stly].iter().chain(&pickup).map(i64::to_string))
             .collect();
         assert_eq!(
-            row_cells(pace, &format!(r#"<tr data-night="{night}""#)),
+            row_cells(table, &format!(r#"<tr data-night="{night}""#)),
             want
         );
         non_zero += [otb, stly, pickup[1]].iter().filter(|v| **v != 0).count();
@@ -758,7 +803,10 @@ async fn the_pace_view_refuses_bad_parameters_and_says_when_there_are_no_figures
             body.contains("No room-nights on the books for these nights as of"),
             "{query}: {body}"
         );
-        assert!(!body.contains("<svg"), "{body}");
+        assert!(
+            !body.contains("<svg") && !body.contains("pace-nights"),
+            "{body}"
+        );
     }
     // A night without bookings: its curve says so.
     let (_, body) = page(&app, "/?view=pace&hotel_id=7&night=2030-01-01").await;
