@@ -1036,6 +1036,76 @@ mod tests {
         labels
     }
 
+    fn night(day: &str, otb: i64, stly: i64, pickup7: i64) -> PaceNight {
+        let day: NaiveDate = day.parse().unwrap();
+        PaceNight {
+            hotel_id: 7,
+            night: day,
+            as_of: day,
+            on_the_books: otb,
+            pickup: vec![pace::Pickup {
+                days: CHART_PICKUP_DAYS,
+                bookings: pickup7.max(0),
+                cancellations: (-pickup7).max(0),
+                net: pickup7,
+            }],
+            stly: pace::Stly {
+                night: day,
+                as_of: day,
+                on_the_books: stly,
+            },
+        }
+    }
+
+    /// The `(y, height)` of the first `<rect class="{class}"`.
+    fn shape(svg: &str, class: &str) -> (f64, f64) {
+        let rest = svg
+            .split(&format!(r#"<rect class="{class}""#))
+            .nth(1)
+            .unwrap();
+        let attr = |name: &str| -> f64 {
+            let v = rest.split(&format!(r#" {name}=""#)).nth(1).unwrap();
+            v.split('"').next().unwrap().parse().unwrap()
+        };
+        (attr("y"), attr("height"))
+    }
+
+    #[test]
+    fn pace_bars_stand_on_the_zero_line_pickup_goes_below_it_and_stly_marks_its_height() {
+        let nights = [night("2024-03-01", 10, 5, -5)];
+        let svg = pace_chart("c", &nights).into_string();
+        let axis = svg.split(r#"<line class="axis""#).nth(1).unwrap();
+        let zero: f64 = axis
+            .split(r#"y1=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (otb_y, otb_h) = shape(&svg, "bar otb");
+        assert!((otb_y + otb_h - zero).abs() < 0.02, "{svg}");
+        let (pickup_y, pickup_h) = shape(&svg, "bar pickup");
+        assert!((pickup_y - zero).abs() < 0.02 && (pickup_h - otb_h / 2.0).abs() < 0.02);
+        let stly = svg.split(r#"<line class="stly""#).nth(1).unwrap();
+        let stly_y: f64 = stly
+            .split(r#"y1=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((stly_y - (zero - otb_h / 2.0)).abs() < 0.02, "{svg}");
+        assert!(svg.contains("<title>Fri 1 Mar 2024: -5 net pickup over 7 days</title>"));
+        // Zeros everywhere: every night keeps its shapes, nothing is out of the frame.
+        let svg = pace_chart("c", &[night("2024-03-01", 0, 0, 0)]).into_string();
+        assert_eq!(shape(&svg, "bar otb").1, 0.0);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+    }
+
     #[test]
     fn the_y_axis_is_labelled_in_even_round_steps_covering_every_figure() {
         assert_eq!(
