@@ -104,7 +104,7 @@ pub struct LeadTimeParams {
 }
 
 /// Bookings, cancellations and net of one night over one pickup window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Pickup {
     /// The window's length, as asked.
     #[schema(example = 7)]
@@ -119,7 +119,7 @@ pub struct Pickup {
 }
 
 /// The same night and as-of day a year (364 days) earlier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Stly {
     #[schema(example = "2023-03-02")]
     pub night: NaiveDate,
@@ -129,8 +129,8 @@ pub struct Stly {
     pub on_the_books: i64,
 }
 
-/// One night's pace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// One night's pace. `Deserialize` too: the chart page reads this endpoint's answers back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PaceNight {
     #[schema(example = 2603)]
     pub hotel_id: i32,
@@ -147,7 +147,7 @@ pub struct PaceNight {
 }
 
 /// One point of a booking curve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CurvePoint {
     #[schema(example = 30)]
     pub days_before: i64,

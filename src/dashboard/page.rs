@@ -3,6 +3,12 @@
 //! form offers the hotels that have figures; without a choice it shows the first of them, in
 //! the latest year it has figures for.
 //!
+//! The Pace view (`view=pace`) shows a hotel's next 90 nights as of a day (by default the latest
+//! event day counted for it): on the books, the same time last year and the 7-day net pickup,
+//! and the booking curve of a night picked from its table. Its figures are the answers of
+//! `GET /dashboard/pace` and `GET /dashboard/booking-curve`, produced by those endpoints' own
+//! code (parsing, queries, recent answers) and read back here.
+//!
 //! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
 //! works offline; the Content-Security-Policy makes the browser hold it to that. The markup is
 //! written with maud, which escapes every value spliced into it: nothing here escapes by hand.
@@ -10,10 +16,12 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::de::DeserializeOwned;
 
 use super::api::{figures, parse_dashboard_query, DashboardQuery, DashboardRow};
+use super::pace::{self, CurvePoint, CurveQuery, PaceNight};
 use super::store::{self, HotelYears};
 use super::ApiState;
 use super::Basis;
@@ -50,6 +58,16 @@ polyline.net{fill:none;stroke:#1d7a46;stroke-width:2}circle.net{fill:#1d7a46}
 table{border-collapse:collapse;margin-top:.5rem;background:#fff;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d8dde3;padding:.2rem .6rem}td{text-align:right}
 tfoot th,tfoot td{font-weight:600}
+nav.views{margin:.25rem 0 .75rem}
+nav.views a[aria-current]{font-weight:600;color:inherit;text-decoration:none;
+  border-bottom:2px solid #2f6db5}
+.bar.otb,.key.otb{fill:#2f6db5;background:#2f6db5}
+.bar.pickup,.key.pickup{fill:#1d7a46;background:#1d7a46}
+line.stly{stroke:#b8322a;stroke-width:2}.key.stly{background:#b8322a;height:.25em;vertical-align:middle}
+polyline.otb{fill:none;stroke:#2f6db5;stroke-width:2}circle.otb{fill:#2f6db5}
+polyline.stly{fill:none;stroke:#b8322a;stroke-width:2;stroke-dasharray:5 4}circle.stly{fill:#b8322a}
+tr.picked{background:#e8f0fa}
+details{margin-top:.5rem}
 ";
 
 /// The form's values as sent, echoed back into the form.
@@ -59,6 +77,9 @@ pub struct Form {
     pub year: String,
     pub basis: String,
     pub month: String,
+    pub view: String,
+    pub as_of: String,
+    pub night: String,
 }
 
 impl Form {
@@ -70,6 +91,9 @@ impl Form {
                 "year" => &mut form.year,
                 "basis" => &mut form.basis,
                 "month" => &mut form.month,
+                "view" => &mut form.view,
+                "as_of" => &mut form.as_of,
+                "night" => &mut form.night,
                 _ => continue,
             };
             if slot.is_empty() {
@@ -78,6 +102,38 @@ impl Form {
         }
         form
     }
+
+    fn pace(&self) -> bool {
+        self.view == "pace"
+    }
+}
+
+/// The page's two views: bookings per month and day, and the pace of the coming nights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Charts,
+    Pace,
+}
+
+/// `view`: absent or empty for the charts; refused, naming it, when unknown or given twice, as
+/// the other parameters are.
+fn view_of(query: &str) -> Result<View, ApiError> {
+    let mut view = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        if key != "view" || value.is_empty() {
+            continue;
+        }
+        if view.is_some() {
+            return Err(ApiError::bad_param("view", "is given more than once"));
+        }
+        view = Some(match value {
+            "charts" => View::Charts,
+            "pace" => View::Pace,
+            _ => return Err(ApiError::bad_param("view", "must be `charts` or `pace`")),
+        });
+    }
+    Ok(view.unwrap_or(View::Charts))
 }
 
 pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
@@ -92,9 +148,12 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
             html! { p.error role="alert" { (message) } },
         )
     };
+    let view = view_of(&query);
     let hotels = match store::hotel_years(&state.db).await {
         Ok(all) => {
-            let basis = if form.basis == "stay" {
+            // Every counted event has both an event day and a night: the pace view lists the
+            // hotels with events, on the event basis.
+            let basis = if form.basis == "stay" && !matches!(view, Ok(View::Pace)) {
                 Basis::Stay
             } else {
                 Basis::Event
@@ -105,11 +164,21 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
         }
         Err(e) => return error_page(e.into(), &form, &[]),
     };
+    let view = match view {
+        Ok(view) => view,
+        Err(e) => return error_page(e, &form, &hotels),
+    };
     if form.hotel_id.is_empty() {
         match hotels.first() {
             Some(first) => form.hotel_id = first.hotel_id.to_string(),
             None => return page(StatusCode::OK, &form, &hotels, no_figures_yet()),
         }
+    }
+    if view == View::Pace {
+        return match pace_view(&state, &query, &form).await {
+            Ok(body) => page(StatusCode::OK, &form, &hotels, body),
+            Err(e) => error_page(e, &form, &hotels),
+        };
     }
     if form.year.is_empty() {
         let latest = hotel_of(&hotels, &form.hotel_id).map(|h| h.last_year);
@@ -144,22 +213,35 @@ fn hotel_of<'a>(hotels: &'a [HotelYears], hotel_id: &str) -> Option<&'a HotelYea
 /// `query` with an empty or missing `hotel_id` and `year` replaced by the form's defaults.
 /// Everything else is kept as sent, so that a repeated parameter is still refused.
 fn with_defaults(query: &str, form: &Form) -> String {
+    defaulted(
+        query,
+        |_| true,
+        &[("hotel_id", &form.hotel_id), ("year", &form.year)],
+    )
+}
+
+/// The pairs of `query` that `keep` accepts, every occurrence as sent (so that a repeated
+/// parameter is still refused), with an empty or missing one of `defaults` replaced by its
+/// default (when that is not empty).
+fn defaulted(query: &str, keep: impl Fn(&str) -> bool, defaults: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    let (mut hotel, mut year) = (false, false);
+    let mut given = vec![false; defaults.len()];
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let defaulted = matches!(key.as_ref(), "hotel_id" | "year");
-        if defaulted && value.trim().is_empty() {
+        if !keep(&key) {
             continue;
         }
-        hotel |= key == "hotel_id";
-        year |= key == "year";
+        if let Some(i) = defaults.iter().position(|(name, _)| *name == key) {
+            if value.trim().is_empty() {
+                continue;
+            }
+            given[i] = true;
+        }
         q.append_pair(&key, &value);
     }
-    if !hotel {
-        q.append_pair("hotel_id", &form.hotel_id);
-    }
-    if !year {
-        q.append_pair("year", &form.year);
+    for (&(name, value), given) in defaults.iter().zip(given) {
+        if !given && !value.is_empty() {
+            q.append_pair(name, value);
+        }
     }
     q.finish()
 }
@@ -232,6 +314,74 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
         (month_section)
         @if let Some(day_section) = day_section { (day_section) }
     })
+}
+
+/// The Pace view: the 90 nights from the as-of day and, when a night is picked, its booking
+/// curve. Every parameter is checked by the endpoints' own parsing before anything is read, so
+/// a bad one is refused (naming it) whatever the figures.
+async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup, ApiError> {
+    let hotel = [("hotel_id", form.hotel_id.as_str())];
+    let sent = pace::parse_pace_query(
+        &defaulted(query, |k| matches!(k, "hotel_id" | "as_of"), &hotel),
+        chrono::Utc::now().date_naive(),
+    )?;
+    let curve = if form.night.is_empty() {
+        None
+    } else {
+        Some(pace::parse_curve_query(&defaulted(
+            query,
+            |k| matches!(k, "hotel_id" | "night"),
+            &hotel,
+        ))?)
+    };
+    let as_of = if form.as_of.is_empty() {
+        match store::last_event_day(&state.db, sent.hotel_id).await? {
+            Some(day) => day,
+            None => {
+                return Ok(html! {
+                    p.empty role="status" {
+                        "No figures for hotel " (sent.hotel_id)
+                        ": the dashboard has counted no events for it, so it has no latest day                          to show the pace as of. Pick a hotel with figures, or an as-of day."
+                    }
+                })
+            }
+        }
+    } else {
+        sent.as_of
+    };
+    // Checked values only from here on: an integer and dates.
+    let nights: Vec<PaceNight> = answer_of(
+        pace::get_pace(
+            State(state.clone()),
+            RawQuery(Some(format!("hotel_id={}&as_of={as_of}", sent.hotel_id))),
+        )
+        .await,
+    )
+    .await?;
+    let picked = curve.as_ref().map(|q| q.night);
+    let curve = match curve {
+        Some(q) => {
+            let points: Vec<CurvePoint> = answer_of(
+                pace::get_booking_curve(
+                    State(state.clone()),
+                    RawQuery(Some(format!("hotel_id={}&night={}", q.hotel_id, q.night))),
+                )
+                .await,
+            )
+            .await?;
+            Some(curve_section(&q, &points))
+        }
+        None => None,
+    };
+    Ok(pace_sections(sent.hotel_id, as_of, &nights, picked, curve))
+}
+
+/// The figures of an endpoint's answer, read back from the JSON it sends.
+async fn answer_of<T: DeserializeOwned>(answer: Result<Response, ApiError>) -> Result<T, ApiError> {
+    let body = axum::body::to_bytes(answer?.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Exactly what `GET /dashboard` answers for `q`, through the same recent answers.
@@ -328,9 +478,46 @@ fn hotel_field(form: &Form, hotels: &[HotelYears]) -> Markup {
     }
 }
 
+/// Links to the two views, for the hotel shown.
+fn views_nav(form: &Form) -> Markup {
+    let link = |view: Option<&str>| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(view) = view {
+            q.append_pair("view", view);
+        }
+        if !form.hotel_id.is_empty() {
+            q.append_pair("hotel_id", &form.hotel_id);
+        }
+        format!("/?{}", q.finish())
+    };
+    let current = |pace: bool| (form.pace() == pace).then_some("page");
+    html! {
+        nav.views aria-label="Views" {
+            a href=(link(None)) aria-current=[current(false)] { "Bookings per month and day" }
+            a href=(link(Some("pace"))) aria-current=[current(true)] { "Pace" }
+        }
+    }
+}
+
 fn form_html(form: &Form, hotels: &[HotelYears]) -> Markup {
     let stay = form.basis == "stay";
+    if form.pace() {
+        return html! {
+            (views_nav(form))
+            form method="get" action="/" {
+                input type="hidden" name="view" value="pace";
+                (hotel_field(form, hotels))
+                label {
+                    "As of (empty: the latest day with events)"
+                    input type="date" name="as_of" min="1900-01-01" max="2100-12-31"
+                        value=(form.as_of);
+                }
+                button type="submit" { "Show" }
+            }
+        };
+    }
     html! {
+        (views_nav(form))
         form method="get" action="/" {
             (hotel_field(form, hotels))
             label {
@@ -430,11 +617,60 @@ fn at(v: f64) -> String {
     format!("{v:.2}")
 }
 
+/// A chart's y axis, labelled every `tick_step`: from a multiple of the step at or below the
+/// lowest value to one at or above the highest, so that its ends are labelled too.
+struct Axis {
+    top: i64,
+    bottom: i64,
+    step: i64,
+}
+
+impl Axis {
+    /// An axis over `low ..= high`, which include zero.
+    fn new(low: i64, high: i64) -> Self {
+        let step = tick_step(high - low);
+        let top = high.div_euclid(step) * step + if high % step == 0 { 0 } else { step };
+        let bottom = low.div_euclid(step) * step;
+        Axis { top, bottom, step }
+    }
+
+    /// An axis covering `values` and zero.
+    fn over(values: impl Iterator<Item = i64> + Clone) -> Self {
+        let low = values.clone().min().unwrap_or(0).min(0);
+        Self::new(low, values.max().unwrap_or(0).max(0))
+    }
+
+    fn span(&self) -> f64 {
+        (self.top - self.bottom).max(1) as f64
+    }
+
+    fn y(&self, v: i64) -> f64 {
+        TOP + (self.top - v) as f64 / self.span() * (H - BOTTOM - TOP)
+    }
+
+    /// The height a bar of `v` (> 0) is drawn with.
+    fn height(&self, v: i64) -> f64 {
+        v as f64 / self.span() * (H - BOTTOM - TOP)
+    }
+
+    /// A line and a label at every labelled value; the zero line is the axis.
+    fn grid(&self) -> Markup {
+        let ticks = std::iter::successors(Some(self.bottom), |t| Some(t + self.step))
+            .take_while(|t| *t <= self.top);
+        html! {
+            @for tick in ticks {
+                line class=(if tick == 0 { "axis" } else { "grid" }) x1=(LEFT) y1=(at(self.y(tick)))
+                    x2=(W - RIGHT) y2=(at(self.y(tick))) {}
+                text.tick.y x=(LEFT - 6.0) y=(at(self.y(tick) + 4.0)) text-anchor="end" { (tick) }
+            }
+        }
+    }
+}
+
 /// Bookings and cancellations side by side per bucket, the net booking count as a line across
 /// them, over a y axis labelled every `tick_step`. A zero draws no bar (the table still shows
 /// it); a negative net count goes below the zero line.
 pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> Markup {
-    let plot_h = H - BOTTOM - TOP;
     let high = rows
         .iter()
         .flat_map(|r| [r.bookings, r.cancellations, r.booking_count])
@@ -447,14 +683,8 @@ pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> Markup {
         .min()
         .unwrap_or(0)
         .min(0);
-    let step = tick_step(high - low);
-    // The axis runs from a multiple of the step at or below the lowest value to one at or above
-    // the highest, so that its ends are labelled too.
-    let top = high.div_euclid(step) * step + if high % step == 0 { 0 } else { step };
-    let bottom = low.div_euclid(step) * step;
-    let span = (top - bottom).max(1) as f64;
-    let y = |v: i64| TOP + (top - v) as f64 / span * plot_h;
-    let ticks = std::iter::successors(Some(bottom), |t| Some(t + step)).take_while(|t| *t <= top);
+    let y_axis = Axis::new(low, high);
+    let y = |v: i64| y_axis.y(v);
     let slot = (W - LEFT - RIGHT) / rows.len().max(1) as f64;
     let bar_w = slot * 0.38;
     let centre = |i: usize| LEFT + slot * (i as f64 + 0.5);
@@ -466,18 +696,14 @@ pub fn bar_chart(caption: &str, rows: &[DashboardRow]) -> Markup {
     // Elements in SVG are closed explicitly (`{}`): HTML parsing would leave a bare `<line>` open.
     html! {
         svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(caption) {
-            @for tick in ticks {
-                line class=(if tick == 0 { "axis" } else { "grid" }) x1=(LEFT) y1=(at(y(tick)))
-                    x2=(W - RIGHT) y2=(at(y(tick))) {}
-                text.tick.y x=(LEFT - 6.0) y=(at(y(tick) + 4.0)) text-anchor="end" { (tick) }
-            }
+            (y_axis.grid())
             @for (i, r) in rows.iter().enumerate() {
                 @let (_, axis, name) = bucket(r);
                 @let start = LEFT + slot * i as f64 + slot * 0.12;
                 @let bars = [("bookings", r.bookings), ("cancellations", r.cancellations)];
                 @for (j, (class, value)) in bars.into_iter().enumerate() {
                     @if value > 0 {
-                        @let h = value as f64 / span * plot_h;
+                        @let h = y_axis.height(value);
                         rect class={ "bar " (class) } x=(at(start + bar_w * j as f64))
                             y=(at(y(0) - h)) width=(at(bar_w)) height=(at(h)) {
                             title { (name) ": " (value) " " (class) }
@@ -521,6 +747,245 @@ pub fn table(bucket_name: &str, rows: &[DashboardRow]) -> Markup {
                 th scope="row" { "Total" }
                 td { (bookings) } td { (cancellations) } td { (bookings - cancellations) }
             } }
+        }
+    }
+}
+
+/// The pickup window the pace chart draws beside each night, in days.
+const CHART_PICKUP_DAYS: i32 = 7;
+
+/// `Fri 1 Mar 2024`.
+fn long_date(d: NaiveDate) -> String {
+    d.format("%a %-d %b %Y").to_string()
+}
+
+/// The net pickup of `n` over the window of `days`, when it was asked for.
+fn net_pickup(n: &PaceNight, days: i32) -> i64 {
+    n.pickup
+        .iter()
+        .find(|p| p.days == days)
+        .map_or(0, |p| p.net)
+}
+
+/// The Pace view's address for a night of the hotel, as of a day.
+fn night_link(hotel_id: i32, as_of: NaiveDate, night: NaiveDate) -> String {
+    format!("/?view=pace&hotel_id={hotel_id}&as_of={as_of}&night={night}#curve")
+}
+
+/// The chart of the nights, the booking curve of the night picked (right under it, so that
+/// both are in view together), and the nights' table; or a sentence when none of the nights
+/// has a figure.
+pub fn pace_sections(
+    hotel_id: i32,
+    as_of: NaiveDate,
+    nights: &[PaceNight],
+    picked: Option<NaiveDate>,
+    curve: Option<Markup>,
+) -> Markup {
+    let (Some(first), Some(last)) = (nights.first(), nights.last()) else {
+        return html! {};
+    };
+    let caption = format!(
+        "Hotel {hotel_id}: the {} nights from {} to {}, on the books as of {}",
+        nights.len(),
+        long_date(first.night),
+        long_date(last.night),
+        long_date(as_of)
+    );
+    let empty = nights.iter().all(|n| {
+        n.on_the_books == 0
+            && n.stly.on_the_books == 0
+            && n.pickup
+                .iter()
+                .all(|p| p.bookings == 0 && p.cancellations == 0)
+    });
+    let windows: Vec<i32> = first.pickup.iter().map(|p| p.days).collect();
+    html! {
+        section id="pace" {
+            h2 { (caption) }
+            @if empty {
+                p.empty role="status" {
+                    "No room-nights on the books for these nights as of " (long_date(as_of))
+                    ", none a year earlier, and no pickup."
+                }
+            } @else {
+                p.legend {
+                    span.key.otb {} "on the books"
+                    span.key.stly {} "same time last year (the night 364 days earlier, as of "
+                        (long_date(first.stly.as_of)) ")"
+                    span.key.pickup {} "net pickup over the last " (CHART_PICKUP_DAYS) " days"
+                }
+                (pace_chart(&caption, nights))
+                @if picked.is_none() {
+                    p { "Pick a night in the table for its booking curve." }
+                }
+            }
+        }
+        @if let Some(curve) = curve { (curve) }
+        @if !empty {
+            section id="pace-nights" {
+                h2 { "Night by night, as of " (long_date(as_of)) }
+                table {
+                    thead { tr {
+                        th scope="col" { "Night (its booking curve)" }
+                        th scope="col" { "On the books" }
+                        th scope="col" { "Same time last year" }
+                        @for days in &windows {
+                            th scope="col" { "Net pickup, " (days) " d" }
+                        }
+                    } }
+                    tbody {
+                        @for n in nights {
+                            tr data-night=(n.night) class=[(picked == Some(n.night)).then_some("picked")] {
+                                th scope="row" {
+                                    a href=(night_link(hotel_id, as_of, n.night)) { (long_date(n.night)) }
+                                }
+                                td { (n.on_the_books) }
+                                td { (n.stly.on_the_books) }
+                                @for p in &n.pickup { td { (p.net) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A bar from zero to `v` (below the axis when negative) with its figure on hover.
+fn bar(class: &str, x: f64, width: f64, v: i64, y_axis: &Axis, title: &str) -> Markup {
+    let (top, bottom) = (y_axis.y(v.max(0)), y_axis.y(v.min(0)));
+    html! {
+        rect class=(class) x=(at(x)) y=(at(top)) width=(at(width)) height=(at(bottom - top)) {
+            title { (title) }
+        }
+    }
+}
+
+/// Per night: a bar of on the books, a mark across it at the same time last year, and a
+/// narrower bar of the net pickup beside it. Every night has its three shapes, zero or not, so
+/// that each has its figures on hover; the axis is labelled every seventh night.
+pub fn pace_chart(caption: &str, nights: &[PaceNight]) -> Markup {
+    let values = nights.iter().flat_map(|n| {
+        [
+            n.on_the_books,
+            n.stly.on_the_books,
+            net_pickup(n, CHART_PICKUP_DAYS),
+        ]
+    });
+    let y_axis = Axis::over(values);
+    let slot = (W - LEFT - RIGHT) / nights.len().max(1) as f64;
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(caption) {
+            (y_axis.grid())
+            @for (i, n) in nights.iter().enumerate() {
+                @let x = LEFT + slot * i as f64;
+                @let name = long_date(n.night);
+                @let pickup = net_pickup(n, CHART_PICKUP_DAYS);
+                (bar("bar otb", x + slot * 0.08, slot * 0.52, n.on_the_books, &y_axis,
+                    &format!("{name}: {} on the books", n.on_the_books)))
+                (bar("bar pickup", x + slot * 0.64, slot * 0.28, pickup, &y_axis,
+                    &format!("{name}: {pickup} net pickup over {CHART_PICKUP_DAYS} days")))
+                line.stly x1=(at(x + slot * 0.02)) x2=(at(x + slot * 0.66))
+                    y1=(at(y_axis.y(n.stly.on_the_books))) y2=(at(y_axis.y(n.stly.on_the_books))) {
+                    title { (name) ": " (n.stly.on_the_books) " on the books a year earlier" }
+                }
+                @if i % 7 == 0 {
+                    text.tick x=(at(x + slot * 0.5)) y=(H - 8.0) text-anchor="middle" {
+                        (n.night.format("%-d %b"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The booking curve of the night `q` names, with its figures in a table under the chart.
+pub fn curve_section(q: &CurveQuery, points: &[CurvePoint]) -> Markup {
+    let caption = format!(
+        "Hotel {}: booking curve of the night of {}",
+        q.hotel_id,
+        long_date(q.night)
+    );
+    let empty = points
+        .iter()
+        .all(|p| p.on_the_books == 0 && p.stly_on_the_books == 0);
+    html! {
+        section id="curve" {
+            h2 { (caption) }
+            @if empty {
+                p.empty role="status" {
+                    "No room-nights on the books for this night in the " (q.days)
+                    " days before it, nor for the night 364 days earlier."
+                }
+            } @else {
+                p.legend {
+                    span.key.otb {} "on the books as of each day before the night"
+                    span.key.stly {} "the night 364 days earlier, as many days before it"
+                    " (across: days before the night)"
+                }
+                (curve_chart(&caption, points))
+                details {
+                    summary { "The figures" }
+                    table {
+                        thead { tr {
+                            th scope="col" { "Days before" }
+                            th scope="col" { "As of" }
+                            th scope="col" { "On the books" }
+                            th scope="col" { "Same time last year" }
+                        } }
+                        tbody {
+                            @for p in points {
+                                tr data-days-before=(p.days_before) {
+                                    th scope="row" { (p.days_before) }
+                                    td { (p.as_of) }
+                                    td { (p.on_the_books) }
+                                    td { (p.stly_on_the_books) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// On the books as a line over the days before the night, the same time last year as a dashed
+/// one, a point per day with its figure on hover; the days are labelled every tenth.
+pub fn curve_chart(caption: &str, points: &[CurvePoint]) -> Markup {
+    let y_axis = Axis::over(
+        points
+            .iter()
+            .flat_map(|p| [p.on_the_books, p.stly_on_the_books]),
+    );
+    let slot = (W - LEFT - RIGHT) / points.len().max(1) as f64;
+    let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    let line = |figure: fn(&CurvePoint) -> i64| {
+        let each: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{},{}", at(x(i)), at(y_axis.y(figure(p)))))
+            .collect();
+        each.join(" ")
+    };
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(caption) {
+            (y_axis.grid())
+            polyline.stly points=(line(|p| p.stly_on_the_books)) {}
+            polyline.otb points=(line(|p| p.on_the_books)) {}
+            @for (i, p) in points.iter().enumerate() {
+                @let when = format!("{} days before ({})", p.days_before, long_date(p.as_of));
+                circle.stly cx=(at(x(i))) cy=(at(y_axis.y(p.stly_on_the_books))) r="2" {
+                    title { (when) ": " (p.stly_on_the_books) " on the books a year earlier" }
+                }
+                circle.otb cx=(at(x(i))) cy=(at(y_axis.y(p.on_the_books))) r="2.5" {
+                    title { (when) ": " (p.on_the_books) " on the books" }
+                }
+                @if p.days_before % 10 == 0 {
+                    text.tick x=(at(x(i))) y=(H - 8.0) text-anchor="middle" { (p.days_before) }
+                }
+            }
         }
     }
 }
@@ -569,6 +1034,76 @@ mod tests {
             .collect();
         labels.sort_by_key(|(v, _)| *v);
         labels
+    }
+
+    fn night(day: &str, otb: i64, stly: i64, pickup7: i64) -> PaceNight {
+        let day: NaiveDate = day.parse().unwrap();
+        PaceNight {
+            hotel_id: 7,
+            night: day,
+            as_of: day,
+            on_the_books: otb,
+            pickup: vec![pace::Pickup {
+                days: CHART_PICKUP_DAYS,
+                bookings: pickup7.max(0),
+                cancellations: (-pickup7).max(0),
+                net: pickup7,
+            }],
+            stly: pace::Stly {
+                night: day,
+                as_of: day,
+                on_the_books: stly,
+            },
+        }
+    }
+
+    /// The `(y, height)` of the first `<rect class="{class}"`.
+    fn shape(svg: &str, class: &str) -> (f64, f64) {
+        let rest = svg
+            .split(&format!(r#"<rect class="{class}""#))
+            .nth(1)
+            .unwrap();
+        let attr = |name: &str| -> f64 {
+            let v = rest.split(&format!(r#" {name}=""#)).nth(1).unwrap();
+            v.split('"').next().unwrap().parse().unwrap()
+        };
+        (attr("y"), attr("height"))
+    }
+
+    #[test]
+    fn pace_bars_stand_on_the_zero_line_pickup_goes_below_it_and_stly_marks_its_height() {
+        let nights = [night("2024-03-01", 10, 5, -5)];
+        let svg = pace_chart("c", &nights).into_string();
+        let axis = svg.split(r#"<line class="axis""#).nth(1).unwrap();
+        let zero: f64 = axis
+            .split(r#"y1=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (otb_y, otb_h) = shape(&svg, "bar otb");
+        assert!((otb_y + otb_h - zero).abs() < 0.02, "{svg}");
+        let (pickup_y, pickup_h) = shape(&svg, "bar pickup");
+        assert!((pickup_y - zero).abs() < 0.02 && (pickup_h - otb_h / 2.0).abs() < 0.02);
+        let stly = svg.split(r#"<line class="stly""#).nth(1).unwrap();
+        let stly_y: f64 = stly
+            .split(r#"y1=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((stly_y - (zero - otb_h / 2.0)).abs() < 0.02, "{svg}");
+        assert!(svg.contains("<title>Fri 1 Mar 2024: -5 net pickup over 7 days</title>"));
+        // Zeros everywhere: every night keeps its shapes, nothing is out of the frame.
+        let svg = pace_chart("c", &[night("2024-03-01", 0, 0, 0)]).into_string();
+        assert_eq!(shape(&svg, "bar otb").1, 0.0);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
     }
 
     #[test]

@@ -274,6 +274,21 @@ pub async fn daily(
         .await?)
 }
 
+/// The latest event day counted for `hotel_id`, or `None` when none is: one probe at the end of
+/// the hotel's event-basis range of the primary key (hotel_id, basis, day).
+pub async fn last_event_day(
+    pool: &PgPool,
+    hotel_id: i32,
+) -> Result<Option<NaiveDate>, DashboardStoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(dashboard_daily::table
+        .filter(dashboard_daily::hotel_id.eq(hotel_id))
+        .filter(dashboard_daily::basis.eq(Basis::Event.code()))
+        .select(diesel::dsl::max(dashboard_daily::day))
+        .get_result(&mut conn)
+        .await?)
+}
+
 /// A hotel with figures on one basis, and the years they span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HotelYears {

@@ -252,6 +252,50 @@ async fn the_chart_page_draws_the_dashboard_in_a_browser() {
         "{dom}"
     );
     assert!(!dom.contains("<section"), "no chart with an error: {dom}");
+
+    // The Pace view, through its tab: the 90 nights from the latest event day counted for the
+    // hotel (31 Dec 2022), then a night's booking curve through its link in the table.
+    put_pace(&app, &pace_rows(7, d("2022-12-31"))).await;
+    let dom = browse(&["--dump-dom"], &app.url("/?hotel_id=7&year=2022")).await;
+    let tab = r#"<a href="/?view=pace&amp;hotel_id=7">Pace</a>"#;
+    assert!(dom.contains(tab), "{dom}");
+    let dom = browse(&["--dump-dom"], &app.url("/?view=pace&hotel_id=7")).await;
+    assert!(!dom.contains("<script") && !dom.contains("src="), "{dom}");
+    assert!(dom.contains(r#"aria-current="page">Pace</a>"#), "{dom}");
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace?hotel_id=7&as_of=2022-12-31")
+        .await;
+    assert!(assert_pace_matches(&dom, &nights) > 200);
+    let link = "/?view=pace&amp;hotel_id=7&amp;as_of=2022-12-31&amp;night=2023-01-09#curve";
+    assert!(dom.contains(&format!(r#"href="{link}""#)), "{dom}");
+    let curve_url = app.url(&link.replace("&amp;", "&"));
+    // Without the fragment: headless chromium's screenshot after scrolling to it is blank.
+    let curve_shot = curve_url.trim_end_matches("#curve").to_string();
+    let dom = browse(&["--dump-dom"], &curve_url).await;
+    let points: Vec<Value> = app
+        .get_json("/dashboard/booking-curve?hotel_id=7&night=2023-01-09")
+        .await;
+    assert_curve_matches(&dom, &points);
+    assert!(dom.contains(r#"<tr data-night="2023-01-09" class="picked">"#));
+    // The nights' chart at the top of the Pace view, and with a night picked, its curve under it.
+    for (name, url, height) in [
+        ("pace.png", app.url("/?view=pace&hotel_id=7"), 1100),
+        ("curve.png", curve_shot, 1500),
+    ] {
+        let png = dir.join(name);
+        let _ = std::fs::remove_file(&png);
+        browse(
+            &[
+                &format!("--screenshot={}", png.display()),
+                &format!("--window-size=1200,{height}"),
+                "--hide-scrollbars",
+            ],
+            &url,
+        )
+        .await;
+        let bytes = std::fs::read(&png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.display());
+    }
 }
 
 async fn page(app: &TestApp, query: &str) -> (StatusCode, String) {
@@ -412,6 +456,363 @@ async fn the_form_offers_the_hotels_with_figures_and_defaults_to_their_latest_ye
     let (_, body) = page(&app, "/?hotel_id=9&year=2020").await;
     assert!(
         body.contains("No events for this hotel and year: hotel 9 has none in 2020 on the event basis; its figures are in 2019–2023."),
+        "{body}"
+    );
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// `Fri 1 Mar 2024`, as the page names a night.
+fn long_date(day: NaiveDate) -> String {
+    day.format("%a %-d %b %Y").to_string()
+}
+
+/// `(hotel_id, night, event day, bookings, cancellations)` rows into the Dashboard's pace table,
+/// added to any already there.
+async fn put_pace(app: &TestApp, rows: &[(i32, NaiveDate, NaiveDate, i64, i64)]) {
+    let mut conn = app.dashboard_db().get().await.unwrap();
+    for &(hotel, night, event_day, bookings, cancellations) in rows {
+        diesel::sql_query(
+            "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
+                 bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
+                 cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
+        )
+        .bind::<Int4, _>(hotel)
+        .bind::<Date, _>(night)
+        .bind::<Date, _>(event_day)
+        .bind::<BigInt, _>(bookings)
+        .bind::<BigInt, _>(cancellations)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// The daily counters of everything in the pace table, on both bases, as the sync keeps them.
+async fn count_daily_from_pace(app: &TestApp) {
+    let mut conn = app.dashboard_db().get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO dashboard_daily (hotel_id, basis, day, bookings, cancellations) \
+         SELECT hotel_id, 1::int2, event_day, sum(bookings)::int8, sum(cancellations)::int8 \
+         FROM dashboard_pace GROUP BY hotel_id, event_day \
+         UNION ALL \
+         SELECT hotel_id, 2::int2, night, sum(bookings)::int8, sum(cancellations)::int8 \
+         FROM dashboard_pace GROUP BY hotel_id, night",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+/// Pace rows of `hotel` with nothing counted after `as_of`: each of the 90 nights from it booked
+/// weeks ahead and again in the last ten days (some of it within the pickup window, some
+/// cancelled), a few with more cancelled than booked lately, and the same nights a year earlier.
+fn pace_rows(hotel: i32, as_of: NaiveDate) -> Vec<(i32, NaiveDate, NaiveDate, i64, i64)> {
+    let days = |n: i64| chrono::Duration::days(n);
+    let mut rows = Vec::new();
+    for i in 0..90i64 {
+        let night = as_of + days(i);
+        rows.push((hotel, night, as_of - days(20 + i % 15), 2 + i % 5, 0));
+        rows.push((
+            hotel,
+            night,
+            as_of - days(i % 10),
+            1 + i % 3,
+            i64::from(i % 4 == 0),
+        ));
+        if i % 9 == 0 {
+            rows.push((hotel, night, as_of - days(3), 0, 2));
+        }
+        let last_year = night - days(364);
+        rows.push((
+            hotel,
+            last_year,
+            as_of - days(364 + i % 12),
+            1 + i % 6,
+            i64::from(i % 5 == 0),
+        ));
+    }
+    rows
+}
+
+/// The cell texts of the table row whose `<tr` starts with `start` (its header cell first).
+fn row_cells(dom: &str, start: &str) -> Vec<String> {
+    let at = dom
+        .find(start)
+        .unwrap_or_else(|| panic!("no table row {start} in {dom}"));
+    let row = &dom[at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let header = row
+        .split("<th")
+        .nth(1)
+        .unwrap()
+        .split("</th>")
+        .next()
+        .unwrap();
+    // The header's text, without its own attributes or those of a link in it.
+    let header: String = header
+        .split('<')
+        .filter_map(|part| part.split_once('>').map(|(_, text)| text))
+        .collect();
+    std::iter::once(header.to_string())
+        .chain(
+            row.split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap().to_string()),
+        )
+        .collect()
+}
+
+/// The Pace view's nights are `GET /dashboard/pace`'s answer for the same hotel and as-of day:
+/// a bar, an STLY mark and a pickup bar per night with their figures, and a table row each.
+/// Returns how many figures were not zero, so that callers know the check was not on zeros.
+fn assert_pace_matches(dom: &str, nights: &[Value]) -> usize {
+    let pace = section(dom, "pace");
+    let table = section(dom, "pace-nights");
+    assert_eq!(nights.len(), 90);
+    for (shape, n) in [
+        (r#"<rect class="bar otb""#, 90),
+        (r#"<rect class="bar pickup""#, 90),
+        (r#"<line class="stly""#, 90),
+    ] {
+        assert_eq!(pace.matches(shape).count(), n, "{shape}: {pace}");
+    }
+    assert_eq!(table.matches("<tr data-night=").count(), 90, "{table}");
+    let mut non_zero = 0;
+    for n in nights {
+        let night = d(n["night"].as_str().unwrap());
+        let name = long_date(night);
+        let otb = n["on_the_books"].as_i64().unwrap();
+        let stly = n["stly"]["on_the_books"].as_i64().unwrap();
+        let pickup: Vec<i64> = n["pickup"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["net"].as_i64().unwrap())
+            .collect();
+        assert_eq!(n["pickup"][1]["days"], 7);
+        for title in [
+            format!("<title>{name}: {otb} on the books</title>"),
+            format!("<title>{name}: {stly} on the books a year earlier</title>"),
+            format!(
+                "<title>{name}: {} net pickup over 7 days</title>",
+                pickup[1]
+            ),
+        ] {
+            assert!(pace.contains(&title), "{title}");
+        }
+        let want: Vec<String> = std::iter::once(name)
+            .chain([otb, stly].iter().chain(&pickup).map(i64::to_string))
+            .collect();
+        assert_eq!(
+            row_cells(table, &format!(r#"<tr data-night="{night}""#)),
+            want
+        );
+        non_zero += [otb, stly, pickup[1]].iter().filter(|v| **v != 0).count();
+    }
+    non_zero
+}
+
+/// The booking curve is `GET /dashboard/booking-curve`'s answer for the same hotel and night,
+/// point for point.
+fn assert_curve_matches(dom: &str, points: &[Value]) {
+    let curve = section(dom, "curve");
+    assert_eq!(points.len(), 91);
+    assert_eq!(
+        curve.matches("<tr data-days-before=").count(),
+        91,
+        "{curve}"
+    );
+    assert_eq!(curve.matches(r#"<circle class="otb""#).count(), 91);
+    assert_eq!(curve.matches(r#"<polyline class="otb""#).count(), 1);
+    assert_eq!(curve.matches(r#"<polyline class="stly""#).count(), 1);
+    for p in points {
+        let k = p["days_before"].as_i64().unwrap();
+        let want: Vec<String> = vec![
+            k.to_string(),
+            p["as_of"].as_str().unwrap().to_string(),
+            p["on_the_books"].to_string(),
+            p["stly_on_the_books"].to_string(),
+        ];
+        assert_eq!(
+            row_cells(curve, &format!(r#"<tr data-days-before="{k}">"#)),
+            want
+        );
+        let title = format!(
+            "<title>{k} days before ({}): {} on the books</title>",
+            long_date(d(p["as_of"].as_str().unwrap())),
+            p["on_the_books"]
+        );
+        assert!(curve.contains(&title), "{title}");
+    }
+}
+
+#[tokio::test]
+async fn the_pace_view_shows_the_pace_answer_and_a_nights_booking_curve() {
+    let app = TestApp::spawn().await;
+    put_pace(&app, &pace_rows(7, d("2024-03-01"))).await;
+    put_pace(&app, &pace_rows(8, d("2024-01-15"))).await;
+    count_daily_from_pace(&app).await;
+
+    // No as-of day: the latest event day counted for the hotel.
+    let (status, body) = page(&app, "/?view=pace&hotel_id=7").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains(
+            "<h2>Hotel 7: the 90 nights from Fri 1 Mar 2024 to Wed 29 May 2024, on the books as of Fri 1 Mar 2024</h2>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"<a href="/?view=pace&amp;hotel_id=7" aria-current="page">Pace</a>"#));
+    assert!(body.contains(r#"<input type="hidden" name="view" value="pace">"#));
+    assert!(body.contains(r#"name="as_of" min="1900-01-01" max="2100-12-31" value="""#));
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace?hotel_id=7&as_of=2024-03-01")
+        .await;
+    assert!(assert_pace_matches(&body, &nights) > 200);
+    assert!(
+        nights
+            .iter()
+            .any(|n| n["pickup"][1]["net"].as_i64() < Some(0)),
+        "a negative pickup is drawn too"
+    );
+    assert!(!body.contains(r#"<section id="curve">"#));
+    assert!(body.contains("Pick a night in the table for its booking curve."));
+    let link = "/?view=pace&amp;hotel_id=7&amp;as_of=2024-03-01&amp;night=2024-03-10#curve";
+    assert!(body.contains(&format!(r#"<a href="{link}">Sun 10 Mar 2024</a>"#)));
+
+    // The night's link: the same nights, and its booking curve.
+    let (status, body) = page(&app, &link.replace("&amp;", "&")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_pace_matches(&body, &nights);
+    assert!(body.contains(r#"<tr data-night="2024-03-10" class="picked">"#));
+    assert!(body.contains("<h2>Hotel 7: booking curve of the night of Sun 10 Mar 2024</h2>"));
+    let points: Vec<Value> = app
+        .get_json("/dashboard/booking-curve?hotel_id=7&night=2024-03-10")
+        .await;
+    assert!(
+        points
+            .iter()
+            .any(|p| p["on_the_books"].as_i64() > Some(0)
+                && p["stly_on_the_books"].as_i64() > Some(0))
+    );
+    assert_curve_matches(&body, &points);
+
+    // Another as-of day: the figures as of then.
+    let (status, body) = page(&app, "/?view=pace&hotel_id=7&as_of=2024-02-20&night=").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#"name="as_of" min="1900-01-01" max="2100-12-31" value="2024-02-20""#));
+    let nights: Vec<Value> = app
+        .get_json("/dashboard/pace?hotel_id=7&as_of=2024-02-20")
+        .await;
+    assert!(assert_pace_matches(&body, &nights) > 0);
+
+    // No hotel chosen: the first with figures, as of its latest event day.
+    let (_, body) = page(&app, "/?view=pace").await;
+    assert!(
+        body.contains("on the books as of Fri 1 Mar 2024</h2>"),
+        "{body}"
+    );
+    let (_, body) = page(&app, "/?view=pace&hotel_id=8").await;
+    assert!(
+        body.contains("on the books as of Mon 15 Jan 2024</h2>"),
+        "{body}"
+    );
+    // The other view is a tab away, and unchanged.
+    assert!(body.contains(r#"<a href="/?hotel_id=8">Bookings per month and day</a>"#));
+    let (status, body) = page(&app, "/?view=charts&hotel_id=7&year=2024").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<h2>Hotel 7, 2024, per month (event basis)</h2>"),
+        "{body}"
+    );
+    assert!(body.contains(r#"<a href="/?hotel_id=7" aria-current="page">"#));
+}
+
+#[tokio::test]
+async fn the_pace_view_refuses_bad_parameters_and_says_when_there_are_no_figures() {
+    let app = TestApp::spawn().await;
+    let (status, body) = page(&app, "/?view=pace").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No figures yet"), "{body}");
+
+    put_pace(&app, &pace_rows(7, d("2024-03-01"))).await;
+    count_daily_from_pace(&app).await;
+    for (query, field) in [
+        ("/?view=pace&hotel_id=abc", "hotel_id"),
+        ("/?view=pace&hotel_id=0", "hotel_id"),
+        ("/?view=pace&hotel_id=7&hotel_id=8", "hotel_id"),
+        ("/?view=pace&hotel_id=7&as_of=2024-02-30", "as_of"),
+        ("/?view=pace&hotel_id=7&as_of=1899-12-31", "as_of"),
+        (
+            "/?view=pace&hotel_id=7&as_of=2024-01-01&as_of=2024-01-02",
+            "as_of",
+        ),
+        ("/?view=pace&hotel_id=7&night=tomorrow", "night"),
+        (
+            "/?view=pace&hotel_id=7&night=2024-03-01&night=2024-03-02",
+            "night",
+        ),
+        // Checked before the hotel's figures are looked for.
+        ("/?view=pace&hotel_id=5&night=2024-13-01", "night"),
+        ("/?view=table&hotel_id=7", "view"),
+        ("/?view=pace&view=charts", "view"),
+    ] {
+        let (status, body) = page(&app, query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body.contains(&format!("query parameter `{field}`")),
+            "{query}: {body}"
+        );
+        assert!(body.contains("<form"), "the form stays, to fix the value");
+        assert!(!body.contains("<section"), "no chart with an error: {body}");
+    }
+    let (status, body) = page(
+        &app,
+        "/?view=pace&hotel_id=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&as_of=%3Cb%3E",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.contains("<script") && !body.contains("<b>"), "{body}");
+    assert!(body.contains(r#"value="&lt;b&gt;""#), "{body}");
+
+    // A hotel without figures: no latest day to default to, and the page says so.
+    let (status, body) = page(&app, "/?view=pace&hotel_id=5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("No figures for hotel 5: the dashboard has counted no events for it"),
+        "{body}"
+    );
+    assert!(body.contains(r#"<option value="5" selected>5 (no figures)</option>"#));
+    assert!(
+        !body.contains("<section") && !body.contains("<svg"),
+        "{body}"
+    );
+    // An as-of day with nothing on the books, then or a year earlier.
+    for query in [
+        "/?view=pace&hotel_id=5&as_of=2024-03-01",
+        "/?view=pace&hotel_id=7&as_of=2020-01-01",
+    ] {
+        let (status, body) = page(&app, query).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("No room-nights on the books for these nights as of"),
+            "{query}: {body}"
+        );
+        assert!(
+            !body.contains("<svg") && !body.contains("pace-nights"),
+            "{body}"
+        );
+    }
+    // A night without bookings: its curve says so.
+    let (_, body) = page(&app, "/?view=pace&hotel_id=7&night=2030-01-01").await;
+    assert!(
+        section(&body, "curve")
+            .contains("No room-nights on the books for this night in the 90 days before it"),
         "{body}"
     );
 }
