@@ -53,6 +53,13 @@ pub struct Counts {
     pub cancellations: i64,
 }
 
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.bookings += other.bookings;
+        self.cancellations += other.cancellations;
+    }
+}
+
 /// What a page of events adds, keyed by `(hotel_id, basis, day)`; ordered, so that upserts
 /// take their row locks in one order.
 pub type Deltas = BTreeMap<(i32, Basis, NaiveDate), Counts>;
@@ -88,6 +95,20 @@ pub struct PageDeltas {
     pub pace: PaceDeltas,
     pub events: i64,
     pub last_event_at: Option<DateTime<Utc>>,
+}
+
+impl PageDeltas {
+    /// Adds a later page's deltas to these.
+    pub fn add(&mut self, later: PageDeltas) {
+        for (key, counts) in later.deltas {
+            *self.deltas.entry(key).or_default() += counts;
+        }
+        for (key, counts) in later.pace {
+            *self.pace.entry(key).or_default() += counts;
+        }
+        self.events += later.events;
+        self.last_event_at = self.last_event_at.max(later.last_event_at);
+    }
 }
 
 /// What became of a page.

@@ -207,6 +207,46 @@ async fn a_failing_data_provider_changes_nothing_and_the_next_pass_catches_up() 
 }
 
 #[tokio::test]
+async fn an_event_the_dashboard_cannot_count_stops_the_pass_after_the_pages_before_it() {
+    let dp = MockServer::start().await;
+    let dash = Dash::new().await;
+    let client = DataProviderClient::new(&dp.uri()).unwrap();
+    // Pages are committed in batches; the bad page is in the middle of the first batch.
+    let p0 = [
+        ev(1, 7, "2022-01-01T00:00:00Z", 1, "2022-01-02"),
+        ev(2, 7, "2022-01-01T00:00:00Z", 1, "2022-01-03"),
+        ev(3, 7, "2022-01-02T00:00:00Z", 2, "2022-01-02"),
+    ];
+    let p1 = [
+        ev(4, 8, "2022-02-01T00:00:00Z", 1, "2022-02-01"),
+        ev(5, 8, "2022-02-01T00:00:00Z", 3, "2022-02-01"),
+        ev(6, 8, "2022-02-01T00:00:00Z", 1, "2022-02-02"),
+    ];
+    page(None, &p0, "c1").mount(&dp).await;
+    page(Some("c1"), &p1, "c2").mount(&dp).await;
+    page(Some("c2"), &[], "c2").mount(&dp).await;
+
+    for _ in 0..2 {
+        let e = dash.pass(&client).await.unwrap_err();
+        assert!(
+            matches!(&e, SyncError::BadEvent { cursor: Some(c), .. } if c == "c1"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("event 5 has status 3"), "{e}");
+        // The page before counts, once; nothing of the bad page does.
+        assert_eq!(
+            dash.figures().await,
+            of_json(&p0.iter().collect::<Vec<_>>())
+        );
+        let state = dash.state().await;
+        assert_eq!(
+            (state.cursor.as_deref(), state.events_synced),
+            (Some("c1"), 3)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_page_served_twice_is_counted_once() {
     let dp = MockServer::start().await;
     let dash = Dash::new().await;

@@ -1,17 +1,65 @@
-//! `GET /dashboard` under load, measured with wrk when it is installed.
+//! Read latency under load, measured with wrk when it is installed: `GET /dashboard` and the
+//! pace endpoints.
 
-/// `wrk` against `GET /dashboard` (50 connections, 10 s each view), when wrk is installed.
-pub async fn dashboard_latency(base_url: &str, hotels: u32, label: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// One measured view: what to ask, of which server, with how many connections.
+pub struct View {
+    pub path: String,
+    pub connections: u32,
+}
+
+/// The views BENCHMARKS.md reports, for a hotel in the middle of the generated ones. The pace
+/// views are the yardsticks: 366 nights with three pickup windows and STLY, and a
+/// booking curve of 365 days; the generated data (2022–2023 bookings) fills both years.
+pub fn views(hotels: u32) -> Vec<View> {
     let hotel = 2600 + hotels.saturating_sub(1) / 2;
-    for view in [
-        format!("hotel_id={hotel}&period=month&year=2022"),
-        format!("hotel_id={hotel}&period=day&year=2022"),
-        format!("hotel_id={hotel}&period=day&year=2023&basis=stay"),
-    ] {
-        let url = format!("{base_url}/dashboard?{view}");
+    vec![
+        (format!("/dashboard?hotel_id={hotel}&period=month&year=2022"), 50),
+        (format!("/dashboard?hotel_id={hotel}&period=day&year=2022"), 50),
+        (
+            format!("/dashboard?hotel_id={hotel}&period=day&year=2023&basis=stay"),
+            50,
+        ),
+        (
+            format!(
+                "/dashboard/pace?hotel_id={hotel}&from=2023-03-01&to=2024-02-29&as_of=2023-03-01&pickup=1,7,30"
+            ),
+            10,
+        ),
+        (
+            format!("/dashboard/booking-curve?hotel_id={hotel}&night=2023-06-15&days=365"),
+            10,
+        ),
+        (
+            format!("/dashboard/booking-curve?hotel_id={hotel}&night=2023-06-15&days=365"),
+            1,
+        ),
+        (
+            format!("/dashboard/lead-time?hotel_id={hotel}&from=2023-01-01&to=2023-12-31"),
+            10,
+        ),
+    ]
+    .into_iter()
+    .map(|(path, connections)| View { path, connections })
+    .collect()
+}
+
+/// `wrk` against each view for 10 s; a Markdown row per view, or one line saying why none.
+pub async fn measure(base_url: &str, label: &str, views: &[View]) -> Vec<String> {
+    let mut out = Vec::new();
+    for view in views {
+        let url = format!("{base_url}{}", view.path);
+        let connections = view.connections.to_string();
+        let threads = view.connections.min(2).to_string();
         let run = tokio::process::Command::new("wrk")
-            .args(["-t2", "-c50", "-d10s", "--latency", &url])
+            .args([
+                "-t",
+                &threads,
+                "-c",
+                &connections,
+                "-d10s",
+                "--latency",
+                &url,
+            ])
             .output()
             .await;
         match run {
@@ -28,7 +76,10 @@ pub async fn dashboard_latency(base_url: &str, hotels: u32, label: &str) -> Vec<
                     .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
                     .unwrap_or("no errors");
                 out.push(format!(
-                    "| `GET /dashboard?{view}` ({label}) | {} | {} | {} | {} |",
+                    "| `GET {}` ({}) | {} | {} | {} | {} | {} |",
+                    view.path,
+                    label,
+                    view.connections,
                     pick("50%"),
                     pick("99%"),
                     pick("Requests/sec:"),

@@ -18,7 +18,7 @@ use roompulse::db;
 use roompulse::serve::prepare;
 
 use crate::figures::verify_figures;
-use crate::latency::dashboard_latency;
+use crate::latency;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -68,6 +68,28 @@ pub struct BenchReport {
     pub stages: Vec<Stage>,
     /// Markdown table rows from wrk, or why there are none.
     pub latency: Vec<String>,
+    /// The dashboard database's size with every event counted, by table.
+    pub dashboard_bytes: Vec<(String, i64)>,
+}
+
+/// The dashboard database's size in all and of its figure tables (indexes included), for
+/// bytes per stored event.
+async fn database_bytes(url: &str) -> Result<Vec<(String, i64)>, BenchError> {
+    let client = admin_client(url).await?;
+    client
+        .batch_execute("VACUUM ANALYZE")
+        .await
+        .map_err(|e| fail("vacuum")(&pg_error(&e)))?;
+    let rows = client
+        .query(
+            "SELECT 'whole database', pg_database_size(current_database()) \
+             UNION ALL SELECT relname::text, pg_total_relation_size(oid) FROM pg_class \
+             WHERE relname IN ('dashboard_daily', 'dashboard_pace') ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| fail("database size")(&pg_error(&e)))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
@@ -248,14 +270,24 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     });
     verify_figures(&dashboard_url, &gen).await?;
 
-    let mut latency = dashboard_latency(&base_url, opts.hotels, "answer cache on").await;
-    latency.extend(dashboard_latency(&uncached_url, opts.hotels, "cache off").await);
+    let dashboard_bytes = database_bytes(&dashboard_url).await?;
+    let views = latency::views(opts.hotels);
+    let (plain, pace): (Vec<_>, Vec<_>) = views
+        .into_iter()
+        .partition(|v| v.path.starts_with("/dashboard?"));
+    let mut latency = latency::measure(&base_url, "answer cache on", &plain).await;
+    latency.extend(latency::measure(&uncached_url, "cache off", &plain).await);
+    latency.extend(latency::measure(&uncached_url, "cache off", &pace).await);
     server_stop.cancel();
     let _ = server.await;
     let _ = uncached_server.await;
     let _ = std::fs::remove_file(&csv);
     clear_keys(&cfg.redis_url, &keys.queue).await?;
-    Ok(BenchReport { stages, latency })
+    Ok(BenchReport {
+        stages,
+        latency,
+        dashboard_bytes,
+    })
 }
 
 fn spawn_workers(
@@ -398,9 +430,18 @@ pub fn print(report: &BenchReport) {
     println!(
         "\nThe whole chain's figures were checked bucket by bucket against the generator: exact."
     );
+    let events = stages.first().map_or(0, |s| s.rows).max(1);
+    println!("\n| dashboard database, every event counted | bytes | bytes per event |");
+    println!("|---|---:|---:|");
+    for (what, bytes) in &report.dashboard_bytes {
+        println!(
+            "| {what} | {bytes} | {:.1} |",
+            *bytes as f64 / events as f64
+        );
+    }
     if !report.latency.is_empty() {
-        println!("\n| request (wrk, 50 connections, 10 s) | p50 | p99 | requests/s | errors |");
-        println!("|---|---:|---:|---:|---|");
+        println!("\n| request (wrk, 10 s) | connections | p50 | p99 | requests/s | errors |");
+        println!("|---|---:|---:|---:|---:|---|");
         for l in &report.latency {
             println!("{l}");
         }
