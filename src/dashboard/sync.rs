@@ -48,7 +48,7 @@ pub enum PassOutcome {
     Synced(PassReport),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
     /// Pages applied (an empty last page counts: it confirmed there was nothing new).
     pub pages: u64,
@@ -131,18 +131,27 @@ async fn pass(
     client: &DataProviderClient,
     page_size: i64,
 ) -> Result<PassOutcome, SyncError> {
-    // A connection of its own, out of the pool: the session-level lock lives as long as it
-    // does, and is never handed to another user of the pool, whatever ends this pass.
+    let Some(mut conn) = lock(pool).await? else {
+        return Ok(PassOutcome::Skipped);
+    };
+    let result = pages(&mut conn, client, page_size).await;
+    unlock(&mut conn).await;
+    result.map(PassOutcome::Synced)
+}
+
+/// A connection of its own, out of the pool, holding the sync lock; `None` when another session
+/// holds it. The session-level lock lives as long as the connection does, and is never handed
+/// to another user of the pool, whatever ends the pass.
+pub(super) async fn lock(pool: &PgPool) -> Result<Option<AsyncPgConnection>, SyncError> {
     let pooled = store::connection(pool).await?;
     let mut conn: AsyncPgConnection = deadpool::managed::Object::take(pooled);
-    if !store::try_lock_sync(&mut conn).await? {
-        return Ok(PassOutcome::Skipped);
-    }
-    let result = pages(&mut conn, client, page_size).await;
-    // Dropping the connection would release the lock too, but only once the server notices:
-    // a pass right after this one would find it still taken.
-    let _ = store::unlock_sync(&mut conn).await;
-    result.map(PassOutcome::Synced)
+    Ok(store::try_lock_sync(&mut conn).await?.then_some(conn))
+}
+
+/// Dropping the connection would release the lock too, but only once the server notices: a
+/// pass right after this one would find it still taken.
+pub(super) async fn unlock(conn: &mut AsyncPgConnection) {
+    let _ = store::unlock_sync(conn).await;
 }
 
 async fn pages(
@@ -150,39 +159,49 @@ async fn pages(
     client: &DataProviderClient,
     page_size: i64,
 ) -> Result<PassReport, SyncError> {
-    let mut report = PassReport {
-        pages: 0,
-        events: 0,
-        events_synced: 0,
-        cursor: None,
-    };
+    let mut report = PassReport::default();
     loop {
-        let state = store::sync_state(conn).await?;
-        let cursor = state.cursor;
-        report.events_synced = state.events_synced;
-        report.cursor = cursor.clone();
-        let page = client.changes(cursor.as_deref(), page_size).await?;
-        let deltas = fold(&page.events).map_err(|reason| SyncError::BadEvent {
-            cursor: cursor.clone(),
-            reason,
-        })?;
-        match store::apply_page(conn, cursor.as_deref(), &page.next_cursor, &deltas).await? {
-            Applied::Committed => {}
-            Applied::CursorMoved { found } => {
-                return Err(SyncError::CursorMoved {
-                    expected: cursor,
-                    found,
-                })
-            }
-        }
-        report.pages += 1;
-        report.events += page.events.len() as u64;
-        report.events_synced += deltas.events;
-        report.cursor = Some(page.next_cursor);
-        if (page.events.len() as i64) < page_size {
+        if step(conn, client, page_size, None, &mut report).await? < page_size as usize {
             return Ok(report);
         }
     }
+}
+
+/// Fetches the page after the stored cursor (held by the Data Provider up to `wait` while
+/// there is nothing new) and commits its figures with the cursor after it; returns the events
+/// it held. An empty page is committed too: it confirms there was nothing new.
+pub(super) async fn step(
+    conn: &mut AsyncPgConnection,
+    client: &DataProviderClient,
+    page_size: i64,
+    wait: Option<std::time::Duration>,
+    report: &mut PassReport,
+) -> Result<usize, SyncError> {
+    let state = store::sync_state(conn).await?;
+    let cursor = state.cursor;
+    report.events_synced = state.events_synced;
+    report.cursor = cursor.clone();
+    let page = client
+        .changes_waiting(cursor.as_deref(), page_size, wait)
+        .await?;
+    let deltas = fold(&page.events).map_err(|reason| SyncError::BadEvent {
+        cursor: cursor.clone(),
+        reason,
+    })?;
+    match store::apply_page(conn, cursor.as_deref(), &page.next_cursor, &deltas).await? {
+        Applied::Committed => {}
+        Applied::CursorMoved { found } => {
+            return Err(SyncError::CursorMoved {
+                expected: cursor,
+                found,
+            })
+        }
+    }
+    report.pages += 1;
+    report.events += page.events.len() as u64;
+    report.events_synced += deltas.events;
+    report.cursor = Some(page.next_cursor);
+    Ok(page.events.len())
 }
 
 /// Counts a pass by outcome, and the events it counted.
