@@ -26,6 +26,17 @@ pub enum ClientError {
     BadPage { url: String, reason: String },
 }
 
+impl ClientError {
+    /// Whether asking again later may succeed: no answer, or a 5xx or 429 answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500 || *status == 429,
+            ClientError::BadUrl { .. } | ClientError::BadPage { .. } => false,
+        }
+    }
+}
+
 /// The feed's `status` values, as the Data Provider documents them.
 pub const STATUS_BOOKING: i16 = 1;
 pub const STATUS_CANCELLATION: i16 = 2;

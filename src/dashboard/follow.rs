@@ -5,8 +5,10 @@
 //! Each page is committed exactly as a pass commits it (`sync::step`: figures and cursor in one
 //! transaction, only if the cursor is still the one the page was fetched with), under the same
 //! advisory lock, held for as long as the follower runs: one follower syncs at a time across
-//! processes, and the others' schedules find the lock taken until its process dies. A follower
-//! that fails or dies just ends; the schedule (`schedule.rs`) starts another.
+//! processes, and the others' schedules find the lock taken until its process dies. A Data
+//! Provider that does not answer (restarting, shedding load) is asked again with backoff; a
+//! follower that fails otherwise or dies just ends, and the schedule (`schedule.rs`) starts
+//! another.
 
 use std::time::Duration;
 
@@ -26,6 +28,10 @@ pub const WAIT: Duration = Duration::from_secs(25);
 /// be asked again at once, in a tight loop.
 const EARLY_EMPTY_PAUSE: Duration = Duration::from_secs(1);
 
+/// The first and the longest pause before asking a Data Provider that did not answer again.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// Follows the feed until `stop` (then `Synced` with what it counted), an error, or at once
 /// `Skipped` when another session holds the sync lock.
 pub async fn run(
@@ -40,6 +46,7 @@ pub async fn run(
     };
     tracing::info!("dashboard sync: following the Data Provider's change feed");
     let mut report = PassReport::default();
+    let mut retry = RETRY_FIRST;
     let result = loop {
         let asked = Instant::now();
         let step = tokio::select! {
@@ -48,7 +55,21 @@ pub async fn run(
             _ = stop.cancelled() => break Ok(()),
         };
         let events = match step {
-            Ok(events) => events,
+            Ok(events) => {
+                retry = RETRY_FIRST;
+                events
+            }
+            // The Data Provider restarting, or shedding load: keep the lock and ask again soon,
+            // rather than end and leave the next start to the schedule's backing off.
+            Err(SyncError::Client(e)) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in_ms = retry.as_millis() as u64, "dashboard sync: the Data Provider did not answer the follower; asking again");
+                tokio::select! {
+                    _ = tokio::time::sleep(retry) => {}
+                    _ = stop.cancelled() => break Ok(()),
+                }
+                retry = (retry * 2).min(RETRY_MAX);
+                continue;
+            }
             Err(e) => break Err(e),
         };
         ::metrics::counter!(crate::metrics::SYNC_EVENTS).increment(events as u64);

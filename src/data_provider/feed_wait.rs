@@ -1,9 +1,10 @@
 //! The change feed's long poll (`GET /events?order=stored&wait=…`): an empty page is held until
 //! events after the cursor become visible to the feed, or the wait runs out.
 //!
-//! Every insert into the events table notifies `roompulse_events` when it commits (a trigger,
-//! migration `notify_feed_readers`), whichever process or client made it; one `LISTEN`
-//! connection per process wakes every held request, and each looks at the feed again. A
+//! Inserts into the events table notify `roompulse_events` when they commit (a trigger,
+//! migration `notify_feed_readers`), whichever process or client made them — one transaction
+//! at a time, so that notifying does not serialise the commits; one `LISTEN` connection per
+//! process wakes every held request, and each looks at the feed again. A
 //! commit can still be invisible to the feed while an older transaction runs (the horizon, see
 //! `feed.rs`), and the horizon moves without any notification when that one ends: so a request
 //! that woke and found nothing looks again shortly after, and every request looks on its own
@@ -30,8 +31,8 @@ pub const MAX_WAIT_SECS: u64 = 30;
 /// How soon a held request looks again: after a notification that showed nothing yet (a
 /// commit behind the horizon), with no news while listening, and while the listener is down.
 const AFTER_UNSEEN_COMMIT: Duration = Duration::from_millis(100);
-const WHILE_LISTENING: Duration = Duration::from_millis(500);
-const WHILE_DEAF: Duration = Duration::from_millis(250);
+const WHILE_LISTENING: Duration = Duration::from_millis(250);
+const WHILE_DEAF: Duration = Duration::from_millis(100);
 /// How long after such a notification to keep looking that often: the transaction holding the
 /// horizon back is usually a short one.
 const UNSEEN_FOR: Duration = Duration::from_secs(2);
