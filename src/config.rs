@@ -27,10 +27,21 @@ pub struct Config {
     pub database_pool_size: u32,
     pub data_provider_url: Option<String>,
     pub dashboard_sync_schedule: String,
+    pub dashboard_sync_mode: SyncMode,
     pub request_timeout_secs: u64,
     pub http_idle_timeout_secs: u64,
     pub metrics_refresh_ms: u64,
     pub feed_horizon_warn_secs: u64,
+}
+
+/// How the dashboard sync runs (`DASHBOARD_SYNC_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Follow the change feed without pause, waiting for new events on the Data Provider (a
+    /// long poll); the schedule only restarts it when it stopped.
+    Follow,
+    /// One pass at each tick of the schedule.
+    Schedule,
 }
 
 /// The Data Provider's database.
@@ -179,6 +190,12 @@ pub struct ServeSettings {
     /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
     #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = cron_with_seconds)]
     pub dashboard_sync_schedule: String,
+
+    /// `follow`: the dashboard sync follows the Data Provider's change feed continuously,
+    /// counting events as soon as they are stored (DASHBOARD_SYNC_SCHEDULE then only restarts
+    /// it if it stopped). `schedule`: one sync pass at each tick of DASHBOARD_SYNC_SCHEDULE.
+    #[arg(long, env = "DASHBOARD_SYNC_MODE", value_enum, default_value_t = SyncMode::Follow)]
+    pub dashboard_sync_mode: SyncMode,
 }
 
 impl From<ServeSettings> for Config {
@@ -198,6 +215,7 @@ impl From<ServeSettings> for Config {
             database_pool_size: s.pool.database_pool_size,
             data_provider_url: s.access.data_provider_url,
             dashboard_sync_schedule: s.dashboard_sync_schedule,
+            dashboard_sync_mode: s.dashboard_sync_mode,
             request_timeout_secs: s.http.request_timeout_secs,
             http_idle_timeout_secs: s.http.http_idle_timeout_secs,
             metrics_refresh_ms: s.http.metrics_refresh_ms,

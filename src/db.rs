@@ -1,5 +1,8 @@
 //! PostgreSQL: connection pools, creating a database that does not exist yet, and the two
-//! embedded migration sets (one per module, each module owning its database).
+//! embedded migration sets (one per module, each module owning its database); `listen` —
+//! waiting for commits through `LISTEN`.
+
+pub mod listen;
 
 use std::time::Duration;
 

@@ -11,8 +11,10 @@ use crate::app::{router, AppState};
 use crate::config::Config;
 use crate::dashboard::api::DashboardCache;
 use crate::dashboard::client::{ClientError, DataProviderClient};
+use crate::dashboard::freshness::Freshness;
 use crate::dashboard::schedule::{self, ScheduleError, SyncSchedule};
 use crate::dashboard::sync::PAGE_SIZE;
+use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::queue::{Queue, QueueError, QueueKeys};
 use crate::data_provider::worker::{self, WorkerSettings};
 use crate::db::{self, DbError};
@@ -76,6 +78,13 @@ pub fn app_state(
     AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
+            // Half the requests the service serves at once may be held: the others still get
+            // through.
+            feed_wait: Arc::new(FeedWait::new(
+                &cfg.data_provider_database_url,
+                (cfg.max_concurrent_requests / 2) as usize,
+                Duration::from_secs(cfg.request_timeout_secs),
+            )),
         },
         dashboard: crate::dashboard::ApiState {
             db: dashboard_db.clone(),
@@ -85,6 +94,7 @@ pub fn app_state(
             pace_cache: Arc::new(crate::dashboard::pace::PaceCache::new(
                 Duration::from_millis(cfg.dashboard_cache_ms),
             )),
+            freshness: Arc::new(Freshness::new(&cfg.dashboard_database_url)),
         },
         ops: OpsState {
             events_db,
@@ -182,7 +192,8 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
     result
 }
 
-/// Starts the dashboard sync's schedule against DATA_PROVIDER_URL.
+/// Starts the dashboard sync against DATA_PROVIDER_URL: its follower and schedule, or its
+/// schedule alone (DASHBOARD_SYNC_MODE).
 pub async fn start_dashboard_sync(
     cfg: &Config,
     state: &AppState,
@@ -194,6 +205,7 @@ pub async fn start_dashboard_sync(
         client,
         &cfg.dashboard_sync_schedule,
         PAGE_SIZE,
+        cfg.dashboard_sync_mode,
     )
     .await?)
 }
@@ -217,6 +229,15 @@ pub async fn run_with(
         ));
     }
     tasks.close();
+    // Held long polls answer at once: the server waits for the requests in flight.
+    tokio::spawn({
+        let (shutdown, state) = (shutdown.clone(), state.clone());
+        async move {
+            shutdown.cancelled().await;
+            state.data_provider.feed_wait.stop();
+            state.dashboard.freshness.stop();
+        }
+    });
     if let Some(listener) = listener {
         let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
         serve_http(listener, router(state), idle, shutdown.clone()).await;

@@ -142,7 +142,10 @@ pub async fn get_dashboard(
 /// The answer to `q`: from the recent answers, or read from the tables and kept. `GET
 /// /dashboard` and the chart page both read through here, so they show the same figures.
 pub async fn figures(state: &ApiState, q: DashboardQuery) -> Result<Arc<Answer>, ApiError> {
-    if let Some(answer) = state.cache.get(&q) {
+    // Read before the tables: an answer read across a commit is kept under the generation
+    // that commit ends.
+    let generation = state.generation(state.cache.is_on());
+    if let Some(answer) = generation.and_then(|g| state.cache.get(&q, g)) {
         return Ok(answer);
     }
     let days = store::daily(&state.db, q.hotel_id, q.basis, q.from, q.to).await?;
@@ -150,7 +153,9 @@ pub async fn figures(state: &ApiState, q: DashboardQuery) -> Result<Arc<Answer>,
     let json =
         Bytes::from(serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))?);
     let answer = Arc::new(Answer { rows, json });
-    state.cache.put(q, answer.clone());
+    if let Some(g) = generation {
+        state.cache.put(q, g, answer.clone());
+    }
     Ok(answer)
 }
 
@@ -161,16 +166,18 @@ pub struct Answer {
     pub json: Bytes,
 }
 
-/// Recent answers, kept for `DASHBOARD_CACHE_MS`: a dashboard polled by many screens (or a
-/// pricing system) asks the same few questions over and over, while the figures change only
-/// when a sync pass commits, every few seconds.
+/// Recent answers, kept for `DASHBOARD_CACHE_MS` and only until the sync commits a page that
+/// changes the figures (each answer is kept with the generation of the figures it was read in,
+/// see `freshness.rs`; one of an older generation is a miss): a dashboard polled by many
+/// screens (or a pricing system) asks the same few questions over and over, more often than
+/// the figures change.
 ///
 /// Anyone who may read the dashboard can ask distinct questions at will, so the cache is bounded
 /// twice: an answer is dropped once its time is up, and the answers held never weigh more than
 /// `max_bytes` (the least used go first).
 pub struct DashboardCache {
     /// `None` when the TTL is zero: every request reads the tables.
-    answers: Option<moka::sync::Cache<DashboardQuery, Arc<Answer>>>,
+    answers: Option<moka::sync::Cache<DashboardQuery, (u64, Arc<Answer>)>>,
 }
 
 impl DashboardCache {
@@ -188,7 +195,7 @@ impl DashboardCache {
                 .time_to_live(ttl)
                 .max_capacity(max_bytes)
                 // The JSON, and the rows it was made from: about as large again.
-                .weigher(|_: &DashboardQuery, answer: &Arc<Answer>| {
+                .weigher(|_: &DashboardQuery, (_, answer): &(u64, Arc<Answer>)| {
                     let bytes = std::mem::size_of::<DashboardQuery>()
                         + answer.json.len()
                         + answer.rows.len() * std::mem::size_of::<DashboardRow>();
@@ -199,13 +206,21 @@ impl DashboardCache {
         Self { answers }
     }
 
-    pub fn get(&self, q: &DashboardQuery) -> Option<Arc<Answer>> {
-        self.answers.as_ref()?.get(q)
+    /// Whether answers are kept at all (`DASHBOARD_CACHE_MS` is not 0).
+    pub fn is_on(&self) -> bool {
+        self.answers.is_some()
     }
 
-    pub fn put(&self, q: DashboardQuery, answer: Arc<Answer>) {
+    /// The answer to `q` kept in `generation` of the figures.
+    pub fn get(&self, q: &DashboardQuery, generation: u64) -> Option<Arc<Answer>> {
+        let (kept_in, answer) = self.answers.as_ref()?.get(q)?;
+        (kept_in == generation).then_some(answer)
+    }
+
+    /// Keeps `answer`, read from the tables in `generation` of the figures.
+    pub fn put(&self, q: DashboardQuery, generation: u64, answer: Arc<Answer>) {
         if let Some(answers) = &self.answers {
-            answers.insert(q, answer);
+            answers.insert(q, (generation, answer));
         }
     }
 
@@ -370,20 +385,27 @@ mod tests {
                 json: Bytes::from_static(json),
             })
         };
-        assert!(cache.get(&june).is_none());
-        cache.put(june.clone(), answer(b"[june]"));
+        assert!(cache.get(&june, 1).is_none());
+        cache.put(june.clone(), 1, answer(b"[june]"));
         assert_eq!(
-            cache.get(&june).map(|a| a.json.clone()),
+            cache.get(&june, 1).map(|a| a.json.clone()),
             Some(Bytes::from_static(b"[june]"))
         );
         assert!(
-            cache.get(&july).is_none(),
+            cache.get(&july, 1).is_none(),
             "another question, another answer"
+        );
+        assert!(
+            cache.get(&june, 2).is_none(),
+            "an answer kept before the figures changed is not the answer any more"
         );
 
         let off = DashboardCache::new(Duration::ZERO);
-        off.put(june.clone(), answer(b"[june]"));
-        assert!(off.get(&june).is_none(), "a zero TTL turns the cache off");
+        off.put(june.clone(), 1, answer(b"[june]"));
+        assert!(
+            off.get(&june, 1).is_none(),
+            "a zero TTL turns the cache off"
+        );
     }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -26,6 +26,17 @@ pub enum ClientError {
     BadPage { url: String, reason: String },
 }
 
+impl ClientError {
+    /// Whether asking again later may succeed: no answer, or a 5xx or 429 answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500 || *status == 429,
+            ClientError::BadUrl { .. } | ClientError::BadPage { .. } => false,
+        }
+    }
+}
+
 /// The feed's `status` values, as the Data Provider documents them.
 pub const STATUS_BOOKING: i16 = 1;
 pub const STATUS_CANCELLATION: i16 = 2;
@@ -47,6 +58,10 @@ pub struct FeedPage {
     /// The opaque cursor from the page's `Link: <…>; rel="next"`.
     pub next_cursor: String,
 }
+
+/// A page is at most 10,000 events (a few MB): a minute on top of any wait asked for means the
+/// server is stuck.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct DataProviderClient {
@@ -78,8 +93,6 @@ impl DataProviderClient {
         let health_url = base.join("health").map_err(|e| bad(e.to_string()))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            // A page is at most 10,000 events (a few MB); a minute means the server is stuck.
-            .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| bad(e.to_string()))?;
         Ok(Self {
@@ -111,9 +124,18 @@ impl DataProviderClient {
 
     /// Sends a GET; an answer that is not 2xx is an error carrying the start of its body.
     async fn get_ok(&self, url: Url) -> Result<reqwest::Response, ClientError> {
+        self.get_ok_within(url, REQUEST_TIMEOUT).await
+    }
+
+    async fn get_ok_within(
+        &self,
+        url: Url,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
         let shown = redact_url(url.as_str());
         let response = self
             .request(url)
+            .timeout(timeout)
             .send()
             .await
             .map_err(|e| ClientError::Unreachable {
@@ -134,6 +156,17 @@ impl DataProviderClient {
 
     /// The feed's page after `cursor` (from the start when `None`), at most `limit` events.
     pub async fn changes(&self, cursor: Option<&str>, limit: i64) -> Result<FeedPage, ClientError> {
+        self.changes_waiting(cursor, limit, None).await
+    }
+
+    /// The same, and when nothing is there yet, the Data Provider holds the answer up to `wait`
+    /// (whole seconds, 1 to 30) until something is.
+    pub async fn changes_waiting(
+        &self,
+        cursor: Option<&str>,
+        limit: i64,
+        wait: Option<Duration>,
+    ) -> Result<FeedPage, ClientError> {
         let mut url = self.events_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -142,9 +175,14 @@ impl DataProviderClient {
             if let Some(c) = cursor {
                 q.append_pair("cursor", c);
             }
+            if let Some(wait) = wait {
+                q.append_pair("wait", &wait.as_secs().clamp(1, 30).to_string());
+            }
         }
         let shown = redact_url(url.as_str());
-        let response = self.get_ok(url.clone()).await?;
+        // The answer may be held for the wait: the timeout runs on top of it.
+        let timeout = REQUEST_TIMEOUT + wait.unwrap_or_default();
+        let response = self.get_ok_within(url.clone(), timeout).await?;
         let bad_page = |reason: String| ClientError::BadPage {
             url: shown.clone(),
             reason,

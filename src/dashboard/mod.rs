@@ -1,13 +1,15 @@
 //! The Dashboard Service: per-hotel daily and monthly booking figures.
 //!
-//! It learns about events only through the Data Provider's HTTP API (`client`): a scheduled
-//! pass (`schedule`, `sync`) follows the `GET /events?order=stored` change feed and folds each
+//! It learns about events only through the Data Provider's HTTP API (`client`): a follower
+//! (`follow`) or a scheduled pass (`schedule`, `sync`) follows the `GET /events?order=stored` change feed and folds each
 //! page into daily counters, committing the figures and the feed's cursor in one transaction
 //! of its own database (`store`), so every stored event is counted exactly once.
 //! `GET /dashboard` (`api`) reads those counters only, and so does the chart page (`page`).
 
 pub mod api;
 pub mod client;
+pub mod follow;
+pub mod freshness;
 pub mod pace;
 pub mod page;
 pub mod schedule;
@@ -63,6 +65,19 @@ pub struct ApiState {
     pub cache: Arc<api::DashboardCache>,
     /// The recent answers of the pace, booking-curve and lead-time endpoints.
     pub pace_cache: Arc<pace::PaceCache>,
+    /// The generation of the figures the caches' answers are kept under.
+    pub freshness: Arc<freshness::Freshness>,
+}
+
+impl ApiState {
+    /// The figures' generation, for a cache that is `on`; `None`: read the tables.
+    fn generation(&self, on: bool) -> Option<u64> {
+        if on {
+            self.freshness.generation()
+        } else {
+            None
+        }
+    }
 }
 
 /// `GET /dashboard`, the revenue manager's figures under it, and the chart page at `/`.

@@ -328,14 +328,17 @@ async fn answer<T: Serialize>(
     question: Question,
     compute: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let json = match state.pace_cache.get(&question) {
+    let generation = state.generation(state.pace_cache.is_on());
+    let json = match generation.and_then(|g| state.pace_cache.get(&question, g)) {
         Some(json) => json,
         None => {
             let json = Bytes::from(
                 serde_json::to_vec(&compute.await?)
                     .map_err(|e| ApiError::Internal(e.to_string()))?,
             );
-            state.pace_cache.put(question, json.clone());
+            if let Some(g) = generation {
+                state.pace_cache.put(question, g, json.clone());
+            }
             json
         }
     };
@@ -343,11 +346,11 @@ async fn answer<T: Serialize>(
 }
 
 /// Recent answers of the three endpoints, under the rules of `GET /dashboard`'s
-/// (`DASHBOARD_CACHE_MS`, a bound on the bytes held), in a cache of their own so that neither
-/// kind of answer crowds out the other.
+/// (`DASHBOARD_CACHE_MS`, until the next commit that changes the figures, a bound on the bytes
+/// held), in a cache of their own so that neither kind of answer crowds out the other.
 pub struct PaceCache {
     /// `None` when the TTL is zero: every request reads the tables.
-    answers: Option<moka::sync::Cache<Question, Bytes>>,
+    answers: Option<moka::sync::Cache<Question, (u64, Bytes)>>,
 }
 
 impl PaceCache {
@@ -360,7 +363,7 @@ impl PaceCache {
             moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(Self::MAX_BYTES)
-                .weigher(|q: &Question, json: &Bytes| {
+                .weigher(|q: &Question, (_, json): &(u64, Bytes)| {
                     let bytes = std::mem::size_of_val(q) + json.len();
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
@@ -369,13 +372,19 @@ impl PaceCache {
         Self { answers }
     }
 
-    pub fn get(&self, q: &Question) -> Option<Bytes> {
-        self.answers.as_ref()?.get(q)
+    pub fn is_on(&self) -> bool {
+        self.answers.is_some()
     }
 
-    pub fn put(&self, q: Question, json: Bytes) {
+    /// The answer to `q` kept in `generation` of the figures.
+    pub fn get(&self, q: &Question, generation: u64) -> Option<Bytes> {
+        let (kept_in, json) = self.answers.as_ref()?.get(q)?;
+        (kept_in == generation).then_some(json)
+    }
+
+    pub fn put(&self, q: Question, generation: u64, json: Bytes) {
         if let Some(answers) = &self.answers {
-            answers.insert(q, json);
+            answers.insert(q, (generation, json));
         }
     }
 

@@ -1,6 +1,8 @@
 //! Runs the sync on `DASHBOARD_SYNC_SCHEDULE` inside `serve`: one pass at a time in a process
 //! (the advisory lock takes care of other processes), fewer tries while the Data Provider or
-//! the database is failing, and a log line per pass.
+//! the database is failing, and a log line per pass. In `follow` mode each tick instead starts
+//! a follower (`follow.rs`) unless one is running: the schedule is the safety net that
+//! restarts a follower that failed or died, with the same backing off.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use super::client::DataProviderClient;
-use super::sync::{self, PassOutcome};
+use super::follow;
+use super::sync::{self, PassOutcome, SyncError};
+use crate::config::SyncMode;
 use crate::db::PgPool;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,16 +55,22 @@ struct SyncJob {
     page_size: i64,
     backoff: Mutex<Failing>,
     shutdown: CancellationToken,
+    mode: SyncMode,
+    /// `follow` mode: the follower started last, running or ended.
+    follower: Mutex<Option<tokio::task::JoinHandle<Result<PassOutcome, SyncError>>>>,
 }
 
 impl SyncJob {
-    async fn tick(&self) {
+    async fn tick(self: &Arc<Self>) {
         let Ok(mut backoff) = self.backoff.try_lock() else {
             tracing::debug!(
                 "dashboard sync: the previous pass is still running; not starting another"
             );
             return;
         };
+        if self.mode == SyncMode::Follow {
+            return self.tick_follow(&mut backoff).await;
+        }
         if backoff.skip > 0 {
             backoff.skip -= 1;
             return;
@@ -70,39 +80,85 @@ impl SyncJob {
             // Whatever the pass had not committed is fetched again by the next one.
             _ = self.shutdown.cancelled() => return,
         };
-        match result {
-            Ok(outcome) => {
-                if backoff.failures > 0 {
-                    tracing::info!(
-                        failures = backoff.failures,
-                        "dashboard sync recovered: {}",
-                        outcome.summary()
-                    );
-                }
-                *backoff = Failing::default();
-                match outcome {
-                    PassOutcome::Skipped => {
-                        tracing::debug!("dashboard sync pass: {}", outcome.summary())
-                    }
-                    PassOutcome::Synced(ref r) => tracing::debug!(
-                        pages = r.pages,
-                        events = r.events,
-                        events_synced = r.events_synced,
-                        "dashboard sync pass: {}",
-                        outcome.summary()
-                    ),
-                }
+        record(&mut backoff, result);
+    }
+
+    /// Starts a follower unless one is running, after taking in how the last one ended.
+    async fn tick_follow(self: &Arc<Self>, backoff: &mut Failing) {
+        let mut follower = self.follower.lock().await;
+        if let Some(running) = follower.take() {
+            if !running.is_finished() {
+                *follower = Some(running);
+                return;
             }
-            Err(e) => {
-                backoff.failures += 1;
-                backoff.skip = runs_to_skip(backoff.failures);
-                tracing::warn!(
-                    error = %e,
-                    consecutive_failures = backoff.failures,
-                    skipping_runs = backoff.skip,
-                    "dashboard sync pass failed; the figures stay as they were and the next pass carries on from the last page committed"
+            let result = match running.await {
+                Ok(result) => result,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the dashboard sync's follower died");
+                    ::metrics::counter!(crate::metrics::SYNC_PASSES, "outcome" => "failed")
+                        .increment(1);
+                    backoff.failures += 1;
+                    backoff.skip = runs_to_skip(backoff.failures);
+                    return;
+                }
+            };
+            record(backoff, result);
+        }
+        if backoff.skip > 0 {
+            backoff.skip -= 1;
+            return;
+        }
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        let job = self.clone();
+        *follower = Some(tokio::spawn(async move {
+            follow::run(
+                &job.pool,
+                &job.client,
+                job.page_size,
+                follow::WAIT,
+                &job.shutdown,
+            )
+            .await
+        }));
+    }
+}
+
+/// Takes in how a pass (or a follower) ended: logs it, and backs off after failures.
+fn record(backoff: &mut Failing, result: Result<PassOutcome, SyncError>) {
+    match result {
+        Ok(outcome) => {
+            if backoff.failures > 0 {
+                tracing::info!(
+                    failures = backoff.failures,
+                    "dashboard sync recovered: {}",
+                    outcome.summary()
                 );
             }
+            *backoff = Failing::default();
+            match outcome {
+                PassOutcome::Skipped => {
+                    tracing::debug!("dashboard sync pass: {}", outcome.summary())
+                }
+                PassOutcome::Synced(ref r) => tracing::debug!(
+                    pages = r.pages,
+                    events = r.events,
+                    events_synced = r.events_synced,
+                    "dashboard sync pass: {}",
+                    outcome.summary()
+                ),
+            }
+        }
+        Err(e) => {
+            backoff.failures += 1;
+            backoff.skip = runs_to_skip(backoff.failures);
+            tracing::warn!(
+                error = %e,
+                consecutive_failures = backoff.failures,
+                skipping_runs = backoff.skip,
+                "dashboard sync pass failed; the figures stay as they were and the next pass carries on from the last page committed"
+            );
         }
     }
 }
@@ -119,6 +175,7 @@ pub async fn start(
     client: DataProviderClient,
     expr: &str,
     page_size: i64,
+    mode: SyncMode,
 ) -> Result<SyncSchedule, ScheduleError> {
     let bad = |reason: String| ScheduleError::BadSchedule {
         expr: expr.to_string(),
@@ -131,6 +188,8 @@ pub async fn start(
         page_size,
         backoff: Mutex::new(Failing::default()),
         shutdown: CancellationToken::new(),
+        mode,
+        follower: Mutex::new(None),
     });
     let cron_job = Job::new_async(expr, {
         let job = job.clone();
@@ -151,7 +210,11 @@ pub async fn start(
         .start()
         .await
         .map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
-    tracing::info!(schedule = expr, "dashboard sync scheduled");
+    tracing::info!(schedule = expr, mode = ?mode, "dashboard sync scheduled");
+    if mode == SyncMode::Follow {
+        // Now rather than at the first tick.
+        job.tick().await;
+    }
     Ok(SyncSchedule { scheduler, job })
 }
 
@@ -164,6 +227,27 @@ impl SyncSchedule {
         }
         // The running pass returns as soon as it sees the cancellation.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.job.backoff.lock()).await;
+        if let Some(follower) = self.job.follower.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), follower).await;
+        }
+    }
+
+    /// Ends the running follower as a crash would (its page in flight is not committed): the
+    /// next tick starts another. For fault drills and tests.
+    pub async fn kill_follower(&self) {
+        if let Some(follower) = self.job.follower.lock().await.as_ref() {
+            follower.abort();
+        }
+    }
+
+    /// Whether a follower is running.
+    pub async fn following(&self) -> bool {
+        self.job
+            .follower
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|f| !f.is_finished())
     }
 }
 

@@ -198,6 +198,13 @@ pub async fn apply_page(
                 .bind::<Nullable<Timestamptz>, _>(last_event_at)
                 .execute(conn)
                 .await?;
+                if events > 0 {
+                    // Delivered at commit, to every process's answer cache.
+                    diesel::sql_query("SELECT pg_notify($1, '')")
+                        .bind::<Text, _>(super::freshness::CHANNEL)
+                        .execute(conn)
+                        .await?;
+                }
                 Ok(Applied::Committed)
             }
             .scope_boxed()

@@ -9,7 +9,10 @@
 //! session-level advisory lock lets one pass run at a time across processes; the cursor check
 //! still holds should two ever overlap.
 
+use std::time::Duration;
+
 use diesel_async::AsyncPgConnection;
+use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::client::{ClientError, DataProviderClient, FeedEvent, FeedPage};
@@ -34,7 +37,7 @@ pub enum SyncError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Store(#[from] DashboardStoreError),
-    #[error("the task fetching the next page ended without an answer: {0}")]
+    #[error("the task fetching the feed's pages ended without an answer: {0}")]
     FetchTask(String),
     #[error(
         "the page after cursor {cursor:?} holds an event the dashboard cannot count: {reason}"
@@ -58,7 +61,7 @@ pub enum PassOutcome {
     Synced(PassReport),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
     /// Pages applied (an empty last page counts: it confirmed there was nothing new).
     pub pages: u64,
@@ -141,18 +144,27 @@ async fn pass(
     client: &DataProviderClient,
     page_size: i64,
 ) -> Result<PassOutcome, SyncError> {
-    // A connection of its own, out of the pool: the session-level lock lives as long as it
-    // does, and is never handed to another user of the pool, whatever ends this pass.
+    let Some(mut conn) = lock(pool).await? else {
+        return Ok(PassOutcome::Skipped);
+    };
+    let result = pages(&mut conn, client, page_size).await;
+    unlock(&mut conn).await;
+    result.map(PassOutcome::Synced)
+}
+
+/// A connection of its own, out of the pool, holding the sync lock; `None` when another session
+/// holds it. The session-level lock lives as long as the connection does, and is never handed
+/// to another user of the pool, whatever ends the pass.
+pub(super) async fn lock(pool: &PgPool) -> Result<Option<AsyncPgConnection>, SyncError> {
     let pooled = store::connection(pool).await?;
     let mut conn: AsyncPgConnection = deadpool::managed::Object::take(pooled);
-    if !store::try_lock_sync(&mut conn).await? {
-        return Ok(PassOutcome::Skipped);
-    }
-    let result = pages(&mut conn, client, page_size).await;
-    // Dropping the connection would release the lock too, but only once the server notices:
-    // a pass right after this one would find it still taken.
-    let _ = store::unlock_sync(&mut conn).await;
-    result.map(PassOutcome::Synced)
+    Ok(store::try_lock_sync(&mut conn).await?.then_some(conn))
+}
+
+/// Dropping the connection would release the lock too, but only once the server notices: a
+/// pass right after this one would find it still taken.
+pub(super) async fn unlock(conn: &mut AsyncPgConnection) {
+    let _ = store::unlock_sync(conn).await;
 }
 
 async fn pages(
@@ -160,18 +172,33 @@ async fn pages(
     client: &DataProviderClient,
     page_size: i64,
 ) -> Result<PassReport, SyncError> {
+    let mut report = PassReport::default();
+    follow_feed(conn, client, page_size, None, &mut report).await?;
+    Ok(report)
+}
+
+/// Counts the feed from the stored cursor on, in batches of up to `PAGES_PER_COMMIT` pages,
+/// each committed with the cursor after it, and keeps `report` up to date after each commit.
+/// Without `follow`, returns once a page comes back that is not full (a pass). With it, never
+/// returns but with an error: after such a page, the next request is held by the Data Provider
+/// up to the wait until something new is there, and a Data Provider that does not answer is
+/// asked again with backoff (the follower; the caller stops it by dropping this future).
+pub(super) async fn follow_feed(
+    conn: &mut AsyncPgConnection,
+    client: &DataProviderClient,
+    page_size: i64,
+    follow: Option<Duration>,
+    report: &mut PassReport,
+) -> Result<(), SyncError> {
     let state = store::sync_state(conn).await?;
-    let mut report = PassReport {
-        pages: 0,
-        events: 0,
-        events_synced: state.events_synced,
-        cursor: state.cursor,
-    };
+    report.events_synced = state.events_synced;
+    report.cursor = state.cursor;
     let (fetched, mut pages_in) = tokio::sync::mpsc::channel(PAGES_PER_COMMIT);
     let _fetcher = AbortOnDropHandle::new(tokio::spawn(fetch_ahead(
         client.clone(),
         report.cursor.clone(),
         page_size,
+        follow,
         fetched,
     )));
     loop {
@@ -213,6 +240,14 @@ async fn pages(
                     })
                 }
             }
+            ::metrics::counter!(crate::metrics::SYNC_EVENTS).increment(batch.events as u64);
+            if follow.is_some() && batch.events > 0 {
+                tracing::debug!(
+                    events = batch.events,
+                    events_synced = report.events_synced + batch.events,
+                    "dashboard sync: counted a batch"
+                );
+            }
         }
         if let Some(e) = failed {
             return Err(e);
@@ -220,34 +255,67 @@ async fn pages(
         report.pages += pages as u64;
         report.events += batch.events as u64;
         report.events_synced += batch.events;
-        if drained {
-            return Ok(report);
+        if drained && follow.is_none() {
+            return Ok(());
         }
     }
 }
 
-/// Fetches the feed's pages from `cursor` on, one after another, until a page that is not full
-/// or an error, while the pass folds and applies the pages before: the Data Provider's query
-/// and the JSON both ways overlap with the dashboard's upserts. Safe because a batch is applied
-/// only if the stored cursor is still the one its first page was fetched with; the channel's
-/// bound keeps the fetcher at most one batch ahead.
+/// The first and the longest pause before asking a Data Provider that did not answer again,
+/// when following.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// How long to pause after an empty page that came back well before the wait was up: a Data
+/// Provider that does not hold pages (an older version) or is shutting down would otherwise
+/// be asked again at once, in a tight loop.
+const EARLY_EMPTY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Fetches the feed's pages from `cursor` on, one after another, while the pass folds and
+/// applies the pages before: the Data Provider's query and the JSON both ways overlap with the
+/// dashboard's upserts. Safe because a batch is applied only if the stored cursor is still the
+/// one its first page was fetched with; the channel's bound keeps the fetcher at most one batch
+/// ahead. Without `follow`, stops after a page that is not full or an error; with it, asks on
+/// with the wait and retries a Data Provider that does not answer.
 async fn fetch_ahead(
     client: DataProviderClient,
     mut cursor: Option<String>,
     page_size: i64,
+    follow: Option<Duration>,
     pages: tokio::sync::mpsc::Sender<Result<FeedPage, ClientError>>,
 ) {
+    let mut wait = None;
+    let mut retry = RETRY_FIRST;
     loop {
-        let page = client.changes(cursor.as_deref(), page_size).await;
-        let more = match &page {
-            Ok(p) if (p.events.len() as i64) >= page_size => {
+        let asked = Instant::now();
+        let page = client
+            .changes_waiting(cursor.as_deref(), page_size, wait)
+            .await;
+        let (full, early_empty) = match (&page, follow) {
+            (Ok(p), _) => {
+                retry = RETRY_FIRST;
                 cursor = Some(p.next_cursor.clone());
-                true
+                let early_empty = p.events.is_empty()
+                    && wait.is_some_and(|w| asked.elapsed() < w / 2);
+                ((p.events.len() as i64) >= page_size, early_empty)
             }
-            _ => false,
+            // The Data Provider restarting, or shedding load: ask again soon rather than end
+            // the follower and leave the next start to the schedule's backing off.
+            (Err(e), Some(_)) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in_ms = retry.as_millis() as u64, "dashboard sync: the Data Provider did not answer the follower; asking again");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+                continue;
+            }
+            (Err(_), _) => (false, false),
         };
-        if pages.send(page).await.is_err() || !more {
+        let failed = page.is_err();
+        if pages.send(page).await.is_err() || failed || (!full && follow.is_none()) {
             return;
+        }
+        wait = if full { None } else { follow };
+        if early_empty {
+            tokio::time::sleep(EARLY_EMPTY_PAUSE).await;
         }
     }
 }
@@ -255,10 +323,7 @@ async fn fetch_ahead(
 /// Counts a pass by outcome, and the events it counted.
 fn record_pass(result: &Result<PassOutcome, SyncError>) {
     let outcome = match result {
-        Ok(PassOutcome::Synced(report)) => {
-            ::metrics::counter!(crate::metrics::SYNC_EVENTS).increment(report.events);
-            "synced"
-        }
+        Ok(PassOutcome::Synced(_)) => "synced",
         Ok(PassOutcome::Skipped) => "skipped",
         Err(_) => "failed",
     };

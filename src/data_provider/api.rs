@@ -18,6 +18,7 @@ use super::event::{
     IdRule, Scalar,
 };
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
+use super::feed_wait::MAX_WAIT_SECS;
 use super::store::{self, EventFilter, ListCursor, Stored};
 use super::ApiState;
 use crate::error::{parse_query, ApiError, ErrorBody};
@@ -193,6 +194,14 @@ pub struct ListParams {
     #[param(inline)]
     #[serde(default, deserialize_with = "order")]
     order: Option<OrderParam>,
+    /// With `order=stored` only: seconds (1 to 30) to hold an empty page until events after the
+    /// cursor are stored, then answer at once with them (a long poll). When none come within
+    /// the wait, the empty page is answered as without it. A page that has events is answered
+    /// at once, as without `wait`. The wait ends early (with the empty page) when the service
+    /// shuts down, and never runs past the service's request timeout.
+    #[param(minimum = 1, maximum = 30, value_type = Option<u64>)]
+    #[serde(default, deserialize_with = "wait")]
+    wait: Option<u64>,
 }
 
 /// The values `order` takes.
@@ -241,6 +250,15 @@ fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     })
 }
 
+fn wait<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    checked(d, |v| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|w| (1..=MAX_WAIT_SECS).contains(w))
+            .ok_or_else(|| format!("must be a whole number of seconds from 1 to {MAX_WAIT_SECS}"))
+    })
+}
+
 fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error> {
     checked(d, |v| match v {
         "timestamp" => Ok(OrderParam::Timestamp),
@@ -256,7 +274,8 @@ fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error
 ///
 /// With `order=stored` the events come in the order they were stored and the `next` link is
 /// always there: follow it now or later to get the events stored since (the dashboard's sync
-/// does).
+/// does). Add `wait=25` to have an empty page held until new events are stored (a long poll):
+/// they arrive as soon as they commit, without polling.
 #[utoipa::path(
     get,
     path = "/events",
@@ -268,7 +287,7 @@ fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error
             headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
         (status = 400, description = "A query parameter is malformed or out of range; `field` names it", body = ErrorBody),
         (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
-        (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The events database is unreachable, the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`), or (with `wait`) half that many requests are already waiting", body = ErrorBody),
     )
 )]
 pub async fn list_events(
@@ -320,7 +339,11 @@ async fn list_stored(
     q: &ListQuery,
     after: StoredCursor,
 ) -> Result<Response, ApiError> {
-    let rows = feed::page(&state.events_db, &q.filter, after, q.limit).await?;
+    let look = || feed::page(&state.events_db, &q.filter, after, q.limit);
+    let rows = match q.wait {
+        None => look().await?,
+        Some(wait) => state.feed_wait.hold(wait, look).await?,
+    };
     let next = rows
         .last()
         .map(|(event, tx_id)| StoredCursor {
@@ -344,6 +367,8 @@ pub struct ListQuery {
     pub cursor: Option<ListCursor>,
     pub limit: i64,
     pub order: ListOrder,
+    /// `order=stored`'s long poll: how long an empty page may be held.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// `GET /events`'s `order`.
@@ -398,11 +423,18 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
             (None, ListOrder::Stored(after))
         }
     };
+    if p.wait.is_some() && order == ListOrder::Timestamp {
+        return Err(ApiError::bad_param(
+            "wait",
+            "only applies to `order=stored` (the change feed); add it, or drop `wait`",
+        ));
+    }
     Ok(ListQuery {
         filter,
         cursor,
         limit: p.limit.unwrap_or(DEFAULT_LIMIT),
         order,
+        wait: p.wait.map(std::time::Duration::from_secs),
     })
 }
 

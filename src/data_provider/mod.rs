@@ -4,6 +4,7 @@
 pub mod api;
 pub mod event;
 pub mod feed;
+pub mod feed_wait;
 pub mod gauges;
 pub mod generate;
 pub mod load;
@@ -23,6 +24,8 @@ use crate::error::{ApiError, ErrorExamples};
 #[derive(Clone)]
 pub struct ApiState {
     pub events_db: PgPool,
+    /// The change feed's held requests (`wait`).
+    pub feed_wait: std::sync::Arc<feed_wait::FeedWait>,
 }
 
 /// `POST /events` and `GET /events` (with its change feed).

@@ -2,6 +2,7 @@
 //! stop, restart and kill (see `harness`), each scenario ending with exact figures compared to
 //! figures computed from the generator.
 
+mod follow;
 mod harness;
 mod moves;
 mod regressions;

@@ -46,12 +46,13 @@ const HTTP_SERVER: [&str; 4] = [
     "metrics-refresh-ms",
     "feed-horizon-warn-secs",
 ];
-const API_ONLY: [&str; 5] = [
+const API_ONLY: [&str; 6] = [
     "bind-addr",
     "dashboard-cache-ms",
     "max-concurrent-requests",
     "ingest-api-token",
     "dashboard-sync-schedule",
+    "dashboard-sync-mode",
 ];
 
 #[test]
@@ -122,7 +123,12 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
     }
     for sub in ["worker", "migrate", "load-events"] {
         let flags = help_flags(sub);
-        for flag in ["bind-addr", "ingest-api-token", "dashboard-sync-schedule"] {
+        for flag in [
+            "bind-addr",
+            "ingest-api-token",
+            "dashboard-sync-schedule",
+            "dashboard-sync-mode",
+        ] {
             assert!(!flags.contains(flag), "{sub} --help offers --{flag}");
         }
     }
@@ -131,7 +137,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
 /// Every environment variable with its default, as the README's configuration table has them.
 #[test]
 fn every_setting_keeps_its_variable_and_default() {
-    let want: [(&str, Option<&str>); 18] = [
+    let want: [(&str, Option<&str>); 19] = [
         ("BIND_ADDR", Some("127.0.0.1:8000")),
         (
             "DATA_PROVIDER_DATABASE_URL",
@@ -148,6 +154,7 @@ fn every_setting_keeps_its_variable_and_default() {
         ("DATABASE_POOL_SIZE", Some("10")),
         ("DATA_PROVIDER_URL", None),
         ("DASHBOARD_SYNC_SCHEDULE", Some("*/5 * * * * *")),
+        ("DASHBOARD_SYNC_MODE", Some("follow")),
         ("DASHBOARD_CACHE_MS", Some("1000")),
         ("INGEST_API_TOKEN", None),
         ("READ_API_TOKEN", None),
@@ -191,5 +198,6 @@ fn every_setting_keeps_its_variable_and_default() {
     assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
     assert_eq!(c.worker_batch_size, 5000);
     assert_eq!(c.dashboard_sync_schedule, "*/5 * * * * *");
+    assert_eq!(c.dashboard_sync_mode, roompulse::config::SyncMode::Follow);
     assert_eq!(c.read_api_token, None);
 }

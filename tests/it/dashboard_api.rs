@@ -223,7 +223,7 @@ async fn the_answer_cache_holds_a_bounded_number_of_bytes() {
     // 20 MB of distinct answers into a 1 MiB cache.
     for hotel in 1..=2000 {
         let q = parse_dashboard_query(&format!("hotel_id={hotel}&period=day&year=2022")).unwrap();
-        cache.put(q, answer.clone());
+        cache.put(q, 0, answer.clone());
     }
     let (entries, bytes) = cache.held();
     assert!(bytes <= MAX, "{entries} answers weigh {bytes} bytes");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use roompulse::config::SyncMode;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::schedule;
 use roompulse::dashboard::store::{self, Applied};
@@ -363,9 +364,15 @@ async fn the_schedule_runs_passes_until_the_figures_are_complete() {
     page(Some("c1"), &p1, "c2").mount(&dp).await;
     page(Some("c2"), &[], "c2").mount(&dp).await;
 
-    let running = schedule::start(dash.pool.clone(), client, "* * * * * *", PAGE)
-        .await
-        .unwrap();
+    let running = schedule::start(
+        dash.pool.clone(),
+        client,
+        "* * * * * *",
+        PAGE,
+        SyncMode::Schedule,
+    )
+    .await
+    .unwrap();
     let all: Vec<&Value> = p0.iter().chain(&p1).collect();
     let want = of_json(&all);
     eventually(

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use roompulse::app::AppState;
 use roompulse::config::Config;
+use roompulse::config::SyncMode;
 use roompulse::dashboard::api::DashboardCache;
 use roompulse::dashboard::client::DataProviderClient;
+use roompulse::dashboard::schedule::{self, SyncSchedule};
 use roompulse::dashboard::{store as dashboard_store, sync};
 use roompulse::data_provider::queue::Queue;
 use roompulse::db::PgPool;
@@ -33,6 +35,7 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         dashboard_cache_ms: 0,
         data_provider_url: None,
         dashboard_sync_schedule: "*/5 * * * * *".to_string(),
+        dashboard_sync_mode: roompulse::config::SyncMode::Follow,
         ingest_api_token: None,
         read_api_token: None,
         max_concurrent_requests: 512,
@@ -88,6 +91,19 @@ impl TestApp {
                     .expect("serve");
             }
         });
+        if config.dashboard_cache_ms > 0 {
+            // Answers are cached only while commits can be heard.
+            let freshness = state.dashboard.freshness.clone();
+            eventually(
+                "the answer cache hears the dashboard's commits",
+                Duration::from_secs(30),
+                || {
+                    let freshness = freshness.clone();
+                    async move { freshness.generation().is_some() }
+                },
+            )
+            .await;
+        }
         Self {
             base_url,
             client: reqwest::Client::new(),
@@ -135,6 +151,19 @@ impl TestApp {
         &self.state.ops.queue
     }
 
+    pub fn events_db_url(&self) -> String {
+        self._events_db.url.clone()
+    }
+
+    /// A connection of its own to the events database, as another process would have.
+    pub async fn events_db_client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self._events_db.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the events database");
+        tokio::spawn(conn);
+        client
+    }
+
     pub fn events_db(&self) -> &PgPool {
         &self.state.data_provider.events_db
     }
@@ -149,6 +178,37 @@ impl TestApp {
 
     pub fn pace_cache(&self) -> &roompulse::dashboard::pace::PaceCache {
         &self.state.dashboard.pace_cache
+    }
+
+    /// `GET /events?order=stored&wait=…` requests held right now.
+    pub fn feed_requests_held(&self) -> usize {
+        self.state.data_provider.feed_wait.held()
+    }
+
+    /// The dashboard sync in `mode` on a schedule of every second, reading this app's Data
+    /// Provider API over HTTP, as `serve` runs it.
+    pub async fn start_sync(&self, mode: SyncMode) -> SyncSchedule {
+        let client = DataProviderClient::new(&self.base_url).expect("client");
+        schedule::start(
+            self.dashboard_db().clone(),
+            client,
+            "*/1 * * * * *",
+            sync::PAGE_SIZE,
+            mode,
+        )
+        .await
+        .expect("start the sync")
+    }
+
+    /// Events the dashboard has counted.
+    pub async fn events_synced(&self) -> i64 {
+        let mut conn = dashboard_store::connection(self.dashboard_db())
+            .await
+            .expect("dashboard db");
+        dashboard_store::sync_state(&mut conn)
+            .await
+            .expect("sync_state")
+            .events_synced
     }
 
     /// This app's operations router (probes and metrics), as `worker --metrics-addr` serves it.

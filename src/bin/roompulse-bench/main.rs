@@ -6,6 +6,7 @@
 //! carries no benchmark code.
 
 mod figures;
+mod freshness;
 mod latency;
 mod stages;
 
@@ -22,6 +23,8 @@ use roompulse::config::{
 #[derive(Parser)]
 #[command(name = "roompulse-bench")]
 struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Events to generate and push through.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
@@ -45,11 +48,71 @@ struct Cli {
     limits: ApiLimitSettings,
 }
 
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Against a running service: a steady stream of events for a while, and how long a sample
+    /// of them takes to show in `GET /dashboard` (p50, p99, max); prints a Markdown table.
+    Freshness {
+        /// The service.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+        /// `api`: `POST /events`; `queue`: `RPUSH` onto the service's queue, as load-events.
+        #[arg(long, value_enum, default_value = "api")]
+        via: freshness::Via,
+        /// Events a second.
+        #[arg(long, default_value_t = 2000)]
+        rate: u32,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// One event in this many is a probe (at most 365 probes a run).
+        #[arg(long, default_value_t = 400)]
+        probe_every: u32,
+        /// Milliseconds between two `GET /dashboard` of the probes.
+        #[arg(long, default_value_t = 5)]
+        poll_ms: u64,
+        /// The service's queue (with `--via queue`).
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        #[arg(long, env = "EVENTS_QUEUE_KEY", default_value = "roompulse:events")]
+        queue_key: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     roompulse::telemetry::init();
+    if let Some(Mode::Freshness {
+        url,
+        via,
+        rate,
+        secs,
+        probe_every,
+        poll_ms,
+        redis_url,
+        queue_key,
+    }) = cli.mode
+    {
+        let o = freshness::FreshnessOptions {
+            url: url.trim_end_matches('/').to_string(),
+            via,
+            rate,
+            secs,
+            probe_every,
+            poll: std::time::Duration::from_millis(poll_ms.max(1)),
+            redis_url,
+            queue_key,
+        };
+        return match freshness::run(&o).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = Config::from_groups(&[
         &cli.events_db,
         &cli.dashboard_db,
