@@ -391,8 +391,6 @@ pub struct NightPace {
 
 #[derive(QueryableByName)]
 struct PaceRow {
-    #[diesel(sql_type = SmallInt)]
-    part: i16,
     #[diesel(sql_type = Date)]
     night: NaiveDate,
     #[diesel(sql_type = BigInt)]
@@ -413,7 +411,7 @@ pub struct NightRange {
 
 /// The nights of `hotel_id` in `now` as of its day, with pickup over each of `windows` days (the
 /// event days `as_of − n + 1 ..= as_of`), and the nights of `stly` as of its day (on the books
-/// only), in one statement. Nights without any event counted up to their as-of day have no
+/// only). Nights without any event counted up to their as-of day have no
 /// row; each part is sorted by night.
 pub async fn pace(
     pool: &PgPool,
@@ -423,6 +421,21 @@ pub async fn pace(
     stly: NightRange,
 ) -> Result<(Vec<NightPace>, Vec<NightPace>), DashboardStoreError> {
     let mut conn = connection(pool).await?;
+    // Two statements rather than one UNION ALL: on the union PostgreSQL plans a Parallel Append
+    // whose worker start-up (~10 ms) costs several times the scans themselves (~1.5 ms each).
+    let nights = nights_as_of(&mut conn, hotel_id, now, windows).await?;
+    let last_year = nights_as_of(&mut conn, hotel_id, stly, &[]).await?;
+    Ok((nights, last_year))
+}
+
+/// The nights of `hotel_id` in `range` with an event counted up to its as-of day: on the books,
+/// and pickup over each of `windows`.
+async fn nights_as_of(
+    conn: &mut AsyncPgConnection,
+    hotel_id: i32,
+    range: NightRange,
+    windows: &[i32],
+) -> Result<Vec<NightPace>, DashboardStoreError> {
     // One FILTER per window, so that the rows of a night are read once whatever the windows;
     // their number is at most five, and their lengths are bound, never spliced.
     let sums = |column: &str| {
@@ -430,64 +443,48 @@ pub async fn pace(
             .map(|i| {
                 format!(
                     "COALESCE(sum({column}) FILTER (WHERE event_day > $4 - ${}), 0)",
-                    8 + i
+                    5 + i
                 )
             })
             .collect();
         format!("ARRAY[{}]::int8[]", each.join(", "))
     };
     let sql = format!(
-        "SELECT 0::int2 AS part, night, sum(bookings - cancellations)::int8 AS on_the_books, \
+        "SELECT night, sum(bookings - cancellations)::int8 AS on_the_books, \
              {} AS bookings, {} AS cancellations \
          FROM dashboard_pace \
          WHERE hotel_id = $1 AND night BETWEEN $2 AND $3 AND event_day <= $4 \
          GROUP BY night \
-         UNION ALL \
-         SELECT 1::int2, night, sum(bookings - cancellations)::int8, \
-             '{{}}'::int8[], '{{}}'::int8[] \
-         FROM dashboard_pace \
-         WHERE hotel_id = $1 AND night BETWEEN $5 AND $6 AND event_day <= $7 \
-         GROUP BY night \
-         ORDER BY part, night",
+         ORDER BY night",
         sums("bookings"),
         sums("cancellations"),
     );
     let mut query = diesel::sql_query(sql)
         .into_boxed()
         .bind::<Int4, _>(hotel_id)
-        .bind::<Date, _>(now.from)
-        .bind::<Date, _>(now.to)
-        .bind::<Date, _>(now.as_of)
-        .bind::<Date, _>(stly.from)
-        .bind::<Date, _>(stly.to)
-        .bind::<Date, _>(stly.as_of);
+        .bind::<Date, _>(range.from)
+        .bind::<Date, _>(range.to)
+        .bind::<Date, _>(range.as_of);
     for &days in windows {
         query = query.bind::<Int4, _>(days);
     }
-    let rows: Vec<PaceRow> = query.load(&mut conn).await?;
-    let (mut nights, mut last_year) = (Vec::new(), Vec::new());
-    for r in rows {
-        let pickup = r
-            .bookings
-            .into_iter()
-            .zip(r.cancellations)
-            .map(|(bookings, cancellations)| Counts {
-                bookings,
-                cancellations,
-            })
-            .collect();
-        let night = NightPace {
+    let rows: Vec<PaceRow> = query.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NightPace {
             night: r.night,
             on_the_books: r.on_the_books,
-            pickup,
-        };
-        if r.part == 0 {
-            nights.push(night);
-        } else {
-            last_year.push(night);
-        }
-    }
-    Ok((nights, last_year))
+            pickup: r
+                .bookings
+                .into_iter()
+                .zip(r.cancellations)
+                .map(|(bookings, cancellations)| Counts {
+                    bookings,
+                    cancellations,
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// Net room-nights (bookings − cancellations) of one night counted on one event day.

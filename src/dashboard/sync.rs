@@ -295,8 +295,8 @@ async fn fetch_ahead(
             (Ok(p), _) => {
                 retry = RETRY_FIRST;
                 cursor = Some(p.next_cursor.clone());
-                let early_empty = p.events.is_empty()
-                    && wait.is_some_and(|w| asked.elapsed() < w / 2);
+                let early_empty =
+                    p.events.is_empty() && wait.is_some_and(|w| asked.elapsed() < w / 2);
                 ((p.events.len() as i64) >= page_size, early_empty)
             }
             // The Data Provider restarting, or shedding load: ask again soon rather than end
