@@ -7,7 +7,7 @@ use crate::common::free_port;
 use crate::common::oracle::{assert_api_matches, Expected};
 use crate::common::wait::eventually;
 use crate::harness::Stack;
-use crate::scenarios::{assert_dashboard_exact, drained, http_ok, serve, GUARD, SERIAL};
+use crate::scenarios::{assert_dashboard_exact, drained, http_ok, serve, serve_api, GUARD, SERIAL};
 
 /// Waits until the dashboard has counted `n` events, never more.
 async fn synced(stack: &Stack, n: i64) {
@@ -48,14 +48,7 @@ async fn the_follower_survives_data_provider_restarts_and_its_own_death() {
 
     let api_port = free_port();
     let api_url = format!("http://127.0.0.1:{api_port}");
-    let start_api = |stack: &Stack, name: &str| {
-        serve(
-            stack,
-            name,
-            &["--workers", "0", "--no-schedule"],
-            &[("BIND_ADDR", format!("127.0.0.1:{api_port}"))],
-        )
-    };
+    let start_api = |stack: &Stack, name: &str| serve_api(stack, name, api_port);
     let dashboard = |stack: &Stack, name: &str, port: u16| {
         serve(
             stack,

@@ -137,6 +137,16 @@ pub(crate) fn serve(
     stack.run(name, &all, extra)
 }
 
+/// `serve` as the Data Provider's API alone (no workers, no sync schedule) on `port`.
+pub(crate) fn serve_api(stack: &Stack, name: &str, port: u16) -> Roompulse {
+    serve(
+        stack,
+        name,
+        &["--workers", "0", "--no-schedule"],
+        &[("BIND_ADDR", format!("127.0.0.1:{port}"))],
+    )
+}
+
 /// Splits the export in two files (header repeated), the first with `first` rows.
 fn split_csv(
     stack: &Stack,
@@ -302,14 +312,7 @@ async fn data_provider_api_down_during_sync() {
     let (api_port, dash_port) = (free_port(), free_port());
     let api_url = format!("http://127.0.0.1:{api_port}");
     let dash_url = format!("http://127.0.0.1:{dash_port}");
-    let start_api = |stack: &Stack, name: &str| {
-        serve(
-            stack,
-            name,
-            &["--workers", "0", "--no-schedule"],
-            &[("BIND_ADDR", format!("127.0.0.1:{api_port}"))],
-        )
-    };
+    let start_api = |stack: &Stack, name: &str| serve_api(stack, name, api_port);
     let mut api = start_api(&stack, "data-provider-api-1");
     let mut dashboard = serve(
         &stack,

@@ -61,6 +61,25 @@ async fn cursor_after(app: &TestApp, stored: usize) -> String {
 }
 
 /// Inserts one event the way a script would: a connection of its own, plain SQL, no service.
+/// A feed request after `cursor` with `wait=30`, sent in a task, once the service holds it.
+async fn held_feed_request(
+    app: &TestApp,
+    cursor: &str,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let held = tokio::spawn({
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/events?order=stored&cursor={cursor}&wait=30")),
+        );
+        async move { client.get(url).send().await.expect("GET with wait") }
+    });
+    eventually("the request is held", GUARD, || async {
+        app.feed_requests_held() == 1
+    })
+    .await;
+    held
+}
+
 async fn insert_elsewhere(app: &TestApp, id: i64, hotel: i32) {
     let sql = app.events_db_client().await;
     sql.execute(
@@ -118,17 +137,7 @@ async fn an_insert_by_any_writer_is_heard_by_the_listener() {
 async fn a_held_page_answers_with_a_commit_from_another_connection() {
     let app = TestApp::spawn().await;
     let cursor = cursor_after(&app, 0).await;
-    let held = tokio::spawn({
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/events?order=stored&cursor={cursor}&wait=30")),
-        );
-        async move { client.get(url).send().await.expect("GET with wait") }
-    });
-    eventually("the request is held", GUARD, || async {
-        app.feed_requests_held() == 1
-    })
-    .await;
+    let held = held_feed_request(&app, &cursor).await;
     insert_elsewhere(&app, 11, 4).await;
     let r = held.await.expect("join");
     assert_eq!(r.status(), StatusCode::OK);
@@ -195,15 +204,8 @@ async fn long_polls_past_the_bound_are_turned_away() {
     // Half of MAX_CONCURRENT_REQUESTS may be held: one here.
     let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 2).await;
     let cursor = cursor_after(&app, 0).await;
+    let held = held_feed_request(&app, &cursor).await;
     let url = app.url(&format!("/events?order=stored&cursor={cursor}&wait=30"));
-    let held = tokio::spawn({
-        let (client, url) = (app.client.clone(), url.clone());
-        async move { client.get(url).send().await.expect("GET with wait") }
-    });
-    eventually("the first request is held", GUARD, || async {
-        app.feed_requests_held() == 1
-    })
-    .await;
     let r = app.client.get(&url).send().await.expect("GET with wait");
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let err: Value = r.json().await.expect("JSON error");
@@ -220,17 +222,7 @@ async fn long_polls_past_the_bound_are_turned_away() {
 async fn shutting_down_answers_held_requests_at_once() {
     let app = TestApp::spawn().await;
     let cursor = cursor_after(&app, 0).await;
-    let held = tokio::spawn({
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/events?order=stored&cursor={cursor}&wait=30")),
-        );
-        async move { client.get(url).send().await.expect("GET with wait") }
-    });
-    eventually("the request is held", GUARD, || async {
-        app.feed_requests_held() == 1
-    })
-    .await;
+    let held = held_feed_request(&app, &cursor).await;
     let stopped = tokio::spawn(app.stop());
     // A deadlock guard well under the 29 s the request would otherwise be held.
     let r = tokio::time::timeout(Duration::from_secs(20), held)
