@@ -48,13 +48,43 @@ pub struct Row {
     pub hotel_id: i32,
 }
 
+/// Where a generated export sits among others: its ids and its clock. The default is the
+/// export `generate-events` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// The id before the first row's (ids grow by 1–3 steps a row).
+    pub id_before: i64,
+    /// The id step. Exports `k = 0..n` with `id_before = base + k` and `id_step = n` have
+    /// disjoint ids that interleave, as per-hotel exports from one central system would.
+    pub id_step: i64,
+    /// `None`: a shuffled history, events anywhere in 2022–2023 in no particular order. `Some(t)`:
+    /// live traffic, one event a millisecond from `t` on, so timestamps increase with ids.
+    pub live_from: Option<DateTime<chrono::Utc>>,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            id_before: 19_000_000,
+            id_step: 1,
+            live_from: None,
+        }
+    }
+}
+
 /// Reservations of 1–7 nights in `hotels` hotels, booked in 2022–2023 up to four months ahead;
 /// about one in six is later cancelled (a cancellation row for each of its nights). Ids are
 /// unique and increase with gaps, as the original system's did.
 pub fn rows(opts: &GenerateOptions) -> impl Iterator<Item = Row> {
+    rows_shaped(opts, Shape::default())
+}
+
+/// [`rows`] with the ids and the clock of `shape`.
+pub fn rows_shaped(opts: &GenerateOptions, shape: Shape) -> impl Iterator<Item = Row> {
     let mut rng = Rng::new(opts.seed);
     let hotels = u64::from(opts.hotels.max(1));
-    let mut next_id: i64 = 19_000_000;
+    let mut next_id: i64 = shape.id_before;
+    let mut tick: i64 = 0;
     let start = DateTime::from_timestamp(1_640_995_200, 0).unwrap_or_default(); // 2022-01-01
     let span_secs = 2 * 365 * 86_400;
     let mut pending: Vec<Row> = Vec::new();
@@ -68,14 +98,25 @@ pub fn rows(opts: &GenerateOptions) -> impl Iterator<Item = Row> {
                 Uuid::from_u128(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()));
             let reservation = uuid::Builder::from_random_bytes(*reservation.as_bytes()).into_uuid();
             let hotel_id = 2600 + rng.below(hotels) as i32;
-            let booked = start + Duration::seconds(rng.below(span_secs) as i64);
+            let mut booked = start + Duration::seconds(rng.below(span_secs) as i64);
+            if let Some(t) = shape.live_from {
+                booked = t + Duration::milliseconds(tick);
+            }
             let first_night = booked.date_naive() + Duration::days(rng.below(120) as i64);
             let nights = 1 + rng.below(7) as i64;
             let cancelled_at = (rng.below(6) == 0)
                 .then(|| booked + Duration::seconds(3600 + rng.below(30 * 86_400) as i64));
             for (status, at) in std::iter::once((1, booked)).chain(cancelled_at.map(|c| (2, c))) {
                 for n in 0..nights {
-                    next_id += 1 + rng.below(3) as i64;
+                    next_id += (1 + rng.below(3) as i64) * shape.id_step;
+                    // Live: every row its own millisecond, a cancellation right after its booking.
+                    let at = match shape.live_from {
+                        Some(t) => {
+                            tick += 1;
+                            t + Duration::milliseconds(tick)
+                        }
+                        None => at,
+                    };
                     pending.push(Row {
                         room_reservation_id: reservation,
                         night_of_stay: first_night + Duration::days(n),
@@ -95,9 +136,14 @@ pub fn rows(opts: &GenerateOptions) -> impl Iterator<Item = Row> {
 
 /// Writes the CSV export: header, rows, trailing blank lines, all CRLF.
 pub fn write_csv(opts: &GenerateOptions, out: impl Write) -> io::Result<()> {
+    write_csv_shaped(opts, Shape::default(), out)
+}
+
+/// [`write_csv`] with the ids and the clock of `shape`.
+pub fn write_csv_shaped(opts: &GenerateOptions, shape: Shape, out: impl Write) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
     write!(out, "{HEADER}\r\n")?;
-    for r in rows(opts) {
+    for r in rows_shaped(opts, shape) {
         write!(
             out,
             "{},{},{},{},{},{}\r\n",
@@ -155,5 +201,41 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert!(rows.iter().any(|r| r.status == 2));
         assert!(rows.iter().all(|r| (2600..2603).contains(&r.hotel_id)));
+    }
+
+    #[test]
+    fn interleaved_exports_have_disjoint_ids_and_live_time_follows_ids() {
+        let mut ids = Vec::new();
+        for k in 0..3 {
+            let shape = Shape {
+                id_before: 100 + k,
+                id_step: 3,
+                live_from: None,
+            };
+            ids.extend(rows_shaped(&opts(500, k as u64), shape).map(|r| r.id));
+        }
+        let (min, max) = (ids.iter().min().copied(), ids.iter().max().copied());
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 1500);
+        // Interleaved, not stacked: every export spans about the same range.
+        assert!(max.unwrap() - min.unwrap() < 500 * 3 * 3 + 3);
+
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let live: Vec<Row> = rows_shaped(
+            &opts(1000, 5),
+            Shape {
+                live_from: Some(t),
+                ..Shape::default()
+            },
+        )
+        .collect();
+        assert!(live
+            .windows(2)
+            .all(|w| w[0].id < w[1].id && w[0].event_timestamp < w[1].event_timestamp));
+        assert!(live
+            .iter()
+            .all(|r| r.event_timestamp > t && r.event_timestamp <= t + Duration::seconds(1)));
+        assert!(live.iter().all(|r| r.night_of_stay >= t.date_naive()));
     }
 }

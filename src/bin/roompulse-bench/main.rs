@@ -8,6 +8,7 @@
 mod figures;
 mod freshness;
 mod latency;
+mod scale;
 mod stages;
 
 use std::process::ExitCode;
@@ -50,6 +51,32 @@ struct Cli {
 
 #[derive(clap::Subcommand)]
 enum Mode {
+    /// Chunks of events loaded one after another into one running system (workers and the
+    /// dashboard's sync throughout, on scratch databases `roompulse_bench_scale_*`): per chunk
+    /// the ingest rate, WAL and storage bytes per event, and `GET /events` first-page latency
+    /// for each filter alone; prints Markdown tables.
+    Scale {
+        /// Chunks to load, one after another.
+        #[arg(long, default_value_t = 10)]
+        chunks: u32,
+        /// Events per chunk.
+        #[arg(long, default_value_t = 1_000_000)]
+        chunk_events: u64,
+        /// `shuffled`: multi-year history, ids interleaved across chunks; `time`: live traffic,
+        /// timestamps from now on, ids increasing.
+        #[arg(long, value_enum, default_value = "shuffled")]
+        order: scale::ArrivalOrder,
+        /// Time chunks until stored only, without the dashboard's sync.
+        #[arg(long)]
+        no_sync: bool,
+        /// Requests per `GET /events` probe (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        probes: usize,
+        /// After this many chunks, time a COPY of the next one into copies of the table with
+        /// each index alone.
+        #[arg(long)]
+        index_costs_at: Option<u32>,
+    },
     /// Against a running service: a steady stream of events for a while, and how long a sample
     /// of them takes to show in `GET /dashboard` (p50, p99, max); prints a Markdown table.
     Freshness {
@@ -84,6 +111,41 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     roompulse::telemetry::init();
+    let config = Config::from_groups(&[
+        &cli.events_db,
+        &cli.dashboard_db,
+        &cli.redis,
+        &cli.batch,
+        &cli.limits,
+    ]);
+    if let Some(Mode::Scale {
+        chunks,
+        chunk_events,
+        order,
+        no_sync,
+        probes,
+        index_costs_at,
+    }) = cli.mode
+    {
+        let o = scale::ScaleOptions {
+            chunks,
+            chunk_events,
+            order,
+            hotels: cli.hotels,
+            workers: cli.workers,
+            sync: !no_sync,
+            probes,
+            index_costs_at,
+            work_dir: std::env::temp_dir(),
+        };
+        return match scale::run(&config, &o).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Mode::Freshness {
         url,
         via,
@@ -113,13 +175,6 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let config = Config::from_groups(&[
-        &cli.events_db,
-        &cli.dashboard_db,
-        &cli.redis,
-        &cli.batch,
-        &cli.limits,
-    ]);
     let opts = stages::BenchOptions {
         events: cli.events,
         workers: cli.workers,

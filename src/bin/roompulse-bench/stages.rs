@@ -383,7 +383,7 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
     })
 }
 
-async fn clear_keys(redis_url: &str, prefix: &str) -> Result<(), BenchError> {
+pub async fn clear_keys(redis_url: &str, prefix: &str) -> Result<(), BenchError> {
     use redis::AsyncCommands;
     let client = redis::Client::open(redis_url).map_err(|e| fail("redis")(&e))?;
     let mut c = client
