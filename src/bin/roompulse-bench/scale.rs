@@ -311,6 +311,13 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
             }
             None => None,
         };
+        // Untimed, what autovacuum would have done by now: the planner's statistics, without
+        // which the probes measure plans made for an empty table (servers run with autovacuum
+        // off, as the one BENCHMARKS.md reports, never gather them).
+        stats
+            .batch_execute("ANALYZE events")
+            .await
+            .map_err(|e| fail("analyze")(&pg_error(&e)))?;
         let (heap_bytes, total_bytes, indexes) = sizes(&stats).await?;
         let probes = probe(&http, &base_url, probe_reservation, opts.probes).await?;
         let f = ChunkFigures {
