@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::store::pg_error;
 
-use crate::stages::{admin_client, fail, BenchError};
+use crate::support::{admin_client, fail, BenchError};
 
 /// Compares every stored daily figure with figures computed here from the generator, so a
 /// fast chain that counts wrong fails the benchmark.

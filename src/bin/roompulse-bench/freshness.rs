@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use roompulse::data_provider::queue::{Queue, QueueKeys};
 
-use crate::stages::{fail, BenchError};
+use crate::support::{fail, BenchError};
 
 /// Where the events go in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

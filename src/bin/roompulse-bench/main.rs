@@ -10,6 +10,7 @@ mod freshness;
 mod latency;
 mod scale;
 mod stages;
+mod support;
 
 use std::process::ExitCode;
 

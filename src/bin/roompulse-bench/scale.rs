@@ -22,7 +22,7 @@ use roompulse::data_provider::{load, worker};
 use roompulse::db;
 use roompulse::serve::prepare;
 
-use crate::stages::{admin_client, fail, BenchError};
+use crate::support::{admin_client, fail, scratch_url, BenchError};
 
 /// How the chunks' events arrive.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -139,12 +139,6 @@ impl Wal {
             fpi_bytes: fpi_bytes(&self.dir, &before.lsn, &self.lsn),
         }
     }
-}
-
-fn scratch_url(base: &str, name: &str) -> Result<String, BenchError> {
-    let mut url = url::Url::parse(base).map_err(|e| fail("database URL")(&e))?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
 }
 
 /// Chunk `k`'s generator settings and shape: distinct ids in every chunk.

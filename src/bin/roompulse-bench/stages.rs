@@ -19,6 +19,7 @@ use roompulse::serve::prepare;
 
 use crate::figures::verify_figures;
 use crate::latency;
+use crate::support::{admin_client, fail, scratch_url, BenchError};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -26,14 +27,6 @@ pub struct BenchOptions {
     pub workers: usize,
     pub hotels: u32,
     pub work_dir: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BenchError(pub String);
-
-pub fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> BenchError + '_ {
-    move |e| BenchError(format!("{what}: {e}"))
 }
 
 /// One stage's figures.
@@ -47,21 +40,6 @@ impl Stage {
     pub fn rate(&self) -> f64 {
         self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
-}
-
-/// The scratch database URL beside the configured one.
-fn scratch_url(base: &str, name: &str) -> Result<String, BenchError> {
-    let mut url = url::Url::parse(base).map_err(|e| fail("database URL")(&e))?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
-}
-
-pub async fn admin_client(url: &str) -> Result<tokio_postgres::Client, BenchError> {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| fail("connect to PostgreSQL")(&pg_error(&e)))?;
-    tokio::spawn(conn);
-    Ok(client)
 }
 
 pub struct BenchReport {
