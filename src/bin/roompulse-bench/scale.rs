@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use roompulse::app::router;
 use roompulse::config::Config;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::sync;
@@ -22,7 +21,7 @@ use roompulse::data_provider::{load, worker};
 use roompulse::db;
 use roompulse::serve::prepare;
 
-use crate::support::{admin_client, fail, scratch_url, BenchError};
+use crate::support::{admin_client, fail, scratch_url, serve_on_loopback, BenchError};
 
 /// How the chunks' events arrive.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -233,21 +232,7 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
     let state = prepare(&api_config, opts.workers)
         .await
         .map_err(|e| fail("start the API")(&e))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fail("bind")(&e))?;
-    let base_url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| fail("bind")(&e))?
-    );
-    let server = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            let _ = axum::serve(listener, router(state))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-        }
-    });
+    let (base_url, server) = serve_on_loopback(state, &stop).await?;
     let synced = Arc::new(AtomicI64::new(0));
     // Stopped before the API it reads from.
     let sync_stop = CancellationToken::new();

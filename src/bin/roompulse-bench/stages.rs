@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use roompulse::app::router;
 use roompulse::config::Config;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::sync;
@@ -19,7 +18,7 @@ use roompulse::serve::prepare;
 
 use crate::figures::verify_figures;
 use crate::latency;
-use crate::support::{admin_client, fail, scratch_url, BenchError};
+use crate::support::{admin_client, fail, scratch_url, serve_on_loopback, BenchError};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -168,22 +167,8 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     let state = prepare(&api_config, opts.workers)
         .await
         .map_err(|e| fail("start the API")(&e))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fail("bind")(&e))?;
-    let base_url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| fail("bind")(&e))?
-    );
     let server_stop = CancellationToken::new();
-    let server = tokio::spawn({
-        let stop = server_stop.clone();
-        async move {
-            let _ = axum::serve(listener, router(state))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-        }
-    });
+    let (base_url, server) = serve_on_loopback(state, &server_stop).await?;
     let client = DataProviderClient::new(&base_url).map_err(|e| fail("client")(&e))?;
     // The same API without the answer cache: every GET /dashboard reads the tables.
     let uncached = prepare(
@@ -195,21 +180,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     )
     .await
     .map_err(|e| fail("start the API")(&e))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fail("bind")(&e))?;
-    let uncached_url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| fail("bind")(&e))?
-    );
-    let uncached_server = tokio::spawn({
-        let stop = server_stop.clone();
-        async move {
-            let _ = axum::serve(listener, router(uncached))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-        }
-    });
+    let (uncached_url, uncached_server) = serve_on_loopback(uncached, &server_stop).await?;
 
     let started = Instant::now();
     sync_until(&dashboard_pool, &client, target, &CancellationToken::new()).await?;
