@@ -32,6 +32,7 @@ pub struct Config {
     pub http_idle_timeout_secs: u64,
     pub metrics_refresh_ms: u64,
     pub feed_horizon_warn_secs: u64,
+    pub api_keys_refresh_ms: u64,
 }
 
 /// How the dashboard sync runs (`DASHBOARD_SYNC_MODE`).
@@ -158,7 +159,9 @@ pub struct ApiAccessSettings {
     pub data_provider_url: Option<String>,
 
     /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
-    /// ingest token reads too); the dashboard sync sends it to the Data Provider.
+    /// ingest token reads too); the dashboard sync sends it to the Data Provider. Once API keys
+    /// exist, set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read`)
+    /// so that the sync gets in.
     #[arg(long, env = "READ_API_TOKEN", hide_env_values = true)]
     pub read_api_token: Option<String>,
 }
@@ -183,9 +186,16 @@ pub struct ServeSettings {
     #[command(flatten)]
     pub http: HttpServerSettings,
 
-    /// When set, `POST /events` needs `Authorization: Bearer <this token>`.
+    /// When set, `POST /events` needs `Authorization: Bearer <this token>` (or an API key with
+    /// the `ingest` scope).
     #[arg(long, env = "INGEST_API_TOKEN", hide_env_values = true)]
     pub ingest_api_token: Option<String>,
+
+    /// How often (milliseconds) each process reads the API keys again from its databases, so
+    /// that a key created or revoked with `roompulse keys` takes effect everywhere within this
+    /// long (a change also wakes the processes at once through LISTEN/NOTIFY).
+    #[arg(long, env = "API_KEYS_REFRESH_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub api_keys_refresh_ms: u64,
 
     /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
     #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = cron_with_seconds)]
@@ -220,6 +230,7 @@ impl From<ServeSettings> for Config {
             http_idle_timeout_secs: s.http.http_idle_timeout_secs,
             metrics_refresh_ms: s.http.metrics_refresh_ms,
             feed_horizon_warn_secs: s.http.feed_horizon_warn_secs,
+            api_keys_refresh_ms: s.api_keys_refresh_ms,
         }
     }
 }

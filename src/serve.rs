@@ -8,6 +8,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::{router, AppState};
+use crate::auth::keyring::Keyring;
+use crate::auth::store::KeyStoreError;
+use crate::auth::{Auth, Tokens};
 use crate::config::Config;
 use crate::dashboard::api::DashboardCache;
 use crate::dashboard::client::{ClientError, DataProviderClient};
@@ -24,6 +27,8 @@ use crate::ops::{Gauges, OpsState};
 pub enum StartError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("cannot read the API keys: {0}")]
+    Keys(#[from] KeyStoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("cannot listen on {addr}: {source}")]
@@ -65,16 +70,34 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
     queue.ping().await?;
     let events_db = db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?;
     let dashboard_db = db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?;
-    Ok(app_state(cfg, events_db, dashboard_db, queue))
+    let refresh = Duration::from_millis(cfg.api_keys_refresh_ms);
+    let keys = ModuleKeys {
+        data_provider: Keyring::load(&cfg.data_provider_database_url, events_db.clone(), refresh)
+            .await?,
+        dashboard: Keyring::load(&cfg.dashboard_database_url, dashboard_db.clone(), refresh)
+            .await?,
+    };
+    Ok(app_state(cfg, events_db, dashboard_db, queue, keys))
 }
 
-/// The application's state over these pools and this queue, with `cfg`'s settings.
+/// The API keys of each module's database.
+pub struct ModuleKeys {
+    pub data_provider: Keyring,
+    pub dashboard: Keyring,
+}
+
+/// The application's state over these pools, this queue and these keys, with `cfg`'s settings.
 pub fn app_state(
     cfg: &Config,
     events_db: db::PgPool,
     dashboard_db: db::PgPool,
     queue: Queue,
+    keys: ModuleKeys,
 ) -> AppState {
+    let tokens = Tokens::new(
+        cfg.ingest_api_token.as_deref(),
+        cfg.read_api_token.as_deref(),
+    );
     AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
@@ -106,10 +129,14 @@ pub fn app_state(
             )),
             data_provider_api: None,
         },
-        tokens: crate::auth::Tokens::new(
-            cfg.ingest_api_token.as_deref(),
-            cfg.read_api_token.as_deref(),
-        ),
+        data_provider_auth: Auth {
+            tokens: tokens.clone(),
+            keys: keys.data_provider,
+        },
+        dashboard_auth: Auth {
+            tokens,
+            keys: keys.dashboard,
+        },
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
     }
@@ -152,6 +179,20 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
             DataProviderClient::new(&cfg.data_provider_url())?
                 .with_token(cfg.read_api_token.as_deref()),
         );
+    }
+    if parts.api {
+        if let Some(warning) =
+            Auth::open_warning(&[&state.data_provider_auth, &state.dashboard_auth])
+        {
+            tracing::warn!("{warning}");
+        }
+        if parts.schedule
+            && cfg.read_api_token.is_none()
+            && state.data_provider_auth.keys.any()
+            && cfg.data_provider_url.is_none()
+        {
+            tracing::warn!("the dashboard sync reads this process's Data Provider API, which needs a key, and READ_API_TOKEN is not set: set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read --name dashboard-sync`)");
+        }
     }
     let listener = if parts.api {
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
@@ -239,6 +280,9 @@ pub async fn run_with(
         }
     });
     if let Some(listener) = listener {
+        // Keys created or revoked from now on take effect here too.
+        state.data_provider_auth.keys.follow(&shutdown);
+        state.dashboard_auth.keys.follow(&shutdown);
         let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
         serve_http(listener, router(state), idle, shutdown.clone()).await;
     } else {

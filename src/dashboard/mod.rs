@@ -124,6 +124,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
             pace::parse_lead_time_query("hotel_id=2603&from=2023-01-01&to=2022-12-31").err()?
         }
         ("401", _) => crate::auth::unauthorized(method == "post", false),
+        ("403", _) => crate::auth::forbidden_hotel(2608),
         ("503", _) => {
             store::DashboardStoreError::Unavailable("timed out waiting for a connection".into())
                 .into()

@@ -30,6 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
+use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 /// Nights one request may ask for: two years.
@@ -236,20 +237,23 @@ pub enum Question {
     get,
     path = "/dashboard/pace",
     tag = "dashboard",
-    security((), ("read_token" = [])),
+    security((), ("api_key" = ["read"])),
     params(PaceParams),
     responses(
         (status = 200, description = "One object per night, by date", body = [PaceNight]),
         (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn get_pace(
     State(state): State<ApiState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_pace_query(query.as_deref().unwrap_or(""), today())?;
+    caller.check(q.hotel_id)?;
     answer(&state, Question::Pace(q.clone()), async {
         let stly = NightRange {
             from: year_before(q.from)?,
@@ -273,20 +277,23 @@ pub async fn get_pace(
     get,
     path = "/dashboard/booking-curve",
     tag = "dashboard",
-    security((), ("read_token" = [])),
+    security((), ("api_key" = ["read"])),
     params(CurveParams),
     responses(
         (status = 200, description = "One object per day before the night, from `days` down to 0", body = [CurvePoint]),
         (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn get_booking_curve(
     State(state): State<ApiState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
+    caller.check(q.hotel_id)?;
     answer(&state, Question::Curve(q.clone()), async {
         let last_year = year_before(q.night)?;
         let history = store::night_history(&state.db, q.hotel_id, &[q.night, last_year]).await?;
@@ -301,20 +308,23 @@ pub async fn get_booking_curve(
     get,
     path = "/dashboard/lead-time",
     tag = "dashboard",
-    security((), ("read_token" = [])),
+    security((), ("api_key" = ["read"])),
     params(LeadTimeParams),
     responses(
         (status = 200, description = "The twelve buckets, from events after the night to 366 days and more before it", body = [LeadTimeBucket]),
         (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn get_lead_time(
     State(state): State<ApiState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_lead_time_query(query.as_deref().unwrap_or(""))?;
+    caller.check(q.hotel_id)?;
     answer(&state, Question::LeadTime(q.clone()), async {
         let days = store::lead_days(&state.db, q.hotel_id, q.from, q.to).await?;
         Ok(lead_time(&days))

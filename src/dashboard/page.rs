@@ -25,6 +25,7 @@ use super::pace::{self, CurvePoint, CurveQuery, PaceNight};
 use super::store::{self, HotelYears};
 use super::ApiState;
 use super::Basis;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// The parameters the form sends.
@@ -136,7 +137,11 @@ fn view_of(query: &str) -> Result<View, ApiError> {
     Ok(view.unwrap_or(View::Charts))
 }
 
-pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
+pub async fn index(
+    State(state): State<ApiState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let mut form = Form::from_query(&query);
     let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
@@ -158,8 +163,9 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
             } else {
                 Basis::Event
             };
+            // A per-hotel key is offered its own hotels only.
             all.into_iter()
-                .filter(|h| h.basis == basis)
+                .filter(|h| h.basis == basis && caller.allows(h.hotel_id))
                 .collect::<Vec<_>>()
         }
         Err(e) => return error_page(e.into(), &form, &[]),
@@ -175,7 +181,7 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
         }
     }
     if view == View::Pace {
-        return match pace_view(&state, &query, &form).await {
+        return match pace_view(&state, &caller, &query, &form).await {
             Ok(body) => page(StatusCode::OK, &form, &hotels, body),
             Err(e) => error_page(e, &form, &hotels),
         };
@@ -187,7 +193,7 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
             .to_string();
     }
     let query = with_defaults(&query, &form);
-    match charts(&state, &query, &hotels).await {
+    match charts(&state, &caller, &query, &hotels).await {
         Ok(body) => page(StatusCode::OK, &form, &hotels, body),
         Err(e) => error_page(e, &form, &hotels),
     }
@@ -264,7 +270,12 @@ fn dashboard_query(
     parse_dashboard_query(&q.finish())
 }
 
-async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<Markup, ApiError> {
+async fn charts(
+    state: &ApiState,
+    caller: &Caller,
+    query: &str,
+    hotels: &[HotelYears],
+) -> Result<Markup, ApiError> {
     let month_given = url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "month" && !v.trim().is_empty());
     // Checked first when there is a month: that query carries every field, so the error names
@@ -275,6 +286,7 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
         None
     };
     let by_month = dashboard_query(query, "month", false)?;
+    caller.check(by_month.hotel_id)?;
     let year = by_month.from.year();
     let months = fetch(state, &by_month).await?;
     if no_events(&months) {
@@ -319,12 +331,18 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
 /// The Pace view: the 90 nights from the as-of day and, when a night is picked, its booking
 /// curve. Every parameter is checked by the endpoints' own parsing before anything is read, so
 /// a bad one is refused (naming it) whatever the figures.
-async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup, ApiError> {
+async fn pace_view(
+    state: &ApiState,
+    caller: &Caller,
+    query: &str,
+    form: &Form,
+) -> Result<Markup, ApiError> {
     let hotel = [("hotel_id", form.hotel_id.as_str())];
     let sent = pace::parse_pace_query(
         &defaulted(query, |k| matches!(k, "hotel_id" | "as_of"), &hotel),
         chrono::Utc::now().date_naive(),
     )?;
+    caller.check(sent.hotel_id)?;
     let curve = if form.night.is_empty() {
         None
     } else {
@@ -353,6 +371,7 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
     let nights: Vec<PaceNight> = answer_of(
         pace::get_pace(
             State(state.clone()),
+            caller.clone(),
             RawQuery(Some(format!("hotel_id={}&as_of={as_of}", sent.hotel_id))),
         )
         .await,
@@ -364,6 +383,7 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
             let points: Vec<CurvePoint> = answer_of(
                 pace::get_booking_curve(
                     State(state.clone()),
+                    caller.clone(),
                     RawQuery(Some(format!("hotel_id={}&night={}", q.hotel_id, q.night))),
                 )
                 .await,

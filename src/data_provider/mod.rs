@@ -63,6 +63,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
             message: raw_from_json(b"[]").err()?.to_string(),
         },
         ("401", _) => crate::auth::unauthorized(writes, false),
+        ("403", _) => crate::auth::forbidden_hotel(2608),
         ("409", _) => {
             let stored = raw_from_json(EVENT).ok()?.validate_with_id().ok()?;
             ApiError::Conflict {

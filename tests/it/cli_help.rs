@@ -137,7 +137,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
 /// Every environment variable with its default, as the README's configuration table has them.
 #[test]
 fn every_setting_keeps_its_variable_and_default() {
-    let want: [(&str, Option<&str>); 19] = [
+    let want: [(&str, Option<&str>); 20] = [
         ("BIND_ADDR", Some("127.0.0.1:8000")),
         (
             "DATA_PROVIDER_DATABASE_URL",
@@ -163,6 +163,7 @@ fn every_setting_keeps_its_variable_and_default() {
         ("HTTP_IDLE_TIMEOUT_SECS", Some("60")),
         ("METRICS_REFRESH_MS", Some("5000")),
         ("FEED_HORIZON_WARN_SECS", Some("60")),
+        ("API_KEYS_REFRESH_MS", Some("2000")),
     ];
     let cli = Cli::command();
     for sub in cli.get_subcommands() {
@@ -200,4 +201,17 @@ fn every_setting_keeps_its_variable_and_default() {
     assert_eq!(c.dashboard_sync_schedule, "*/5 * * * * *");
     assert_eq!(c.dashboard_sync_mode, roompulse::config::SyncMode::Follow);
     assert_eq!(c.read_api_token, None);
+    assert_eq!(c.api_keys_refresh_ms, 2000);
+}
+
+/// `roompulse keys …` reads the two databases (the settings `serve` has) and nothing else.
+#[test]
+fn the_keys_commands_take_the_databases_and_their_own_flags() {
+    let mut common = set(&["module"]);
+    common.extend(set(&DATABASES));
+    let mut create = set(&["hotels", "all-hotels", "scope", "name"]);
+    create.extend(common.clone());
+    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "create"]), create);
+    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "list"]), common);
+    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "revoke"]), common);
 }

@@ -10,6 +10,7 @@ mod dashboard_sync;
 mod databases;
 mod events_api;
 mod helpers;
+mod keys;
 mod live;
 mod loader;
 mod metrics;
