@@ -91,9 +91,8 @@ impl utoipa::Modify for ApiKeys {
 pub fn router(state: AppState) -> Router {
     // Before any worker or sync pass records into it.
     crate::metrics::install();
-    let authorized = |auth: &Auth| {
-        axum::middleware::from_fn_with_state(auth.clone(), crate::auth::authorize)
-    };
+    let authorized =
+        |auth: &Auth| axum::middleware::from_fn_with_state(auth.clone(), crate::auth::authorize);
     let api = Router::new()
         .merge(
             data_provider::router()

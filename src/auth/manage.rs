@@ -103,9 +103,7 @@ impl Created {
 
 fn check_name(name: &str) -> Result<(), ManageError> {
     if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(ManageError::BadName(
-            "must have 1 to 200 characters".into(),
-        ));
+        return Err(ManageError::BadName("must have 1 to 200 characters".into()));
     }
     if key::parse_id(name).is_some() {
         // `keys revoke` takes a name or an id: one must never be the other.
@@ -147,7 +145,7 @@ pub async fn create(
     for (module, pool) in &pools {
         match store::insert(pool, &row).await {
             Ok(r) => {
-                stored.push((module, pool));
+                stored.push((*module, pool));
                 created = Some(r);
             }
             Err(e) => {
@@ -184,7 +182,7 @@ pub async fn list(targets: &[Target]) -> Result<Vec<Listed>, ManageError> {
         for row in store::all(pool).await.map_err(at(module))? {
             match by_id.get_mut(&row.id) {
                 Some(seen) => {
-                    seen.modules.push(module);
+                    seen.modules.push(*module);
                     seen.row.last_used_at = seen.row.last_used_at.max(row.last_used_at);
                     seen.row.revoked_at = seen.row.revoked_at.or(row.revoked_at);
                 }
@@ -193,7 +191,7 @@ pub async fn list(targets: &[Target]) -> Result<Vec<Listed>, ManageError> {
                         row.id.clone(),
                         Listed {
                             row,
-                            modules: vec![module],
+                            modules: vec![*module],
                         },
                     );
                 }

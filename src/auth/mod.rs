@@ -108,7 +108,11 @@ impl Auth {
     }
 
     /// The caller a request with this `Authorization` header is, for a request needing `scope`.
-    pub fn caller(&self, scope: Scope, authorization: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+    pub fn caller(
+        &self,
+        scope: Scope,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Caller, ApiError> {
         if !self.required(scope) {
             return Ok(Caller::every_hotel());
         }
@@ -207,9 +211,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         // Without the middleware no one has been checked: refuse rather than show everything.
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::Internal("the route has no authorization layer".into())
-        })
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("the route has no authorization layer".into()))
     }
 }
 
@@ -298,7 +304,13 @@ mod tests {
     #[test]
     fn the_scheme_is_read_in_any_case_and_spaces_do_not_matter() {
         let h = |s: &'static str| HeaderValue::from_static(s);
-        for ok in ["Bearer k", "bearer k", "BEARER k", "Bearer   k  ", "  bearer\tk"] {
+        for ok in [
+            "Bearer k",
+            "bearer k",
+            "BEARER k",
+            "Bearer   k  ",
+            "  bearer\tk",
+        ] {
             assert_eq!(bearer(&h(ok)), Some("k"), "{ok:?}");
         }
         for bad in ["Basic k", "Bearer", "Bearer   ", "Bearerk", "k"] {

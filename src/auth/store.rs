@@ -69,11 +69,11 @@ const COLUMNS: &str =
 /// Every key, revoked ones included, oldest first.
 pub async fn all(pool: &PgPool) -> Result<Vec<KeyRow>, KeyStoreError> {
     let mut conn = connection(pool).await?;
-    Ok(
-        diesel::sql_query(format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id"))
-            .load(&mut conn)
-            .await?,
-    )
+    Ok(diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id"
+    ))
+    .load(&mut conn)
+    .await?)
 }
 
 pub async fn insert(pool: &PgPool, key: &NewKeyRow<'_>) -> Result<KeyRow, KeyStoreError> {

@@ -211,7 +211,16 @@ fn the_keys_commands_take_the_databases_and_their_own_flags() {
     common.extend(set(&DATABASES));
     let mut create = set(&["hotels", "all-hotels", "scope", "name"]);
     create.extend(common.clone());
-    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "create"]), create);
-    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "list"]), common);
-    assert_eq!(help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "revoke"]), common);
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "create"]),
+        create
+    );
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "list"]),
+        common
+    );
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "revoke"]),
+        common
+    );
 }

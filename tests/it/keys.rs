@@ -130,8 +130,8 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
     for path in ["/events", "/dashboard?hotel_id=2607&period=month&year=2022"] {
         let auth = format!("Bearer {revoked}");
         eventually("the app refuses the revoked key", Duration::from_secs(30), || {
-            let auth = auth.clone();
-            async move { get(&app, path, Some(&auth)).await.status() == StatusCode::UNAUTHORIZED }
+            let (auth, app) = (auth.clone(), &app);
+            async move { get(app, path, Some(&auth)).await.status() == StatusCode::UNAUTHORIZED }
         })
         .await;
     }
@@ -142,20 +142,90 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
 
     let bearer = |k: &str| Some(format!("Bearer {k}"));
     let table = [
-        Presented { what: "no header", header: None, scopes: None, hotels: None },
-        Presented { what: "unknown token", header: bearer("nope"), scopes: None, hotels: None },
-        Presented { what: "revoked key", header: bearer(&revoked), scopes: None, hotels: None },
-        Presented { what: "wrong secret", header: bearer(&forged), scopes: None, hotels: None },
-        Presented { what: "basic scheme", header: Some(format!("Basic {read_mine}")), scopes: None, hotels: None },
-        Presented { what: "read key, one hotel", header: bearer(&read_mine), scopes: Some(&[Scope::Read]), hotels: Some(&[MINE]) },
-        Presented { what: "ingest key, one hotel", header: bearer(&ingest_mine), scopes: Some(&[Scope::Ingest]), hotels: Some(&[MINE]) },
-        Presented { what: "both scopes, every hotel", header: bearer(&both_all), scopes: Some(BOTH), hotels: None },
-        Presented { what: "both scopes, no hotel", header: bearer(&no_hotel), scopes: Some(BOTH), hotels: Some(&[]) },
-        Presented { what: "legacy ingest token", header: bearer("legacy-ingest"), scopes: Some(BOTH), hotels: None },
-        Presented { what: "legacy read token", header: bearer("legacy-read"), scopes: Some(&[Scope::Read]), hotels: None },
-        Presented { what: "lower-case scheme", header: Some(format!("bearer {read_mine}")), scopes: Some(&[Scope::Read]), hotels: Some(&[MINE]) },
-        Presented { what: "upper-case scheme", header: Some(format!("BEARER {read_mine}")), scopes: Some(&[Scope::Read]), hotels: Some(&[MINE]) },
-        Presented { what: "extra spaces", header: Some(format!("Bearer    {read_mine}   ")), scopes: Some(&[Scope::Read]), hotels: Some(&[MINE]) },
+        Presented {
+            what: "no header",
+            header: None,
+            scopes: None,
+            hotels: None,
+        },
+        Presented {
+            what: "unknown token",
+            header: bearer("nope"),
+            scopes: None,
+            hotels: None,
+        },
+        Presented {
+            what: "revoked key",
+            header: bearer(&revoked),
+            scopes: None,
+            hotels: None,
+        },
+        Presented {
+            what: "wrong secret",
+            header: bearer(&forged),
+            scopes: None,
+            hotels: None,
+        },
+        Presented {
+            what: "basic scheme",
+            header: Some(format!("Basic {read_mine}")),
+            scopes: None,
+            hotels: None,
+        },
+        Presented {
+            what: "read key, one hotel",
+            header: bearer(&read_mine),
+            scopes: Some(&[Scope::Read]),
+            hotels: Some(&[MINE]),
+        },
+        Presented {
+            what: "ingest key, one hotel",
+            header: bearer(&ingest_mine),
+            scopes: Some(&[Scope::Ingest]),
+            hotels: Some(&[MINE]),
+        },
+        Presented {
+            what: "both scopes, every hotel",
+            header: bearer(&both_all),
+            scopes: Some(BOTH),
+            hotels: None,
+        },
+        Presented {
+            what: "both scopes, no hotel",
+            header: bearer(&no_hotel),
+            scopes: Some(BOTH),
+            hotels: Some(&[]),
+        },
+        Presented {
+            what: "legacy ingest token",
+            header: bearer("legacy-ingest"),
+            scopes: Some(BOTH),
+            hotels: None,
+        },
+        Presented {
+            what: "legacy read token",
+            header: bearer("legacy-read"),
+            scopes: Some(&[Scope::Read]),
+            hotels: None,
+        },
+        Presented {
+            what: "lower-case scheme",
+            header: Some(format!("bearer {read_mine}")),
+            scopes: Some(&[Scope::Read]),
+            hotels: Some(&[MINE]),
+        },
+        Presented {
+            what: "upper-case scheme",
+            header: Some(format!("BEARER {read_mine}")),
+            scopes: Some(&[Scope::Read]),
+            hotels: Some(&[MINE]),
+        },
+        Presented {
+            what: "extra spaces",
+            header: Some(format!("Bearer    {read_mine}   ")),
+            scopes: Some(&[Scope::Read]),
+            hotels: Some(&[MINE]),
+        },
     ];
     let mut next_id = 100;
     for row in &table {
@@ -164,9 +234,15 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
                 let r = get(&app, &path, row.header.as_deref()).await;
                 let want = row.expect(Scope::Read, hotel);
                 assert_eq!(r.status(), want, "{}: GET {path}", row.what);
-                if want == StatusCode::FORBIDDEN && row.scopes.is_some_and(|s| s.contains(&Scope::Read)) {
+                if want == StatusCode::FORBIDDEN
+                    && row.scopes.is_some_and(|s| s.contains(&Scope::Read))
+                {
                     let body = r.text().await.unwrap();
-                    assert!(body.contains(&hotel.to_string()), "{}: GET {path}: the 403 names the hotel: {body}", row.what);
+                    assert!(
+                        body.contains(&hotel.to_string()),
+                        "{}: GET {path}: the 403 names the hotel: {body}",
+                        row.what
+                    );
                 }
             }
             next_id += 1;
@@ -176,18 +252,26 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
             if want == StatusCode::UNAUTHORIZED {
                 assert_eq!(r.headers()["www-authenticate"], "Bearer", "{}", row.what);
             }
-            let stored = get(&app, &format!("/events?hotel_id={hotel}&limit=10000"), bearer(&both_all).as_deref())
-                .await
-                .json::<Vec<Value>>()
-                .await
-                .unwrap()
-                .iter()
-                .any(|e| e["id"] == next_id);
-            assert_eq!(stored, want == StatusCode::CREATED, "{}: POST hotel {hotel} stored", row.what);
+            let stored = get(
+                &app,
+                &format!("/events?hotel_id={hotel}&limit=10000"),
+                bearer(&both_all).as_deref(),
+            )
+            .await
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == next_id);
+            assert_eq!(
+                stored,
+                want == StatusCode::CREATED,
+                "{}: POST hotel {hotel} stored",
+                row.what
+            );
         }
         // Without hotel_id, a key lists exactly its hotels' events.
-        if let Some(scopes) = row.scopes.filter(|s| s.contains(&Scope::Read)) {
-            let _ = scopes;
+        if row.scopes.is_some_and(|s| s.contains(&Scope::Read)) {
             for path in ["/events?limit=10000", "/events?order=stored&limit=10000"] {
                 let r = get(&app, path, row.header.as_deref()).await;
                 assert_eq!(r.status(), StatusCode::OK, "{}: GET {path}", row.what);
@@ -207,25 +291,41 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
         }
     }
     // The chart page offers a per-hotel key its own hotels only.
-    let page = get(&app, "/", bearer(&read_mine).as_deref()).await.text().await.unwrap();
+    let page = get(&app, "/", bearer(&read_mine).as_deref())
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains(&format!("value=\"{MINE}\"")), "{page}");
     assert!(!page.contains(&format!("value=\"{OTHER}\"")), "{page}");
     // A read-only key is authenticated: the POST is refused for its scope, not its identity.
     let r = post(&app, &event(999, MINE), bearer(&read_mine).as_deref()).await;
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("`ingest` scope"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("`ingest` scope"),
+        "{body}"
+    );
 }
 
 /// Revoking the last key does not open the API again, and the running app sees it.
 #[tokio::test]
 async fn a_revoked_key_stops_working_and_the_api_stays_closed() {
     let app = TestApp::spawn().await;
-    assert_eq!(get(&app, "/events", None).await.status(), StatusCode::OK, "open without keys");
+    assert_eq!(
+        get(&app, "/events", None).await.status(),
+        StatusCode::OK,
+        "open without keys"
+    );
     let key = create(&app, "only", &[Scope::Read], None).await;
     until_accepted(&app, &key).await;
-    assert_eq!(get(&app, "/events", None).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        get(&app, "/events", Some(&format!("Bearer {key}"))).await.status(),
+        get(&app, "/events", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&app, "/events", Some(&format!("Bearer {key}")))
+            .await
+            .status(),
         StatusCode::OK
     );
     manage::revoke(&targets(&app), "only").await.unwrap();
@@ -238,7 +338,10 @@ async fn a_revoked_key_stops_working_and_the_api_stays_closed() {
     .await;
     let r = get(&app, "/events", Some(&auth)).await;
     assert!(r.text().await.unwrap().contains("revoked"));
-    assert_eq!(get(&app, "/events", None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&app, "/events", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(get(&app, "/health", None).await.status(), StatusCode::OK);
 }
 
@@ -253,7 +356,13 @@ async fn the_feed_and_the_listing_never_show_another_hotel_across_pages() {
     let app = TestApp::spawn().await;
     let hotels = [2607, 2608, 2609];
     for id in 1..=30 {
-        let e = event_json(id, hotels[(id % 3) as usize], &format!("2022-06-{:02}T10:00:00Z", 1 + id % 28), 1, "2022-07-01");
+        let e = event_json(
+            id,
+            hotels[(id % 3) as usize],
+            &format!("2022-06-{:02}T10:00:00Z", 1 + id % 28),
+            1,
+            "2022-07-01",
+        );
         assert_eq!(post(&app, &e, None).await.status(), StatusCode::CREATED);
     }
     let key = create(&app, "two of three", &[Scope::Read], Some(&[2607, 2609])).await;
@@ -284,16 +393,20 @@ async fn the_feed_and_the_listing_never_show_another_hotel_across_pages() {
     // key's hotels has come (the feed holds back rows while older transactions run).
     let seen = std::sync::Mutex::new(Vec::<Value>::new());
     let cursor = std::sync::Mutex::new("/events?order=stored&limit=4".to_string());
-    eventually("the feed has delivered every event of the key's hotels", Duration::from_secs(60), || async {
-        let p = cursor.lock().unwrap().clone();
-        let r = get(&app, &p, Some(&auth)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{p}");
-        *cursor.lock().unwrap() = next_link(&r).expect("the feed always links on");
-        let page: Vec<Value> = r.json().await.unwrap();
-        let mut seen = seen.lock().unwrap();
-        seen.extend(page);
-        seen.len() >= want.len()
-    })
+    eventually(
+        "the feed has delivered every event of the key's hotels",
+        Duration::from_secs(60),
+        || async {
+            let p = cursor.lock().unwrap().clone();
+            let r = get(&app, &p, Some(&auth)).await;
+            assert_eq!(r.status(), StatusCode::OK, "{p}");
+            *cursor.lock().unwrap() = next_link(&r).expect("the feed always links on");
+            let page: Vec<Value> = r.json().await.unwrap();
+            let mut seen = seen.lock().unwrap();
+            seen.extend(page);
+            seen.len() >= want.len()
+        },
+    )
     .await;
     let seen = seen.into_inner().unwrap();
     assert!(seen.iter().all(|e| e["hotel_id"] != 2608));
@@ -316,7 +429,9 @@ fn keys_cli(dp: &TestDb, dash: &TestDb, args: &[&str]) -> std::process::Output {
 }
 
 async fn table_text(url: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     client
         .query("SELECT row_to_json(k)::text FROM api_keys k", &[])
@@ -331,35 +446,93 @@ async fn table_text(url: &str) -> String {
 #[tokio::test]
 async fn the_cli_creates_lists_and_revokes_and_never_shows_or_stores_the_key() {
     let (dp, dash) = tokio::join!(TestDb::data_provider(), TestDb::dashboard());
-    let out = keys_cli(&dp, &dash, &["create", "--hotels", "2607,2608", "--scope", "read", "--name", "Hotel Sonne RM"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keys_cli(
+        &dp,
+        &dash,
+        &[
+            "create",
+            "--hotels",
+            "2607,2608",
+            "--scope",
+            "read",
+            "--name",
+            "Hotel Sonne RM",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let (id, secret) = roompulse::auth::key::parse(&key).unwrap_or_else(|| panic!("a key alone on stdout: {key:?}"));
+    let (id, secret) = roompulse::auth::key::parse(&key)
+        .unwrap_or_else(|| panic!("a key alone on stdout: {key:?}"));
     let told = String::from_utf8_lossy(&out.stderr);
-    assert!(told.contains("Hotel Sonne RM") && told.contains("2607, 2608") && told.contains("once"), "{told}");
+    assert!(
+        told.contains("Hotel Sonne RM") && told.contains("2607, 2608") && told.contains("once"),
+        "{told}"
+    );
 
     // Both databases hold it, neither in clear.
     for url in [&dp.url, &dash.url] {
         let text = table_text(url).await;
-        assert!(text.contains(id) && text.contains("Hotel Sonne RM"), "{text}");
-        assert!(!text.contains(secret) && !text.contains(&key), "the key is stored in clear: {text}");
+        assert!(
+            text.contains(id) && text.contains("Hotel Sonne RM"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(secret) && !text.contains(&key),
+            "the key is stored in clear: {text}"
+        );
     }
 
     let out = keys_cli(&dp, &dash, &["list"]);
     assert!(out.status.success());
     let list = String::from_utf8(out.stdout).unwrap();
     assert!(!list.contains(secret), "{list}");
-    let line = list.lines().find(|l| l.contains("Hotel Sonne RM")).expect("listed");
+    let line = list
+        .lines()
+        .find(|l| l.contains("Hotel Sonne RM"))
+        .expect("listed");
     for part in [id, "read", "2607,2608", "never", "data-provider,dashboard"] {
         assert!(line.contains(part), "{part}: {line}");
     }
 
     // A name is unique; `--module` writes to one database.
-    let out = keys_cli(&dp, &dash, &["create", "--hotels", "1", "--scope", "read", "--name", "Hotel Sonne RM"]);
+    let out = keys_cli(
+        &dp,
+        &dash,
+        &[
+            "create",
+            "--hotels",
+            "1",
+            "--scope",
+            "read",
+            "--name",
+            "Hotel Sonne RM",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
-    let out = keys_cli(&dp, &dash, &["create", "--all-hotels", "--scope", "read,ingest", "--name", "ops", "--module", "data-provider"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keys_cli(
+        &dp,
+        &dash,
+        &[
+            "create",
+            "--all-hotels",
+            "--scope",
+            "read,ingest",
+            "--name",
+            "ops",
+            "--module",
+            "data-provider",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(table_text(&dp.url).await.contains("\"ops\""));
     assert!(!table_text(&dash.url).await.contains("\"ops\""));
     // Hotels or all hotels, one of them; scope is required.
@@ -375,7 +548,11 @@ async fn the_cli_creates_lists_and_revokes_and_never_shows_or_stores_the_key() {
     }
 
     let out = keys_cli(&dp, &dash, &["revoke", "Hotel Sonne RM"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("revoked key"));
     let out = keys_cli(&dp, &dash, &["revoke", id]);
     assert!(out.status.success());
@@ -385,5 +562,9 @@ async fn the_cli_creates_lists_and_revokes_and_never_shows_or_stores_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such key"));
     let list = String::from_utf8(keys_cli(&dp, &dash, &["list"]).stdout).unwrap();
     let line = list.lines().find(|l| l.contains("Hotel Sonne RM")).unwrap();
-    assert_eq!(line.matches("UTC").count(), 2, "created and revoked: {line}");
+    assert_eq!(
+        line.matches("UTC").count(),
+        2,
+        "created and revoked: {line}"
+    );
 }
