@@ -96,8 +96,16 @@ impl Created {
             self.row.scopes.join(", "),
             hotels_text(self.row.hotels.as_deref()),
             self.modules.join(" and "),
-            if self.modules.len() > 1 { "s" } else { "" },
+            plural(&self.modules),
         )
+    }
+}
+
+fn plural(modules: &[&str]) -> &'static str {
+    if modules.len() > 1 {
+        "s"
+    } else {
+        ""
     }
 }
 
@@ -293,17 +301,19 @@ pub async fn revoke(targets: &[Target], which: &str) -> Result<String, ManageErr
     };
     Ok(if now.is_empty() {
         format!(
-            "key {} ({}) was revoked already, in the {} database",
+            "key {} ({}) was revoked already, in the {} database{}",
             key.id,
             key.name,
-            before.join(" and ")
+            before.join(" and "),
+            plural(&before)
         )
     } else {
         format!(
-            "revoked key {} ({}) in the {} database; running processes refuse it within API_KEYS_REFRESH_MS",
+            "revoked key {} ({}) in the {} database{}; running processes refuse it within API_KEYS_REFRESH_MS",
             key.id,
             key.name,
-            now.join(" and ")
+            now.join(" and "),
+            plural(&now)
         )
     })
 }
