@@ -328,6 +328,16 @@ async fn a_revoked_key_stops_working_and_the_api_stays_closed() {
             .status(),
         StatusCode::OK
     );
+    // Its use is written down (by the refresher, not the request), in the module it reached.
+    eventually(
+        "the key's last use is recorded",
+        Duration::from_secs(30),
+        || async {
+            let keys = manage::list(&targets(&app)).await.unwrap();
+            keys[0].row.last_used_at.is_some()
+        },
+    )
+    .await;
     manage::revoke(&targets(&app), "only").await.unwrap();
     let auth = format!("Bearer {key}");
     eventually("the app refuses the revoked key", Duration::from_secs(30), || {
