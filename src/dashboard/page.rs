@@ -177,6 +177,9 @@ pub async fn index(
     if form.hotel_id.is_empty() {
         match hotels.first() {
             Some(first) => form.hotel_id = first.hotel_id.to_string(),
+            None if caller.hotels().is_some() => {
+                return page(StatusCode::OK, &form, &hotels, no_figures_for_the_key())
+            }
             None => return page(StatusCode::OK, &form, &hotels, no_figures_yet()),
         }
     }
@@ -196,6 +199,14 @@ pub async fn index(
     match charts(&state, &caller, &query, &hotels).await {
         Ok(body) => page(StatusCode::OK, &form, &hotels, body),
         Err(e) => error_page(e, &form, &hotels),
+    }
+}
+
+fn no_figures_for_the_key() -> Markup {
+    html! {
+        p.empty role="status" {
+            "No figures for the hotels of this API key yet (a key for no hotel never has any)."
+        }
     }
 }
 

@@ -298,6 +298,14 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
         .unwrap();
     assert!(page.contains(&format!("value=\"{MINE}\"")), "{page}");
     assert!(!page.contains(&format!("value=\"{OTHER}\"")), "{page}");
+    let page = get(&app, "/", bearer(&no_hotel).as_deref()).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("No figures for the hotels of this API key"),
+        "{page}"
+    );
+    assert!(!page.contains(&format!("value=\"{MINE}\"")), "{page}");
     // A read-only key is authenticated: the POST is refused for its scope, not its identity.
     let r = post(&app, &event(999, MINE), bearer(&read_mine).as_deref()).await;
     let body: Value = r.json().await.unwrap();
