@@ -328,7 +328,8 @@ impl PrivatePostgres {
 
     /// A streaming hot standby of `primary` (`pg_basebackup -R`: a copy of its data directory
     /// that replays its WAL as it is written) on a port of its own; returns once it accepts
-    /// connections. The primary runs with initdb's defaults, which stream already
+    /// connections. `--checkpoint=fast`: the backup starts at once instead of waiting for a
+    /// spread checkpoint (minutes). The primary runs with initdb's defaults, which stream already
     /// (`wal_level=replica`, `max_wal_senders=10`, replication trusted on 127.0.0.1).
     pub async fn start_standby_of(primary: &PrivatePostgres) -> Self {
         let dir = tempfile::tempdir().expect("standby temp dir");
@@ -343,7 +344,7 @@ impl PrivatePostgres {
             .arg(primary.port.to_string())
             .arg("-D")
             .arg(dir.path().join("data"))
-            .args(["-R", "-X", "stream", "--no-sync"]);
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"]);
         run_checked(backup, "pg_basebackup").await;
         let mut pg = Self {
             port: free_port(),
