@@ -161,7 +161,8 @@ pub fn cluster_seeds(url: &str) -> Result<Option<Vec<String>>, String> {
         return Err("a redis+cluster:// URL names at least one host:port".to_string());
     }
     for seed in &seeds {
-        url::Url::parse(seed).map_err(|e| format!("seed {}: {e}", crate::config::redact_url(seed)))?;
+        url::Url::parse(seed)
+            .map_err(|e| format!("seed {}: {e}", crate::config::redact_url(seed)))?;
     }
     Ok(Some(seeds))
 }

@@ -39,7 +39,10 @@ pub enum ReplicaHealth {
     /// Reads go to the standby, which was `lag` behind at its last check.
     InUse { lag: Duration },
     /// Reads go to the primary, for `reason`.
-    Fallback { reason: String, lag: Option<Duration> },
+    Fallback {
+        reason: String,
+        lag: Option<Duration>,
+    },
 }
 
 impl ReplicaHealth {
@@ -158,13 +161,6 @@ impl ReadPool {
         }
         read(self.primary.clone()).await
     }
-
-    /// Checks the standby now (the task does it every `CHECK_EVERY`).
-    pub async fn check(&self) {
-        if let Some(r) = &self.replica {
-            r.check().await;
-        }
-    }
 }
 
 impl Replica {
@@ -182,8 +178,7 @@ impl Replica {
     }
 
     async fn check(&self) {
-        let primary = match tokio::time::timeout(CHECK_TIMEOUT, primary_lsn(&self.primary)).await
-        {
+        let primary = match tokio::time::timeout(CHECK_TIMEOUT, primary_lsn(&self.primary)).await {
             Ok(Ok(lsn)) => lsn,
             Ok(Err(e)) => return self.fall_back(format!("the primary's WAL position: {e}"), None),
             Err(_) => return self.fall_back("the primary did not answer".to_string(), None),
@@ -193,34 +188,17 @@ impl Replica {
             Ok(Ok(lsn)) => lsn,
             Ok(Err(e)) => return self.fall_back(format!("standby: {e}"), None),
             Err(_) => {
-                return self.fall_back(
-                    format!("standby: no answer within {CHECK_TIMEOUT:?}"),
-                    None,
-                )
+                return self.fall_back(format!("standby: no answer within {CHECK_TIMEOUT:?}"), None)
             }
         };
-        let lag = {
-            let mut m = self.lock();
-            if m.pending.back().is_none_or(|&(_, lsn)| lsn < primary) {
-                m.pending.push_back((sampled, primary));
-                // A standby that answers but never replays: keep the oldest (the lag) and a
-                // bounded tail.
-                if m.pending.len() > MAX_PENDING {
-                    m.pending.remove(1);
-                }
-            }
-            while m.pending.front().is_some_and(|&(_, lsn)| lsn <= replayed) {
-                m.pending.pop_front();
-            }
-            m.pending
-                .front()
-                .map_or(Duration::ZERO, |&(at, _)| at.elapsed())
-        };
+        let lag = self
+            .lock()
+            .observe(sampled, primary, replayed, Instant::now());
         if lag > self.max_lag {
             return self.fall_back(
                 format!(
-                    "the standby lags {} ms behind the primary (more than READ_REPLICA_MAX_LAG_MS={})",
-                    lag.as_millis(),
+                    "the standby lags {:.1} ms behind the primary (more than READ_REPLICA_MAX_LAG_MS={})",
+                    lag.as_secs_f64() * 1000.0,
                     self.max_lag.as_millis()
                 ),
                 Some(lag),
@@ -231,6 +209,32 @@ impl Replica {
             tracing::info!(lag_ms = lag.as_millis() as u64, "reads go to the standby");
         }
         m.health = ReplicaHealth::InUse { lag };
+    }
+}
+
+impl Monitor {
+    /// Records the primary's position `primary` sampled at `sampled` and the standby's replay
+    /// position `replayed` read after it; returns the lag at `now`: the age of the oldest
+    /// sampled primary position the standby has not replayed yet.
+    fn observe(&mut self, sampled: Instant, primary: u64, replayed: u64, now: Instant) -> Duration {
+        if self.pending.back().is_none_or(|&(_, lsn)| lsn < primary) {
+            self.pending.push_back((sampled, primary));
+            // A standby that answers but never replays: keep the oldest (the lag) and a
+            // bounded tail.
+            if self.pending.len() > MAX_PENDING {
+                self.pending.remove(1);
+            }
+        }
+        while self
+            .pending
+            .front()
+            .is_some_and(|&(_, lsn)| lsn <= replayed)
+        {
+            self.pending.pop_front();
+        }
+        self.pending
+            .front()
+            .map_or(Duration::ZERO, |&(at, _)| now.saturating_duration_since(at))
     }
 }
 
@@ -292,7 +296,38 @@ fn parse_lsn(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_lsn;
+    use super::*;
+
+    fn monitor() -> Monitor {
+        Monitor {
+            health: ReplicaHealth::Unchecked,
+            pending: VecDeque::new(),
+        }
+    }
+
+    #[test]
+    fn an_idle_primary_is_no_lag() {
+        let (mut m, t0) = (monitor(), Instant::now());
+        // The primary wrote nothing since: the standby replayed all it has, however long ago.
+        for s in 0..5 {
+            let at = t0 + Duration::from_secs(s);
+            assert_eq!(m.observe(at, 100, 100, at), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn the_lag_is_the_age_of_the_oldest_position_not_replayed() {
+        let (mut m, t0) = (monitor(), Instant::now());
+        let s = Duration::from_secs;
+        assert_eq!(m.observe(t0, 100, 100, t0), Duration::ZERO);
+        // Replay stops at 100 while the primary moves on.
+        assert_eq!(m.observe(t0 + s(1), 200, 100, t0 + s(1)), Duration::ZERO);
+        assert_eq!(m.observe(t0 + s(2), 300, 100, t0 + s(2)), s(1));
+        assert_eq!(m.observe(t0 + s(3), 300, 100, t0 + s(3)), s(2));
+        // 200 replayed: 300, sampled at 2 s, is the oldest one left.
+        assert_eq!(m.observe(t0 + s(4), 300, 250, t0 + s(4)), s(2));
+        assert_eq!(m.observe(t0 + s(5), 300, 300, t0 + s(5)), Duration::ZERO);
+    }
 
     #[test]
     fn wal_positions_order_as_numbers() {

@@ -139,19 +139,27 @@ async fn a_master_killed_mid_drain_loses_nothing_queued() {
     );
     let mut loader = stack.load(&csv);
     let s = &stack;
-    eventually("the workers stored and hold a batch", GUARD, || async move {
-        s.stored().await.is_some_and(|(n, _)| n > 0)
-            && matches!(s.backlog().await, Some((b, _)) if b.in_flight > 0)
-    })
+    eventually(
+        "the workers stored and hold a batch",
+        GUARD,
+        || async move {
+            s.stored().await.is_some_and(|(n, _)| n > 0)
+                && matches!(s.backlog().await, Some((b, _)) if b.in_flight > 0)
+        },
+    )
     .await;
     stack.redis.cluster().nodes[owner].kill().await;
     // Down until the workers have met the outage (their next claim fails).
     let server_ref = &server;
     eventually("the workers met the outage", GUARD, || async move {
         let log = server_ref.log();
-        ["cannot take a batch", "acknowledge failed", "lease renewal failed"]
-            .iter()
-            .any(|m| log.contains(m))
+        [
+            "cannot take a batch",
+            "acknowledge failed",
+            "lease renewal failed",
+        ]
+        .iter()
+        .any(|m| log.contains(m))
     })
     .await;
     assert!(!server.has_exited(), "serve died while a master was down");

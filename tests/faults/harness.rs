@@ -360,9 +360,14 @@ impl PrivatePostgres {
     /// when its machine goes away.
     pub async fn stop_immediate(&mut self) {
         let mut cmd = pg_command(&self.bin, "pg_ctl");
-        cmd.arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args(["-m", "immediate", "-w", "-t", "60", "stop"]);
+        cmd.arg("-D").arg(self.dir.path().join("data")).args([
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "60",
+            "stop",
+        ]);
         run_checked(cmd, "pg_ctl stop -m immediate").await;
         self.running = false;
     }

@@ -15,8 +15,7 @@ use crate::harness::{PrivatePostgres, Roompulse, Stack};
 use crate::scenarios::{assert_dashboard_exact, drained, http_ok, serve, split_csv, GUARD, SERIAL};
 
 const FIGURES: &str = "/dashboard?hotel_id=2600&period=month&year=2022";
-const PACE: &str =
-    "/dashboard/pace?hotel_id=2600&from=2022-06-01&to=2022-06-30&as_of=2022-05-15";
+const PACE: &str = "/dashboard/pace?hotel_id=2600&from=2022-06-01&to=2022-06-30&as_of=2022-05-15";
 
 async fn ready(base: &str) -> Value {
     reqwest::get(format!("{base}/ready"))
@@ -28,9 +27,7 @@ async fn ready(base: &str) -> Value {
 }
 
 async fn body(base: &str, path: &str) -> String {
-    let r = reqwest::get(format!("{base}{path}"))
-        .await
-        .expect("GET");
+    let r = reqwest::get(format!("{base}{path}")).await.expect("GET");
     assert_eq!(r.status(), 200, "{path}");
     r.text().await.expect("body")
 }
@@ -149,9 +146,11 @@ async fn reads_on_a_standby_equal_the_primary_and_survive_its_stop() {
     stack.load(&part1).succeeds(GUARD).await;
     drained(&stack).await;
     let s = &stack;
-    eventually("the dashboard synced the first part", GUARD, || async move {
-        s.events_synced().await == Some(FIRST as i64)
-    })
+    eventually(
+        "the dashboard synced the first part",
+        GUARD,
+        || async move { s.events_synced().await == Some(FIRST as i64) },
+    )
     .await;
     // Replay caught up: both read the standby, which answers what the primary holds.
     let standby_synced = || async {
@@ -279,7 +278,9 @@ async fn reads_on_a_standby_equal_the_primary_and_survive_its_stop() {
                 .starts_with("fallback to the primary")
     })
     .await;
-    let r = reqwest::get(format!("{lenient}/ready")).await.expect("ready");
+    let r = reqwest::get(format!("{lenient}/ready"))
+        .await
+        .expect("ready");
     assert_eq!(r.status(), 200, "a fallback leaves the process ready");
     // More reads on the primary alone, then the stream stops.
     let after = sent.load(Ordering::Relaxed);

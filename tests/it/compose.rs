@@ -115,7 +115,11 @@ fn the_scale_profile_runs_a_redis_cluster_and_a_standby() {
         .expect("a redis+cluster:// URL");
     assert_eq!(seeds.len(), 3);
     for seed in seeds {
-        let host = url::Url::parse(&seed).unwrap().host_str().unwrap().to_string();
+        let host = url::Url::parse(&seed)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_string();
         let node = command(&service(&host));
         assert!(
             node.contains("--cluster-enabled yes") && node.contains("--appendfsync always"),
@@ -124,7 +128,10 @@ fn the_scale_profile_runs_a_redis_cluster_and_a_standby() {
     }
     assert!(command(&service("redis-cluster-init")).contains("--cluster create"));
     for (var, primary_var) in [
-        ("DATA_PROVIDER_READ_DATABASE_URL", "DATA_PROVIDER_DATABASE_URL"),
+        (
+            "DATA_PROVIDER_READ_DATABASE_URL",
+            "DATA_PROVIDER_DATABASE_URL",
+        ),
         ("DASHBOARD_READ_DATABASE_URL", "DASHBOARD_DATABASE_URL"),
     ] {
         let read = url::Url::parse(api["environment"][var].as_str().unwrap()).unwrap();
@@ -133,10 +140,8 @@ fn the_scale_profile_runs_a_redis_cluster_and_a_standby() {
         let standby = command(&service(read.host_str().unwrap()));
         let primary = service(write.host_str().unwrap());
         assert!(
-            standby.contains(&format!(
-                "pg_basebackup -h {}",
-                write.host_str().unwrap()
-            )) && standby.contains(" -R "),
+            standby.contains(&format!("pg_basebackup -h {}", write.host_str().unwrap()))
+                && standby.contains(" -R "),
             "{var}: a standby of the primary: {standby}"
         );
         assert!(primary["volumes"]
