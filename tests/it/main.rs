@@ -14,6 +14,7 @@ mod live;
 mod loader;
 mod metrics;
 mod pace;
+mod read_replicas;
 mod security;
 mod structure;
 mod swagger;
