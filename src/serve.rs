@@ -20,6 +20,7 @@ use crate::dashboard::sync::PAGE_SIZE;
 use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::queue::{Queue, QueueError, QueueKeys};
 use crate::data_provider::worker::{self, WorkerSettings};
+use crate::db::replica::ReadPool;
 use crate::db::{self, DbError};
 use crate::ops::{Gauges, OpsState};
 
@@ -77,7 +78,7 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
         dashboard: Keyring::load(&cfg.dashboard_database_url, dashboard_db.clone(), refresh)
             .await?,
     };
-    Ok(app_state(cfg, events_db, dashboard_db, queue, keys))
+    app_state(cfg, events_db, dashboard_db, queue, keys)
 }
 
 /// The API keys of each module's database.
@@ -86,21 +87,36 @@ pub struct ModuleKeys {
     pub dashboard: Keyring,
 }
 
-/// The application's state over these pools, this queue and these keys, with `cfg`'s settings.
+/// The application's state over these pools, this queue and these keys, with `cfg`'s settings;
+/// the read pools on the standbys `cfg` names (their checks start here).
 pub fn app_state(
     cfg: &Config,
     events_db: db::PgPool,
     dashboard_db: db::PgPool,
     queue: Queue,
     keys: ModuleKeys,
-) -> AppState {
+) -> Result<AppState, StartError> {
     let tokens = Tokens::new(
         cfg.ingest_api_token.as_deref(),
         cfg.read_api_token.as_deref(),
     );
-    AppState {
+    let max_lag = Duration::from_millis(cfg.read_replica_max_lag_ms);
+    let event_reads = ReadPool::new(
+        events_db.clone(),
+        cfg.data_provider_read_database_url.as_deref(),
+        cfg.database_pool_size,
+        max_lag,
+    )?;
+    let dashboard_read = ReadPool::new(
+        dashboard_db.clone(),
+        cfg.dashboard_read_database_url.as_deref(),
+        cfg.database_pool_size,
+        max_lag,
+    )?;
+    Ok(AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
+            event_reads: event_reads.clone(),
             // Half the requests the service serves at once may be held: the others still get
             // through.
             feed_wait: Arc::new(FeedWait::new(
@@ -111,6 +127,7 @@ pub fn app_state(
         },
         dashboard: crate::dashboard::ApiState {
             db: dashboard_db.clone(),
+            reads: dashboard_read.clone(),
             cache: Arc::new(DashboardCache::new(Duration::from_millis(
                 cfg.dashboard_cache_ms,
             ))),
@@ -128,6 +145,10 @@ pub fn app_state(
                 Duration::from_secs(cfg.feed_horizon_warn_secs),
             )),
             data_provider_api: None,
+            read_pools: vec![
+                ("data_provider_database", event_reads),
+                ("dashboard_database", dashboard_read),
+            ],
         },
         data_provider_auth: Auth {
             tokens: tokens.clone(),
@@ -139,7 +160,7 @@ pub fn app_state(
         },
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
-    }
+    })
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.

@@ -152,7 +152,11 @@ pub async fn figures(state: &ApiState, q: DashboardQuery) -> Result<Arc<Answer>,
     if let Some(answer) = generation.and_then(|g| state.cache.get(&q, g)) {
         return Ok(answer);
     }
-    let days = store::daily(&state.db, q.hotel_id, q.basis, q.from, q.to).await?;
+    let (hotel_id, basis, from, to) = (q.hotel_id, q.basis, q.from, q.to);
+    let days = state
+        .reads
+        .read(|pool| async move { store::daily(&pool, hotel_id, basis, from, to).await })
+        .await?;
     let rows = rows(&q, &days);
     let json =
         Bytes::from(serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))?);

@@ -61,7 +61,10 @@ use crate::error::{ApiError, ErrorExamples};
 /// What the Dashboard's HTTP handlers read.
 #[derive(Clone)]
 pub struct ApiState {
+    /// The primary: the sync's writes and cursor.
     pub db: PgPool,
+    /// The figures the API reads: on a hot standby when one is configured and keeps up.
+    pub reads: crate::db::replica::ReadPool,
     pub cache: Arc<api::DashboardCache>,
     /// The recent answers of the pace, booking-curve and lead-time endpoints.
     pub pace_cache: Arc<pace::PaceCache>,

@@ -265,7 +265,11 @@ pub async fn get_pace(
             to: q.to,
             as_of: q.as_of,
         };
-        let (nights, last_year) = store::pace(&state.db, q.hotel_id, now, &q.windows, stly).await?;
+        let (hotel_id, windows) = (q.hotel_id, &q.windows);
+        let (nights, last_year) = state
+            .reads
+            .read(|pool| async move { store::pace(&pool, hotel_id, now, windows, stly).await })
+            .await?;
         pace_nights(&q, &nights, &last_year)
     })
     .await
@@ -296,7 +300,11 @@ pub async fn get_booking_curve(
     caller.check(q.hotel_id)?;
     answer(&state, Question::Curve(q.clone()), async {
         let last_year = year_before(q.night)?;
-        let history = store::night_history(&state.db, q.hotel_id, &[q.night, last_year]).await?;
+        let (hotel_id, nights) = (q.hotel_id, [q.night, last_year]);
+        let history = state
+            .reads
+            .read(|pool| async move { store::night_history(&pool, hotel_id, &nights).await })
+            .await?;
         curve(&q, &history)
     })
     .await
@@ -326,7 +334,11 @@ pub async fn get_lead_time(
     let q = parse_lead_time_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
     answer(&state, Question::LeadTime(q.clone()), async {
-        let days = store::lead_days(&state.db, q.hotel_id, q.from, q.to).await?;
+        let (hotel_id, from, to) = (q.hotel_id, q.from, q.to);
+        let days = state
+            .reads
+            .read(|pool| async move { store::lead_days(&pool, hotel_id, from, to).await })
+            .await?;
         Ok(lead_time(&days))
     })
     .await

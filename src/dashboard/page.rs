@@ -154,7 +154,11 @@ pub async fn index(
         )
     };
     let view = view_of(&query);
-    let hotels = match store::hotel_years(&state.db).await {
+    let hotels = match state
+        .reads
+        .read(|pool| async move { store::hotel_years(&pool).await })
+        .await
+    {
         Ok(all) => {
             // Every counted event has both an event day and a night: the pace view lists the
             // hotels with events, on the event basis.
@@ -364,7 +368,12 @@ async fn pace_view(
         ))?)
     };
     let as_of = if form.as_of.is_empty() {
-        match store::last_event_day(&state.db, sent.hotel_id).await? {
+        let hotel_id = sent.hotel_id;
+        match state
+            .reads
+            .read(|pool| async move { store::last_event_day(&pool, hotel_id).await })
+            .await?
+        {
             Some(day) => day,
             None => {
                 return Ok(html! {

@@ -317,7 +317,13 @@ pub async fn list_events(
         )
         .await;
     }
-    let mut events = store::list(&state.events_db, &q.filter, q.cursor, q.limit + 1).await?;
+    // A listing may come from a standby (its pages keyed on the events themselves, not on the
+    // snapshot); the change feed above never does.
+    let (filter, cursor, limit) = (&q.filter, q.cursor, q.limit + 1);
+    let mut events = state
+        .event_reads
+        .read(|pool| async move { store::list(&pool, filter, cursor, limit).await })
+        .await?;
     let next = if events.len() as i64 > q.limit {
         events.truncate(q.limit as usize);
         events.last().map(|last| {

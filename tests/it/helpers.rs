@@ -45,6 +45,9 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         metrics_refresh_ms: 0,
         feed_horizon_warn_secs: 60,
         api_keys_refresh_ms: 2000,
+        data_provider_read_database_url: None,
+        dashboard_read_database_url: None,
+        read_replica_max_lag_ms: 5000,
     }
 }
 

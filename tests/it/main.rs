@@ -15,6 +15,7 @@ mod live;
 mod loader;
 mod metrics;
 mod pace;
+mod read_replicas;
 mod security;
 mod structure;
 mod swagger;
