@@ -3,6 +3,7 @@
 //! waiting for commits through `LISTEN`.
 
 pub mod listen;
+pub mod prepared;
 
 use std::time::Duration;
 
