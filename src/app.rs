@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{SwaggerUi, Url};
 
-use crate::auth::Tokens;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::ops::OpsState;
 use crate::{dashboard, data_provider, ops};
@@ -24,7 +24,9 @@ pub struct AppState {
     pub data_provider: data_provider::ApiState,
     pub dashboard: dashboard::ApiState,
     pub ops: OpsState,
-    pub tokens: Tokens,
+    /// Each module's requests are checked against the keys of its own database.
+    pub data_provider_auth: Auth,
+    pub dashboard_auth: Auth,
     /// Event and dashboard requests served at once before shedding load (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
     /// How long a request may take before it is answered 503 (`REQUEST_TIMEOUT_SECS`).
@@ -35,58 +37,73 @@ pub struct AppState {
 pub fn data_provider_doc() -> utoipa::openapi::OpenApi {
     let mut doc = data_provider::ApiDoc::openapi();
     doc.merge(ops::OpsDoc::openapi());
-    BearerTokens.apply(&mut doc);
+    ApiKeys.apply(&mut doc);
     doc
 }
 
 /// The Dashboard's OpenAPI document.
 pub fn dashboard_doc() -> utoipa::openapi::OpenApi {
     let mut doc = dashboard::ApiDoc::openapi();
-    BearerTokens.apply(&mut doc);
+    ApiKeys.apply(&mut doc);
     doc
 }
 
-/// The two bearer tokens as OpenAPI security schemes, so that Swagger UI's Authorize button
-/// sends them.
-struct BearerTokens;
+/// The API keys as an OpenAPI security scheme, so that Swagger UI's Authorize button sends one.
+/// Each operation names the scope it needs (`api_key: [read]` or `[ingest]`) beside an empty
+/// requirement: a service without keys or tokens is open.
+struct ApiKeys;
 
-impl BearerTokens {
+impl ApiKeys {
     fn apply(&self, doc: &mut utoipa::openapi::OpenApi) {
         utoipa::Modify::modify(self, doc);
     }
 }
 
-impl utoipa::Modify for BearerTokens {
+/// The security scheme's name in both documents.
+pub const API_KEY_SCHEME: &str = "api_key";
+
+impl utoipa::Modify for ApiKeys {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        for (name, what) in [
-            ("ingest_token", "INGEST_API_TOKEN: needed to write events when the service sets it"),
-            ("read_token", "READ_API_TOKEN: needed to read events and figures when the service sets it (the ingest token reads too)"),
-        ] {
-            components.add_security_scheme(
-                name,
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .description(Some(what))
-                        .build(),
-                ),
-            );
-        }
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("rp_<id>_<secret>")
+                    .description(Some(
+                        "An API key, `Authorization: Bearer rp_<id>_<secret>` (`roompulse keys create`). \
+                         A key has a scope — `read` (GET /events, the dashboard, the chart page), \
+                         `ingest` (POST /events), or both — and is for a set of hotels or for every \
+                         hotel: a per-hotel key lists and counts only its hotels' events and answers \
+                         403 naming any other hotel asked for. The legacy INGEST_API_TOKEN (ingest \
+                         and read) and READ_API_TOKEN (read) are all-hotel keys. No valid key: 401; \
+                         a valid key without the scope or the hotel: 403. A service with neither \
+                         keys nor tokens is open.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
 pub fn router(state: AppState) -> Router {
     // Before any worker or sync pass records into it.
     crate::metrics::install();
+    let authorized =
+        |auth: &Auth| axum::middleware::from_fn_with_state(auth.clone(), crate::auth::authorize);
     let api = Router::new()
-        .merge(data_provider::router().with_state(state.data_provider.clone()))
-        .merge(dashboard::router().with_state(state.dashboard.clone()))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.tokens.clone(),
-            crate::auth::authorize,
-        ))
+        .merge(
+            data_provider::router()
+                .with_state(state.data_provider.clone())
+                .route_layer(authorized(&state.data_provider_auth)),
+        )
+        .merge(
+            dashboard::router()
+                .with_state(state.dashboard.clone())
+                .route_layer(authorized(&state.dashboard_auth)),
+        )
         .layer(shed_load(state.max_concurrent_requests));
     // Probes stay outside the limit: an overloaded process is still alive.
     let api = api.merge(ops::router().with_state(state.ops.clone()));

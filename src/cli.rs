@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::manage::Modules;
+use crate::auth::Scope;
 
 use crate::config::{
     ApiAccessSettings, BatchSettings, DashboardDbSettings, EventsDbSettings, HttpServerSettings,
@@ -74,6 +77,12 @@ pub enum Command {
         #[command(flatten)]
         dashboard_db: DashboardDbSettings,
     },
+    /// Manage the API keys: per hotel, per scope, in the modules' databases (run it with the
+    /// same settings as `serve`).
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
     /// Read a CSV export and queue its events for the workers.
     LoadEvents {
         /// The CSV file (header room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id),
@@ -105,4 +114,61 @@ pub enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+}
+
+/// `roompulse keys …`.
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it on standard output, once: only its hash is stored.
+    Create {
+        /// The hotels it is for, comma-separated (`2607,2608`).
+        #[arg(long, value_delimiter = ',', required_unless_present = "all_hotels", conflicts_with = "all_hotels", value_parser = clap::value_parser!(i32).range(1..))]
+        hotels: Vec<i32>,
+        /// For every hotel, those to come included (operators; the dashboard's own sync).
+        #[arg(long)]
+        all_hotels: bool,
+        /// What it may do: `read` (events, the dashboard, the chart page), `ingest` (`POST
+        /// /events`), or both (`read,ingest`).
+        #[arg(long, value_enum, value_delimiter = ',', required = true)]
+        scope: Vec<Scope>,
+        /// How `keys list` shows it and `keys revoke` finds it (default: `key-<id>`).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+    /// List the keys: name, scopes, hotels, created, last used, revoked. Never the key.
+    List {
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+    /// Revoke a key: every running process refuses it within API_KEYS_REFRESH_MS.
+    Revoke {
+        /// The key's name or id (as `keys list` shows them).
+        key: String,
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+}
+
+/// Where `roompulse keys` reads and writes keys.
+#[derive(Debug, Clone, Args)]
+pub struct KeysTarget {
+    /// Whose database: `both` (one key that works on both APIs), `data-provider` or `dashboard`
+    /// (a module running alone).
+    #[arg(long, value_enum, default_value_t = Modules::Both)]
+    pub module: Modules,
+    #[command(flatten)]
+    pub events_db: EventsDbSettings,
+    #[command(flatten)]
+    pub dashboard_db: DashboardDbSettings,
+}
+
+impl KeysTarget {
+    pub fn targets(&self) -> Vec<crate::auth::manage::Target> {
+        self.module.targets(
+            &self.events_db.data_provider_database_url,
+            &self.dashboard_db.dashboard_database_url,
+        )
+    }
 }

@@ -32,6 +32,10 @@ pub struct Config {
     pub http_idle_timeout_secs: u64,
     pub metrics_refresh_ms: u64,
     pub feed_horizon_warn_secs: u64,
+    pub api_keys_refresh_ms: u64,
+    pub data_provider_read_database_url: Option<String>,
+    pub dashboard_read_database_url: Option<String>,
+    pub read_replica_max_lag_ms: u64,
 }
 
 /// How the dashboard sync runs (`DASHBOARD_SYNC_MODE`).
@@ -158,9 +162,30 @@ pub struct ApiAccessSettings {
     pub data_provider_url: Option<String>,
 
     /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
-    /// ingest token reads too); the dashboard sync sends it to the Data Provider.
+    /// ingest token reads too); the dashboard sync sends it to the Data Provider. Once API keys
+    /// exist, set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read`)
+    /// so that the sync gets in.
     #[arg(long, env = "READ_API_TOKEN", hide_env_values = true)]
     pub read_api_token: Option<String>,
+}
+
+/// Hot standbys for the API's read-only queries: `serve` only.
+#[derive(Debug, Clone, Args)]
+pub struct ReadReplicaSettings {
+    /// A hot standby of the Data Provider's database: `GET /events` lists from it (the change
+    /// feed, `order=stored`, never does). Unset: every query goes to the primary.
+    #[arg(long, env = "DATA_PROVIDER_READ_DATABASE_URL")]
+    pub data_provider_read_database_url: Option<String>,
+
+    /// A hot standby of the Dashboard's database: `GET /dashboard`, the pace endpoints and the
+    /// chart page read from it. Unset: every query goes to the primary.
+    #[arg(long, env = "DASHBOARD_READ_DATABASE_URL")]
+    pub dashboard_read_database_url: Option<String>,
+
+    /// Reads fall back to the primary while a standby lags further behind it than this (or
+    /// does not answer); checked every second.
+    #[arg(long, env = "READ_REPLICA_MAX_LAG_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub read_replica_max_lag_ms: u64,
 }
 
 /// `serve`: every group.
@@ -182,10 +207,19 @@ pub struct ServeSettings {
     pub limits: ApiLimitSettings,
     #[command(flatten)]
     pub http: HttpServerSettings,
+    #[command(flatten)]
+    pub replicas: ReadReplicaSettings,
 
-    /// When set, `POST /events` needs `Authorization: Bearer <this token>`.
+    /// When set, `POST /events` needs `Authorization: Bearer <this token>` (or an API key with
+    /// the `ingest` scope).
     #[arg(long, env = "INGEST_API_TOKEN", hide_env_values = true)]
     pub ingest_api_token: Option<String>,
+
+    /// How often (milliseconds) each process reads the API keys again from its databases, so
+    /// that a key created or revoked with `roompulse keys` takes effect everywhere within this
+    /// long (a change also wakes the processes at once through LISTEN/NOTIFY).
+    #[arg(long, env = "API_KEYS_REFRESH_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub api_keys_refresh_ms: u64,
 
     /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
     #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = cron_with_seconds)]
@@ -220,6 +254,10 @@ impl From<ServeSettings> for Config {
             http_idle_timeout_secs: s.http.http_idle_timeout_secs,
             metrics_refresh_ms: s.http.metrics_refresh_ms,
             feed_horizon_warn_secs: s.http.feed_horizon_warn_secs,
+            api_keys_refresh_ms: s.api_keys_refresh_ms,
+            data_provider_read_database_url: s.replicas.data_provider_read_database_url,
+            dashboard_read_database_url: s.replicas.dashboard_read_database_url,
+            read_replica_max_lag_ms: s.replicas.read_replica_max_lag_ms,
         }
     }
 }
@@ -317,6 +355,14 @@ impl Settings for HttpServerSettings {
     }
 }
 
+impl Settings for ReadReplicaSettings {
+    fn apply(&self, c: &mut Config) {
+        c.data_provider_read_database_url = self.data_provider_read_database_url.clone();
+        c.dashboard_read_database_url = self.dashboard_read_database_url.clone();
+        c.read_replica_max_lag_ms = self.read_replica_max_lag_ms;
+    }
+}
+
 impl Settings for ApiAccessSettings {
     fn apply(&self, c: &mut Config) {
         c.bind_addr = self.bind_addr;
@@ -372,7 +418,18 @@ pub fn redact_url(raw: &str) -> String {
             }
             url.to_string()
         }
-        Err(_) => "<unparseable URL>".to_string(),
+        // A Redis Cluster URL lists several `host:port`, which is no URL to the parser; its
+        // password is hidden all the same.
+        Err(_) => match raw.split_once("://") {
+            Some((scheme, rest)) if scheme.starts_with("redis") => match rest.rsplit_once('@') {
+                Some((credentials, hosts)) if credentials.contains(':') => {
+                    let user = credentials.split(':').next().unwrap_or("");
+                    format!("{scheme}://{user}:***@{hosts}")
+                }
+                _ => raw.to_string(),
+            },
+            _ => "<unparseable URL>".to_string(),
+        },
     }
 }
 
@@ -391,5 +448,9 @@ mod tests {
             "redis://127.0.0.1:6379"
         );
         assert_eq!(redact_url("not a url"), "<unparseable URL>");
+        assert_eq!(
+            redact_url("redis+cluster://app:s3cret@r1:7000,r2:7000"),
+            "redis+cluster://app:***@r1:7000,r2:7000"
+        );
     }
 }

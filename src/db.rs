@@ -1,8 +1,11 @@
 //! PostgreSQL: connection pools, creating a database that does not exist yet, and the two
 //! embedded migration sets (one per module, each module owning its database); `listen` —
-//! waiting for commits through `LISTEN`.
+//! waiting for commits through `LISTEN`; `replica` — read-only queries on a hot standby;
+//! `prepared` — hand-written SQL kept prepared.
 
 pub mod listen;
+pub mod prepared;
+pub mod replica;
 
 use std::time::Duration;
 

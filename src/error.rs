@@ -49,8 +49,16 @@ pub enum ApiError {
     /// `stored`: what the id already holds, as the API shows it.
     #[error("id {id} is already stored with different content")]
     Conflict { id: i64, stored: serde_json::Value },
+    /// No valid key or token (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// A valid key that does not reach this far (403): the wrong scope, or another hotel
+    /// (`field`: `hotel_id`).
+    #[error("{message}")]
+    Forbidden {
+        field: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -223,6 +231,10 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { field, .. } => {
+                body.field = field;
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => {

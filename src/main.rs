@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use roompulse::cli::{Cli, Command};
+use roompulse::auth::manage;
+use roompulse::cli::{Cli, Command, KeysCommand};
 use roompulse::config::Config;
 use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::load;
@@ -105,6 +106,30 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             .await?;
             println!("databases are migrated");
         }
+        Command::Keys { action } => match action {
+            KeysCommand::Create {
+                hotels,
+                all_hotels,
+                scope,
+                name,
+                target,
+            } => {
+                let hotels = (!all_hotels).then_some(hotels.as_slice());
+                let created =
+                    manage::create(&target.targets(), name.as_deref(), &scope, hotels).await?;
+                // The key alone on standard output, so that `KEY=$(roompulse keys create …)`
+                // takes it; what it is goes to standard error.
+                eprintln!("{}", created.summary());
+                println!("{}", created.key);
+            }
+            KeysCommand::List { target } => {
+                let keys = manage::list(&target.targets()).await?;
+                print!("{}", manage::list_table(&keys));
+            }
+            KeysCommand::Revoke { key, target } => {
+                println!("{}", manage::revoke(&target.targets(), &key).await?);
+            }
+        },
         Command::LoadEvents {
             csv,
             rejects,

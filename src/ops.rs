@@ -21,6 +21,7 @@ use crate::data_provider::gauges::{
     feed_horizon, queue_gauges, FeedBlocker, QueueGauges, READ_TIMEOUT,
 };
 use crate::data_provider::queue::Queue;
+use crate::db::replica::ReadPool;
 use crate::db::PgPool;
 use crate::metrics::gauge;
 use crate::routing::both;
@@ -36,6 +37,9 @@ pub struct OpsState {
     /// The Data Provider API this process's dashboard sync reads, when it is another process:
     /// `/ready` reports whether it answers.
     pub data_provider_api: Option<DataProviderClient>,
+    /// Each database's read pool (named as in `checks`), whose standby `/ready` and `/metrics`
+    /// report when one is configured.
+    pub read_pools: Vec<(&'static str, ReadPool)>,
 }
 
 /// `/health`, `/ready` and `/metrics`, each with and without a trailing slash.
@@ -78,6 +82,13 @@ pub struct Readiness {
     /// (nothing is lost). Seeing other roles' sessions needs the `pg_monitor` role.
     #[serde(skip_serializing_if = "Option::is_none")]
     feed_held_back_by: Option<FeedBlocker>,
+    /// For each database with a read standby (DATA_PROVIDER_READ_DATABASE_URL,
+    /// DASHBOARD_READ_DATABASE_URL): `in use (lag … ms)`, or `fallback to the primary: <reason>`
+    /// while it is down or lags more than READ_REPLICA_MAX_LAG_MS. A fallback leaves the process
+    /// ready: the primary answers the reads.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(example = json!({"data_provider_database": "in use (lag 0 ms)", "dashboard_database": "fallback to the primary: standby: connection refused"}))]
+    read_replicas: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
@@ -153,6 +164,11 @@ pub async fn ready(State(state): State<OpsState>) -> Response {
             status,
             checks,
             feed_held_back_by,
+            read_replicas: state
+                .read_pools
+                .iter()
+                .filter_map(|(name, pool)| Some((*name, pool.health()?.describe())))
+                .collect(),
         }),
     )
         .into_response()
@@ -178,6 +194,7 @@ pub async fn scrape(State(state): State<OpsState>) -> Response {
         body.push('\n');
     }
     reading.render(&mut body, asked);
+    render_read_replicas(&mut body, &state.read_pools);
     let _ = writeln!(
         body,
         "# HELP roompulse_metrics_refreshes_total Readings of the queue, sync and feed gauges this process took.\n# TYPE roompulse_metrics_refreshes_total counter\nroompulse_metrics_refreshes_total {}",
@@ -191,6 +208,42 @@ pub async fn scrape(State(state): State<OpsState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Where each database's reads go; nothing when no standby is configured. Read from the
+/// standby checks' latest result (every second), so it costs the scrape no query.
+fn render_read_replicas(body: &mut String, pools: &[(&'static str, ReadPool)]) {
+    let health: Vec<_> = pools
+        .iter()
+        .filter_map(|(name, pool)| Some((*name, pool.health()?)))
+        .collect();
+    if health.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        body,
+        "# HELP roompulse_read_replica_in_use Whether the API's reads of this database go to its standby (0: to the primary, the standby being down or lagging).\n# TYPE roompulse_read_replica_in_use gauge"
+    );
+    for (name, h) in &health {
+        let _ = writeln!(
+            body,
+            "roompulse_read_replica_in_use{{database=\"{name}\"}} {}",
+            i32::from(h.in_use())
+        );
+    }
+    let _ = writeln!(
+        body,
+        "# HELP roompulse_read_replica_lag_seconds How far the standby's replay was behind the primary at its latest check.\n# TYPE roompulse_read_replica_lag_seconds gauge"
+    );
+    for (name, h) in &health {
+        if let Some(lag) = h.lag() {
+            let _ = writeln!(
+                body,
+                "roompulse_read_replica_lag_seconds{{database=\"{name}\"}} {}",
+                lag.as_secs_f64()
+            );
+        }
+    }
 }
 
 /// The gauges that cost queries, shared by every scrape and readiness probe of one app.

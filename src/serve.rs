@@ -8,6 +8,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::{router, AppState};
+use crate::auth::keyring::Keyring;
+use crate::auth::store::KeyStoreError;
+use crate::auth::{Auth, Tokens};
 use crate::config::Config;
 use crate::dashboard::api::DashboardCache;
 use crate::dashboard::client::{ClientError, DataProviderClient};
@@ -17,6 +20,7 @@ use crate::dashboard::sync::PAGE_SIZE;
 use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::queue::{Queue, QueueError, QueueKeys};
 use crate::data_provider::worker::{self, WorkerSettings};
+use crate::db::replica::ReadPool;
 use crate::db::{self, DbError};
 use crate::ops::{Gauges, OpsState};
 
@@ -24,6 +28,8 @@ use crate::ops::{Gauges, OpsState};
 pub enum StartError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("cannot read the API keys: {0}")]
+    Keys(#[from] KeyStoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("cannot listen on {addr}: {source}")]
@@ -65,19 +71,52 @@ pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartErro
     queue.ping().await?;
     let events_db = db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?;
     let dashboard_db = db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?;
-    Ok(app_state(cfg, events_db, dashboard_db, queue))
+    let refresh = Duration::from_millis(cfg.api_keys_refresh_ms);
+    let keys = ModuleKeys {
+        data_provider: Keyring::load(&cfg.data_provider_database_url, events_db.clone(), refresh)
+            .await?,
+        dashboard: Keyring::load(&cfg.dashboard_database_url, dashboard_db.clone(), refresh)
+            .await?,
+    };
+    app_state(cfg, events_db, dashboard_db, queue, keys)
 }
 
-/// The application's state over these pools and this queue, with `cfg`'s settings.
+/// The API keys of each module's database.
+pub struct ModuleKeys {
+    pub data_provider: Keyring,
+    pub dashboard: Keyring,
+}
+
+/// The application's state over these pools, this queue and these keys, with `cfg`'s settings;
+/// the read pools on the standbys `cfg` names (their checks start here).
 pub fn app_state(
     cfg: &Config,
     events_db: db::PgPool,
     dashboard_db: db::PgPool,
     queue: Queue,
-) -> AppState {
-    AppState {
+    keys: ModuleKeys,
+) -> Result<AppState, StartError> {
+    let tokens = Tokens::new(
+        cfg.ingest_api_token.as_deref(),
+        cfg.read_api_token.as_deref(),
+    );
+    let max_lag = Duration::from_millis(cfg.read_replica_max_lag_ms);
+    let event_reads = ReadPool::new(
+        events_db.clone(),
+        cfg.data_provider_read_database_url.as_deref(),
+        cfg.database_pool_size,
+        max_lag,
+    )?;
+    let dashboard_read = ReadPool::new(
+        dashboard_db.clone(),
+        cfg.dashboard_read_database_url.as_deref(),
+        cfg.database_pool_size,
+        max_lag,
+    )?;
+    Ok(AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
+            event_reads: event_reads.clone(),
             // Half the requests the service serves at once may be held: the others still get
             // through.
             feed_wait: Arc::new(FeedWait::new(
@@ -88,6 +127,7 @@ pub fn app_state(
         },
         dashboard: crate::dashboard::ApiState {
             db: dashboard_db.clone(),
+            reads: dashboard_read.clone(),
             cache: Arc::new(DashboardCache::new(Duration::from_millis(
                 cfg.dashboard_cache_ms,
             ))),
@@ -105,14 +145,22 @@ pub fn app_state(
                 Duration::from_secs(cfg.feed_horizon_warn_secs),
             )),
             data_provider_api: None,
+            read_pools: vec![
+                ("data_provider_database", event_reads),
+                ("dashboard_database", dashboard_read),
+            ],
         },
-        tokens: crate::auth::Tokens::new(
-            cfg.ingest_api_token.as_deref(),
-            cfg.read_api_token.as_deref(),
-        ),
+        data_provider_auth: Auth {
+            tokens: tokens.clone(),
+            keys: keys.data_provider,
+        },
+        dashboard_auth: Auth {
+            tokens,
+            keys: keys.dashboard,
+        },
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
-    }
+    })
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.
@@ -152,6 +200,20 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
             DataProviderClient::new(&cfg.data_provider_url())?
                 .with_token(cfg.read_api_token.as_deref()),
         );
+    }
+    if parts.api {
+        if let Some(warning) =
+            Auth::open_warning(&[&state.data_provider_auth, &state.dashboard_auth])
+        {
+            tracing::warn!("{warning}");
+        }
+        if parts.schedule
+            && cfg.read_api_token.is_none()
+            && state.data_provider_auth.keys.any()
+            && cfg.data_provider_url.is_none()
+        {
+            tracing::warn!("the dashboard sync reads this process's Data Provider API, which needs a key, and READ_API_TOKEN is not set: set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read --name dashboard-sync`)");
+        }
     }
     let listener = if parts.api {
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
@@ -239,6 +301,9 @@ pub async fn run_with(
         }
     });
     if let Some(listener) = listener {
+        // Keys created or revoked from now on take effect here too.
+        state.data_provider_auth.keys.follow(&shutdown);
+        state.dashboard_auth.keys.follow(&shutdown);
         let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
         serve_http(listener, router(state), idle, shutdown.clone()).await;
     } else {

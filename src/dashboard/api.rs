@@ -16,6 +16,7 @@ use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
 use super::{MAX_YEAR, MIN_YEAR};
+use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 /// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
@@ -117,20 +118,23 @@ pub struct DashboardQuery {
     get,
     path = "/dashboard",
     tag = "dashboard",
-    security((), ("read_token" = [])),
+    security((), ("api_key" = ["read"])),
     params(DashboardParams),
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
         (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn get_dashboard(
     State(state): State<ApiState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_dashboard_query(query.as_deref().unwrap_or(""))?;
+    caller.check(q.hotel_id)?;
     let answer = figures(&state, q).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
@@ -148,7 +152,11 @@ pub async fn figures(state: &ApiState, q: DashboardQuery) -> Result<Arc<Answer>,
     if let Some(answer) = generation.and_then(|g| state.cache.get(&q, g)) {
         return Ok(answer);
     }
-    let days = store::daily(&state.db, q.hotel_id, q.basis, q.from, q.to).await?;
+    let (hotel_id, basis, from, to) = (q.hotel_id, q.basis, q.from, q.to);
+    let days = state
+        .reads
+        .read(|pool| async move { store::daily(&pool, hotel_id, basis, from, to).await })
+        .await?;
     let rows = rows(&q, &days);
     let json =
         Bytes::from(serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))?);

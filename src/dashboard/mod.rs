@@ -61,7 +61,10 @@ use crate::error::{ApiError, ErrorExamples};
 /// What the Dashboard's HTTP handlers read.
 #[derive(Clone)]
 pub struct ApiState {
+    /// The primary: the sync's writes and cursor.
     pub db: PgPool,
+    /// The figures the API reads: on a hot standby when one is configured and keeps up.
+    pub reads: crate::db::replica::ReadPool,
     pub cache: Arc<api::DashboardCache>,
     /// The recent answers of the pace, booking-curve and lead-time endpoints.
     pub pace_cache: Arc<pace::PaceCache>,
@@ -124,6 +127,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
             pace::parse_lead_time_query("hotel_id=2603&from=2023-01-01&to=2022-12-31").err()?
         }
         ("401", _) => crate::auth::unauthorized(method == "post", false),
+        ("403", _) => crate::auth::forbidden_hotel(2608),
         ("503", _) => {
             store::DashboardStoreError::Unavailable("timed out waiting for a connection".into())
                 .into()

@@ -25,6 +25,7 @@ use super::pace::{self, CurvePoint, CurveQuery, PaceNight};
 use super::store::{self, HotelYears};
 use super::ApiState;
 use super::Basis;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// The parameters the form sends.
@@ -136,7 +137,11 @@ fn view_of(query: &str) -> Result<View, ApiError> {
     Ok(view.unwrap_or(View::Charts))
 }
 
-pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
+pub async fn index(
+    State(state): State<ApiState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let mut form = Form::from_query(&query);
     let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
@@ -149,7 +154,11 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
         )
     };
     let view = view_of(&query);
-    let hotels = match store::hotel_years(&state.db).await {
+    let hotels = match state
+        .reads
+        .read(|pool| async move { store::hotel_years(&pool).await })
+        .await
+    {
         Ok(all) => {
             // Every counted event has both an event day and a night: the pace view lists the
             // hotels with events, on the event basis.
@@ -158,8 +167,9 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
             } else {
                 Basis::Event
             };
+            // A per-hotel key is offered its own hotels only.
             all.into_iter()
-                .filter(|h| h.basis == basis)
+                .filter(|h| h.basis == basis && caller.allows(h.hotel_id))
                 .collect::<Vec<_>>()
         }
         Err(e) => return error_page(e.into(), &form, &[]),
@@ -171,11 +181,14 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     if form.hotel_id.is_empty() {
         match hotels.first() {
             Some(first) => form.hotel_id = first.hotel_id.to_string(),
+            None if caller.hotels().is_some() => {
+                return page(StatusCode::OK, &form, &hotels, no_figures_for_the_key())
+            }
             None => return page(StatusCode::OK, &form, &hotels, no_figures_yet()),
         }
     }
     if view == View::Pace {
-        return match pace_view(&state, &query, &form).await {
+        return match pace_view(&state, &caller, &query, &form).await {
             Ok(body) => page(StatusCode::OK, &form, &hotels, body),
             Err(e) => error_page(e, &form, &hotels),
         };
@@ -187,9 +200,17 @@ pub async fn index(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
             .to_string();
     }
     let query = with_defaults(&query, &form);
-    match charts(&state, &query, &hotels).await {
+    match charts(&state, &caller, &query, &hotels).await {
         Ok(body) => page(StatusCode::OK, &form, &hotels, body),
         Err(e) => error_page(e, &form, &hotels),
+    }
+}
+
+fn no_figures_for_the_key() -> Markup {
+    html! {
+        p.empty role="status" {
+            "No figures for the hotels of this API key yet (a key for no hotel never has any)."
+        }
     }
 }
 
@@ -264,7 +285,12 @@ fn dashboard_query(
     parse_dashboard_query(&q.finish())
 }
 
-async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<Markup, ApiError> {
+async fn charts(
+    state: &ApiState,
+    caller: &Caller,
+    query: &str,
+    hotels: &[HotelYears],
+) -> Result<Markup, ApiError> {
     let month_given = url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "month" && !v.trim().is_empty());
     // Checked first when there is a month: that query carries every field, so the error names
@@ -275,6 +301,7 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
         None
     };
     let by_month = dashboard_query(query, "month", false)?;
+    caller.check(by_month.hotel_id)?;
     let year = by_month.from.year();
     let months = fetch(state, &by_month).await?;
     if no_events(&months) {
@@ -319,12 +346,18 @@ async fn charts(state: &ApiState, query: &str, hotels: &[HotelYears]) -> Result<
 /// The Pace view: the 90 nights from the as-of day and, when a night is picked, its booking
 /// curve. Every parameter is checked by the endpoints' own parsing before anything is read, so
 /// a bad one is refused (naming it) whatever the figures.
-async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup, ApiError> {
+async fn pace_view(
+    state: &ApiState,
+    caller: &Caller,
+    query: &str,
+    form: &Form,
+) -> Result<Markup, ApiError> {
     let hotel = [("hotel_id", form.hotel_id.as_str())];
     let sent = pace::parse_pace_query(
         &defaulted(query, |k| matches!(k, "hotel_id" | "as_of"), &hotel),
         chrono::Utc::now().date_naive(),
     )?;
+    caller.check(sent.hotel_id)?;
     let curve = if form.night.is_empty() {
         None
     } else {
@@ -335,7 +368,12 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
         ))?)
     };
     let as_of = if form.as_of.is_empty() {
-        match store::last_event_day(&state.db, sent.hotel_id).await? {
+        let hotel_id = sent.hotel_id;
+        match state
+            .reads
+            .read(|pool| async move { store::last_event_day(&pool, hotel_id).await })
+            .await?
+        {
             Some(day) => day,
             None => {
                 return Ok(html! {
@@ -353,6 +391,7 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
     let nights: Vec<PaceNight> = answer_of(
         pace::get_pace(
             State(state.clone()),
+            caller.clone(),
             RawQuery(Some(format!("hotel_id={}&as_of={as_of}", sent.hotel_id))),
         )
         .await,
@@ -364,6 +403,7 @@ async fn pace_view(state: &ApiState, query: &str, form: &Form) -> Result<Markup,
             let points: Vec<CurvePoint> = answer_of(
                 pace::get_booking_curve(
                     State(state.clone()),
+                    caller.clone(),
                     RawQuery(Some(format!("hotel_id={}&night={}", q.hotel_id, q.night))),
                 )
                 .await,

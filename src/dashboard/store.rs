@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{dashboard_daily, sync_state};
 use super::Basis;
+use crate::db::prepared::Statement;
 use crate::db::PgPool;
 
 #[derive(Debug, thiserror::Error)]
@@ -437,37 +438,40 @@ async fn nights_as_of(
     windows: &[i32],
 ) -> Result<Vec<NightPace>, DashboardStoreError> {
     // One FILTER per window, so that the rows of a night are read once whatever the windows;
-    // their number is at most five, and their lengths are bound, never spliced.
-    let sums = |column: &str| {
-        let each: Vec<String> = (0..windows.len())
-            .map(|i| {
-                format!(
-                    "COALESCE(sum({column}) FILTER (WHERE event_day > $4 - ${}), 0)",
-                    5 + i
-                )
-            })
-            .collect();
-        format!("ARRAY[{}]::int8[]", each.join(", "))
+    // their number is at most five, so each connection keeps at most five texts prepared.
+    let sums = |mut q: Statement, column: &'static str| {
+        q = q.sql("ARRAY[");
+        for (i, &days) in windows.iter().enumerate() {
+            // The day before the window, computed here: the statement stays prepared, and in a
+            // generic plan `as_of - days` would be evaluated again for every row.
+            let before = u64::try_from(days)
+                .ok()
+                .and_then(|d| range.as_of.checked_sub_days(chrono::Days::new(d)))
+                .unwrap_or(NaiveDate::MIN);
+            q = q
+                .sql(if i == 0 { "" } else { ", " })
+                .sql(format!("COALESCE(sum({column}) FILTER (WHERE event_day > "))
+                .bind::<Date, _>(before)
+                .sql("), 0)");
+        }
+        q.sql("]::int8[]")
     };
-    let sql = format!(
-        "SELECT night, sum(bookings - cancellations)::int8 AS on_the_books, \
-             {} AS bookings, {} AS cancellations \
-         FROM dashboard_pace \
-         WHERE hotel_id = $1 AND night BETWEEN $2 AND $3 AND event_day <= $4 \
-         GROUP BY night \
-         ORDER BY night",
-        sums("bookings"),
-        sums("cancellations"),
-    );
-    let mut query = diesel::sql_query(sql)
-        .into_boxed()
+    let query =
+        Statement::new().sql("SELECT night, sum(bookings - cancellations)::int8 AS on_the_books, ");
+    let query = sums(query, "bookings").sql(" AS bookings, ");
+    let query = sums(query, "cancellations")
+        .sql(
+            " AS cancellations FROM dashboard_pace \
+             WHERE hotel_id = ",
+        )
         .bind::<Int4, _>(hotel_id)
+        .sql(" AND night BETWEEN ")
         .bind::<Date, _>(range.from)
+        .sql(" AND ")
         .bind::<Date, _>(range.to)
-        .bind::<Date, _>(range.as_of);
-    for &days in windows {
-        query = query.bind::<Int4, _>(days);
-    }
+        .sql(" AND event_day <= ")
+        .bind::<Date, _>(range.as_of)
+        .sql(" GROUP BY night ORDER BY night");
     let rows: Vec<PaceRow> = query.load(conn).await?;
     Ok(rows
         .into_iter()
@@ -506,15 +510,17 @@ pub async fn night_history(
     nights: &[NaiveDate],
 ) -> Result<Vec<NightDay>, DashboardStoreError> {
     let mut conn = connection(pool).await?;
-    Ok(diesel::sql_query(
-        "SELECT night, event_day, bookings - cancellations AS net FROM dashboard_pace \
-         WHERE hotel_id = $1 AND night = ANY($2) AND event_day <= night \
-         ORDER BY night, event_day",
-    )
-    .bind::<Int4, _>(hotel_id)
-    .bind::<Array<Date>, _>(nights)
-    .load(&mut conn)
-    .await?)
+    Ok(Statement::new()
+        .sql(
+            "SELECT night, event_day, bookings - cancellations AS net FROM dashboard_pace \
+             WHERE hotel_id = ",
+        )
+        .bind::<Int4, _>(hotel_id)
+        .sql(" AND night = ANY(")
+        .bind::<Array<Date>, _>(nights.to_vec())
+        .sql(") AND event_day <= night ORDER BY night, event_day")
+        .load(&mut conn)
+        .await?)
 }
 
 /// Bookings and cancellations of the nights `from ..= to` by days before arrival (night −
@@ -536,15 +542,18 @@ pub async fn lead_days(
     to: NaiveDate,
 ) -> Result<Vec<LeadDays>, DashboardStoreError> {
     let mut conn = connection(pool).await?;
-    Ok(diesel::sql_query(
-        "SELECT night - event_day AS days_before, sum(bookings)::int8 AS bookings, \
-             sum(cancellations)::int8 AS cancellations \
-         FROM dashboard_pace WHERE hotel_id = $1 AND night BETWEEN $2 AND $3 \
-         GROUP BY 1 ORDER BY 1",
-    )
-    .bind::<Int4, _>(hotel_id)
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .load(&mut conn)
-    .await?)
+    Ok(Statement::new()
+        .sql(
+            "SELECT night - event_day AS days_before, sum(bookings)::int8 AS bookings, \
+                 sum(cancellations)::int8 AS cancellations \
+             FROM dashboard_pace WHERE hotel_id = ",
+        )
+        .bind::<Int4, _>(hotel_id)
+        .sql(" AND night BETWEEN ")
+        .bind::<Date, _>(from)
+        .sql(" AND ")
+        .bind::<Date, _>(to)
+        .sql(" GROUP BY 1 ORDER BY 1")
+        .load(&mut conn)
+        .await?)
 }

@@ -21,6 +21,7 @@ use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor
 use super::feed_wait::MAX_WAIT_SECS;
 use super::store::{self, EventFilter, ListCursor, Stored};
 use super::ApiState;
+use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -68,13 +69,14 @@ pub struct EventBody {
     post,
     path = "/events",
     tag = "events",
-    security((), ("ingest_token" = [])),
+    security((), ("api_key" = ["ingest"])),
     request_body(content = EventBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored", body = Event),
         (status = 200, description = "This exact event was already stored under this id; nothing changed", body = Event),
         (status = 400, description = "The body is not a JSON object", body = ErrorBody),
-        (status = 401, description = "INGEST_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or INGEST_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
         (status = 409, description = "The id is stored with different content", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
@@ -83,6 +85,7 @@ pub struct EventBody {
 )]
 pub async fn create_event(
     State(state): State<ApiState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
@@ -100,6 +103,7 @@ pub async fn create_event(
         message: e.to_string(),
     })?;
     let new = raw.validate(IdRule::Optional)?;
+    caller.check(new.hotel_id)?;
     let response = match store::insert_one(&state.events_db, new).await? {
         Stored::Created(event) => {
             event_posted(true);
@@ -138,7 +142,8 @@ pub async fn create_event(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     // No examples: Swagger UI's "Try it out" would send every one of them together.
-    /// Only this hotel's events.
+    /// Only this hotel's events. With a per-hotel key it must be one of the key's hotels (403
+    /// otherwise); without it, such a key lists its own hotels' events.
     #[param(minimum = 1, maximum = 2147483647)]
     #[serde(default, deserialize_with = "hotel_id")]
     hotel_id: Option<i32>,
@@ -280,22 +285,28 @@ fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error
     get,
     path = "/events",
     tag = "events",
-    security((), ("read_token" = [])),
+    security((), ("api_key" = ["read"])),
     params(ListParams),
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
             headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
         (status = 400, description = "A query parameter is malformed or out of range; `field` names it", body = ErrorBody),
-        (status = 401, description = "READ_API_TOKEN is set and the request carries no valid bearer token", body = ErrorBody),
+        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
+        (status = 403, description = "The key is valid but may not read this: it lacks the `read` scope, or `hotel_id` names a hotel that is not one of its hotels (`field`: `hotel_id`). Without `hotel_id`, a per-hotel key lists its hotels' events only (the change feed too)", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`), or (with `wait`) half that many requests are already waiting", body = ErrorBody),
     )
 )]
 pub async fn list_events(
     State(state): State<ApiState>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = parse_list_query(query.as_deref().unwrap_or(""))?;
+    let mut q = parse_list_query(query.as_deref().unwrap_or(""))?;
+    match q.filter.hotel_id {
+        Some(hotel) => caller.check(hotel)?,
+        None => q.filter.hotels = caller.hotels(),
+    }
     if let ListOrder::Stored(after) = q.order {
         return list_stored(
             &state,
@@ -306,7 +317,13 @@ pub async fn list_events(
         )
         .await;
     }
-    let mut events = store::list(&state.events_db, &q.filter, q.cursor, q.limit + 1).await?;
+    // A listing may come from a standby (its pages keyed on the events themselves, not on the
+    // snapshot); the change feed above never does.
+    let (filter, cursor, limit) = (&q.filter, q.cursor, q.limit + 1);
+    let mut events = state
+        .event_reads
+        .read(|pool| async move { store::list(&pool, filter, cursor, limit).await })
+        .await?;
     let next = if events.len() as i64 > q.limit {
         events.truncate(q.limit as usize);
         events.last().map(|last| {
@@ -385,6 +402,7 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let p: ListParams = parse_query(query)?;
     let filter = EventFilter {
         hotel_id: p.hotel_id,
+        hotels: None,
         updated_gte: p.updated_gte,
         updated_gt: p.updated_gt,
         updated_lte: p.updated_lte,

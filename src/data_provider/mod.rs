@@ -9,6 +9,7 @@ pub mod gauges;
 pub mod generate;
 pub mod load;
 pub mod queue;
+pub mod redis_pool;
 pub mod schema;
 pub mod store;
 pub mod worker;
@@ -24,6 +25,8 @@ use crate::error::{ApiError, ErrorExamples};
 #[derive(Clone)]
 pub struct ApiState {
     pub events_db: PgPool,
+    /// `GET /events` listings: on a hot standby when one is configured and keeps up.
+    pub event_reads: crate::db::replica::ReadPool,
     /// The change feed's held requests (`wait`).
     pub feed_wait: std::sync::Arc<feed_wait::FeedWait>,
 }
@@ -63,6 +66,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
             message: raw_from_json(b"[]").err()?.to_string(),
         },
         ("401", _) => crate::auth::unauthorized(writes, false),
+        ("403", _) => crate::auth::forbidden_hotel(2608),
         ("409", _) => {
             let stored = raw_from_json(EVENT).ok()?.validate_with_id().ok()?;
             ApiError::Conflict {

@@ -8,6 +8,11 @@
 //! - `K:workers` — the workers that may hold a batch.
 //! - `K:dead` — dead letters: messages that can never be stored, with the reason.
 //!
+//! On a Redis Cluster every key a script touches must live in one hash slot, so there `K` is
+//! wrapped in a hash tag (`{roompulse:events}`, and `{roompulse:events}:dead`, …) unless it
+//! already holds one: the whole queue lives on the master owning that slot. On one Redis the
+//! names stay as they always were, so an upgrade finds the messages already queued.
+//!
 //! A worker acknowledges a batch only after PostgreSQL committed it; a worker whose lease ran
 //! out (it died, or lost Redis for longer than the lease) has its batch pushed back to the head
 //! of `K` by whichever worker notices first. Delivery is therefore at-least-once, and the
@@ -17,8 +22,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, AsyncCommands, Script};
-use deadpool_redis::{Config as RedisConfig, Pool, Runtime};
 use serde::Serialize;
+
+use super::redis_pool::{RedisConnection, RedisPool};
 
 use crate::config::redact_url;
 
@@ -57,6 +63,24 @@ impl QueueKeys {
     pub fn lease(&self, worker: &str) -> String {
         format!("{}:lease:{worker}", self.queue)
     }
+
+    /// The same queue with every key in one hash slot of a Redis Cluster: the queue key inside
+    /// a hash tag, unless it already has one (a non-empty `{…}`, the part Redis hashes).
+    pub fn in_one_slot(&self) -> Self {
+        if has_hash_tag(&self.queue) {
+            self.clone()
+        } else {
+            Self::new(&format!("{{{}}}", self.queue))
+        }
+    }
+}
+
+/// Whether Redis Cluster hashes only part of `key`: a `{` followed later by a `}` with at least
+/// one character between them (the first such pair counts).
+fn has_hash_tag(key: &str) -> bool {
+    key.find('{')
+        .and_then(|open| key[open + 1..].find('}'))
+        .is_some_and(|len| len > 0)
 }
 
 /// Why a message could not be stored, as kept in `K:dead`.
@@ -136,15 +160,16 @@ static HAND_BACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(HAND_BA
 
 #[derive(Clone)]
 pub struct Queue {
-    pool: Pool,
+    pool: RedisPool,
     keys: QueueKeys,
     url: String,
 }
 
 impl Queue {
+    /// The queue `keys` on the Redis or Redis Cluster (`redis+cluster://…`) at `redis_url`; on a
+    /// cluster, under `keys.in_one_slot()` (`keys()` says which names are in use).
     pub fn new(redis_url: &str, keys: QueueKeys, pool_size: usize) -> Result<Self, QueueError> {
-        let mut cfg = RedisConfig::from_url(redis_url);
-        cfg.pool = Some(deadpool_redis::PoolConfig {
+        let config = deadpool_redis::PoolConfig {
             max_size: pool_size,
             timeouts: deadpool_redis::Timeouts {
                 wait: Some(Duration::from_secs(5)),
@@ -152,13 +177,16 @@ impl Queue {
                 recycle: Some(Duration::from_secs(5)),
             },
             ..Default::default()
-        });
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| QueueError::BadUrl {
-                url: redact_url(redis_url),
-                reason: e.to_string(),
-            })?;
+        };
+        let pool = RedisPool::new(redis_url, config).map_err(|reason| QueueError::BadUrl {
+            url: redact_url(redis_url),
+            reason,
+        })?;
+        let keys = if pool.is_cluster() {
+            keys.in_one_slot()
+        } else {
+            keys
+        };
         Ok(Self {
             pool,
             keys,
@@ -177,7 +205,7 @@ impl Queue {
         }
     }
 
-    async fn conn(&self) -> Result<deadpool_redis::Connection, QueueError> {
+    async fn conn(&self) -> Result<RedisConnection, QueueError> {
         self.pool.get().await.map_err(|e| self.unavailable(e))
     }
 
@@ -369,5 +397,23 @@ impl Queue {
     /// Messages currently held by workers (in processing lists).
     pub async fn in_flight(&self) -> Result<i64, QueueError> {
         Ok(self.backlog().await?.in_flight)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueueKeys;
+
+    #[test]
+    fn on_a_cluster_every_key_of_a_queue_shares_the_hash_tag() {
+        let keys = QueueKeys::new("roompulse:events").in_one_slot();
+        assert_eq!(keys.queue, "{roompulse:events}");
+        assert_eq!(keys.dead, "{roompulse:events}:dead");
+        assert_eq!(keys.workers, "{roompulse:events}:workers");
+        assert_eq!(keys.processing("w1"), "{roompulse:events}:processing:w1");
+        assert_eq!(keys.lease("w1"), "{roompulse:events}:lease:w1");
+        // A key that already names its tag keeps it; an empty `{}` is no tag.
+        assert_eq!(QueueKeys::new("q{t}").in_one_slot().queue, "q{t}");
+        assert_eq!(QueueKeys::new("q{}").in_one_slot().queue, "{q{}}");
     }
 }

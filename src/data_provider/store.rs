@@ -358,6 +358,8 @@ impl Columns {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct EventFilter {
     pub hotel_id: Option<i32>,
+    /// Only these hotels' events (the caller's key's hotels); `None`: every hotel.
+    pub hotels: Option<Vec<i32>>,
     pub updated_gte: Option<DateTime<Utc>>,
     pub updated_gt: Option<DateTime<Utc>>,
     pub updated_lte: Option<DateTime<Utc>>,
@@ -380,6 +382,11 @@ pub(super) fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, dies
     let mut q = events::table.into_boxed();
     if let Some(v) = filter.hotel_id {
         q = q.filter(events::hotel_id.eq(v));
+    }
+    if let Some(v) = &filter.hotels {
+        // `hotel_id = ANY($1)`: in the statement, so that pages and cursors are those of the
+        // narrowed listing (an empty set matches nothing).
+        q = q.filter(events::hotel_id.eq_any(v.clone()));
     }
     if let Some(v) = filter.updated_gte {
         q = q.filter(events::event_timestamp.ge(v));

@@ -61,14 +61,21 @@ pub struct PrivateRedis {
     pub port: u16,
     dir: TempDir,
     child: Option<Child>,
+    /// Arguments after the common ones (a cluster node's).
+    extra: Vec<String>,
 }
 
 impl PrivateRedis {
     pub async fn start_new() -> Self {
+        Self::start_new_with(Vec::new()).await
+    }
+
+    async fn start_new_with(extra: Vec<String>) -> Self {
         let mut redis = Self {
             port: free_port(),
             dir: tempfile::tempdir().expect("redis temp dir"),
             child: None,
+            extra,
         };
         redis.start().await;
         redis
@@ -98,6 +105,7 @@ impl PrivateRedis {
                 "--save",
                 "",
             ])
+            .args(&self.extra)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(log.try_clone().expect("log"))
@@ -135,6 +143,105 @@ impl PrivateRedis {
             signal(&child, libc::SIGTERM);
             wait_exit(&mut child, "redis-server", Duration::from_secs(30)).await;
         }
+    }
+
+    /// SIGKILL: no shutdown of any kind; what survives is what the AOF had fsynced.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, libc::SIGKILL);
+            wait_exit(&mut child, "redis-server", Duration::from_secs(30)).await;
+        }
+    }
+
+    /// A plain connection to this server alone (no cluster redirections followed).
+    pub async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.url()).ok()?;
+        client.get_multiplexed_async_connection().await.ok()
+    }
+}
+
+/// A Redis Cluster of three masters without replicas, each a `PrivateRedis` with AOF fsynced
+/// on every write and its cluster bus on a port of its own.
+pub struct RedisCluster {
+    pub nodes: Vec<PrivateRedis>,
+}
+
+impl RedisCluster {
+    pub async fn start_new() -> Self {
+        let node = || {
+            PrivateRedis::start_new_with(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-port",
+                    &free_port().to_string(),
+                ]
+                .map(String::from)
+                .to_vec(),
+            )
+        };
+        let (a, b, c) = tokio::join!(node(), node(), node());
+        let cluster = Self {
+            nodes: vec![a, b, c],
+        };
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for n in &cluster.nodes {
+            create.arg(format!("127.0.0.1:{}", n.port));
+        }
+        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        run_checked(create, "redis-cli --cluster create").await;
+        cluster.await_ok().await;
+        cluster
+    }
+
+    /// `redis+cluster://` with every node as a seed.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// Waits until every node says `cluster_state:ok` (every slot served).
+    pub async fn await_ok(&self) {
+        for n in &self.nodes {
+            eventually(
+                &format!("the cluster node on {} reports cluster_state:ok", n.port),
+                Duration::from_secs(60),
+                || async move {
+                    let Some(mut c) = n.connection().await else {
+                        return false;
+                    };
+                    let info: String = redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async(&mut c)
+                        .await
+                        .unwrap_or_default();
+                    info.contains("cluster_state:ok")
+                },
+            )
+            .await;
+        }
+    }
+
+    /// The node that owns `key`'s slot: the one that answers for it instead of redirecting.
+    pub async fn owner_of(&self, key: &str) -> usize {
+        for (i, n) in self.nodes.iter().enumerate() {
+            let mut c = n.connection().await.expect("a cluster node");
+            let answer = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<i64>(&mut c)
+                .await;
+            if answer.is_ok() {
+                return i;
+            }
+        }
+        panic!("no node serves {key}");
     }
 }
 
@@ -217,6 +324,52 @@ impl PrivatePostgres {
         };
         pg.start().await;
         pg
+    }
+
+    /// A streaming hot standby of `primary` (`pg_basebackup -R`: a copy of its data directory
+    /// that replays its WAL as it is written) on a port of its own; returns once it accepts
+    /// connections. `--checkpoint=fast`: the backup starts at once instead of waiting for a
+    /// spread checkpoint (minutes). The primary runs with initdb's defaults, which stream already
+    /// (`wal_level=replica`, `max_wal_senders=10`, replication trusted on 127.0.0.1).
+    pub async fn start_standby_of(primary: &PrivatePostgres) -> Self {
+        let dir = tempfile::tempdir().expect("standby temp dir");
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg("postgres").arg(dir.path());
+            run_checked(chown, "chown the standby's directory to postgres").await;
+        }
+        let mut backup = pg_command(&primary.bin, "pg_basebackup");
+        backup
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(primary.port.to_string())
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"]);
+        run_checked(backup, "pg_basebackup").await;
+        let mut pg = Self {
+            port: free_port(),
+            bin: primary.bin.clone(),
+            dir,
+            running: false,
+        };
+        pg.start().await;
+        pg
+    }
+
+    /// `pg_ctl stop -m immediate`: the server quits at once, dropping every connection, as
+    /// when its machine goes away.
+    pub async fn stop_immediate(&mut self) {
+        let mut cmd = pg_command(&self.bin, "pg_ctl");
+        cmd.arg("-D").arg(self.dir.path().join("data")).args([
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "60",
+            "stop",
+        ]);
+        run_checked(cmd, "pg_ctl stop -m immediate").await;
+        self.running = false;
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>`.
@@ -435,11 +588,42 @@ impl Drop for Roompulse {
     }
 }
 
+/// The stack's Redis: one server, or a cluster.
+pub enum Redis {
+    Single(PrivateRedis),
+    Cluster(RedisCluster),
+}
+
+impl Redis {
+    pub fn url(&self) -> String {
+        match self {
+            Redis::Single(r) => r.url(),
+            Redis::Cluster(c) => c.url(),
+        }
+    }
+
+    /// The one server of a stack started with one.
+    pub fn single(&mut self) -> &mut PrivateRedis {
+        match self {
+            Redis::Single(r) => r,
+            Redis::Cluster(_) => panic!("this stack runs a Redis Cluster"),
+        }
+    }
+
+    /// The cluster of a stack started with one.
+    pub fn cluster(&mut self) -> &mut RedisCluster {
+        match self {
+            Redis::Cluster(c) => c,
+            Redis::Single(_) => panic!("this stack runs one Redis"),
+        }
+    }
+}
+
 /// A private PostgreSQL (both modules' databases) and Redis, a working directory, and the
 /// environment every `roompulse` child gets.
 pub struct Stack {
     pub pg: PrivatePostgres,
-    pub redis: PrivateRedis,
+    pub redis: Redis,
     pub dir: TempDir,
     env: BTreeMap<String, String>,
     spawned: usize,
@@ -448,6 +632,16 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Self {
         let (pg, redis) = tokio::join!(PrivatePostgres::start_new(), PrivateRedis::start_new());
+        Self::start_on(pg, Redis::Single(redis)).await
+    }
+
+    /// The same with a three-master Redis Cluster for the queue.
+    pub async fn start_clustered() -> Self {
+        let (pg, cluster) = tokio::join!(PrivatePostgres::start_new(), RedisCluster::start_new());
+        Self::start_on(pg, Redis::Cluster(cluster)).await
+    }
+
+    async fn start_on(pg: PrivatePostgres, redis: Redis) -> Self {
         let mut env = BTreeMap::new();
         for (k, v) in [
             (

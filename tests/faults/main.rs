@@ -2,10 +2,12 @@
 //! stop, restart and kill (see `harness`), each scenario ending with exact figures compared to
 //! figures computed from the generator.
 
+mod cluster;
 mod follow;
 mod harness;
 mod moves;
 mod regressions;
+mod replica;
 mod scenarios;
 
 // Each binary uses only part of the shared helpers.

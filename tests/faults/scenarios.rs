@@ -67,7 +67,7 @@ pub(crate) async fn drained(stack: &Stack) {
 }
 
 /// Every expected event stored exactly once, nothing else, no dead letters.
-async fn assert_stored_exactly_once(stack: &Stack, expected: &Expected) {
+pub(crate) async fn assert_stored_exactly_once(stack: &Stack, expected: &Expected) {
     let n = expected.events();
     let (count, distinct) = stack.stored().await.expect("events db");
     assert_eq!((count, distinct), (n, n), "count(*), count(DISTINCT id)");
@@ -148,7 +148,7 @@ pub(crate) fn serve_api(stack: &Stack, name: &str, port: u16) -> Roompulse {
 }
 
 /// Splits the export in two files (header repeated), the first with `first` rows.
-fn split_csv(
+pub(crate) fn split_csv(
     stack: &Stack,
     csv: &std::path::Path,
     first: usize,
@@ -235,7 +235,7 @@ async fn redis_restart_during_load_and_drain() {
         stored_count(s).await > 0
     })
     .await;
-    stack.redis.stop().await;
+    stack.redis.single().stop().await;
     loader.signal(libc::SIGCONT);
     let down_at = Instant::now();
     // The outage itself: what the scenario is about, not a synchronisation.
@@ -245,7 +245,7 @@ async fn redis_restart_during_load_and_drain() {
         "the loader gave up while Redis was down"
     );
     assert!(!worker.has_exited(), "the worker died while Redis was down");
-    stack.redis.start().await;
+    stack.redis.single().start().await;
     eprintln!(
         "scenario 2: Redis was down for {:.1} s",
         down_at.elapsed().as_secs_f64()

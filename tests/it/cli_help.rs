@@ -46,8 +46,12 @@ const HTTP_SERVER: [&str; 4] = [
     "metrics-refresh-ms",
     "feed-horizon-warn-secs",
 ];
-const API_ONLY: [&str; 6] = [
+const API_ONLY: [&str; 9] = [
     "bind-addr",
+    // The API's reads on hot standbys: nothing else reads through them.
+    "data-provider-read-database-url",
+    "dashboard-read-database-url",
+    "read-replica-max-lag-ms",
     "dashboard-cache-ms",
     "max-concurrent-requests",
     "ingest-api-token",
@@ -128,6 +132,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
             "ingest-api-token",
             "dashboard-sync-schedule",
             "dashboard-sync-mode",
+            "data-provider-read-database-url",
         ] {
             assert!(!flags.contains(flag), "{sub} --help offers --{flag}");
         }
@@ -137,7 +142,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
 /// Every environment variable with its default, as the README's configuration table has them.
 #[test]
 fn every_setting_keeps_its_variable_and_default() {
-    let want: [(&str, Option<&str>); 19] = [
+    let want: [(&str, Option<&str>); 23] = [
         ("BIND_ADDR", Some("127.0.0.1:8000")),
         (
             "DATA_PROVIDER_DATABASE_URL",
@@ -163,6 +168,10 @@ fn every_setting_keeps_its_variable_and_default() {
         ("HTTP_IDLE_TIMEOUT_SECS", Some("60")),
         ("METRICS_REFRESH_MS", Some("5000")),
         ("FEED_HORIZON_WARN_SECS", Some("60")),
+        ("API_KEYS_REFRESH_MS", Some("2000")),
+        ("DATA_PROVIDER_READ_DATABASE_URL", None),
+        ("DASHBOARD_READ_DATABASE_URL", None),
+        ("READ_REPLICA_MAX_LAG_MS", Some("5000")),
     ];
     let cli = Cli::command();
     for sub in cli.get_subcommands() {
@@ -200,4 +209,26 @@ fn every_setting_keeps_its_variable_and_default() {
     assert_eq!(c.dashboard_sync_schedule, "*/5 * * * * *");
     assert_eq!(c.dashboard_sync_mode, roompulse::config::SyncMode::Follow);
     assert_eq!(c.read_api_token, None);
+    assert_eq!(c.api_keys_refresh_ms, 2000);
+}
+
+/// `roompulse keys …` reads the two databases (the settings `serve` has) and nothing else.
+#[test]
+fn the_keys_commands_take_the_databases_and_their_own_flags() {
+    let mut common = set(&["module"]);
+    common.extend(set(&DATABASES));
+    let mut create = set(&["hotels", "all-hotels", "scope", "name"]);
+    create.extend(common.clone());
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "create"]),
+        create
+    );
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "list"]),
+        common
+    );
+    assert_eq!(
+        help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "revoke"]),
+        common
+    );
 }

@@ -44,6 +44,10 @@ pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -
         // Tests read gauges right after changing what they measure.
         metrics_refresh_ms: 0,
         feed_horizon_warn_secs: 60,
+        api_keys_refresh_ms: 2000,
+        data_provider_read_database_url: None,
+        dashboard_read_database_url: None,
+        read_replica_max_lag_ms: 5000,
     }
 }
 
@@ -155,6 +159,10 @@ impl TestApp {
         self._events_db.url.clone()
     }
 
+    pub fn dashboard_db_url(&self) -> String {
+        self._dashboard_db.url.clone()
+    }
+
     /// A connection of its own to the events database, as another process would have.
     pub async fn events_db_client(&self) -> tokio_postgres::Client {
         let (client, conn) = tokio_postgres::connect(&self._events_db.url, tokio_postgres::NoTls)
@@ -240,7 +248,14 @@ impl TestApp {
     /// counted `events` events, never more. The feed holds rows back while any transaction on
     /// the server is older than them (other tests run alongside), so a pass may count fewer.
     pub async fn synced(&self, events: i64, page: i64) {
-        let client = DataProviderClient::new(&self.base_url).expect("client");
+        self.synced_with_token(events, page, None).await
+    }
+
+    /// `synced`, the sync presenting `token` to the Data Provider (READ_API_TOKEN).
+    pub async fn synced_with_token(&self, events: i64, page: i64, token: Option<&str>) {
+        let client = DataProviderClient::new(&self.base_url)
+            .expect("client")
+            .with_token(token);
         let pool = self.dashboard_db();
         eventually(
             "the dashboard has counted every event",

@@ -59,13 +59,43 @@ async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
     }
     let doc: Value = app.get_json("/api-docs/data-provider.json").await;
     assert_eq!(
-        doc["components"]["securitySchemes"]["ingest_token"]["scheme"],
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
         "bearer"
     );
     assert_eq!(
-        doc["paths"]["/events"]["post"]["security"][1]["ingest_token"],
-        json!([])
+        doc["paths"]["/events"]["post"]["security"][1]["api_key"],
+        json!(["ingest"])
     );
+    assert_eq!(
+        doc["paths"]["/events"]["get"]["security"][1]["api_key"],
+        json!(["read"])
+    );
+    // 401 and 403 are told apart, each with its own example.
+    for method in ["get", "post"] {
+        let responses = &doc["paths"]["/events"][method]["responses"];
+        let example = |status: &str| {
+            responses[status]["content"]["application/json"]["example"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(example("401").contains("Authorization"), "{method}");
+        assert!(example("403").contains("hotel 2608"), "{method}");
+    }
+    let doc: Value = app.get_json("/api-docs/dashboard.json").await;
+    for path in [
+        "/dashboard",
+        "/dashboard/pace",
+        "/dashboard/booking-curve",
+        "/dashboard/lead-time",
+    ] {
+        let op = &doc["paths"][path]["get"];
+        assert_eq!(op["security"][1]["api_key"], json!(["read"]), "{path}");
+        assert!(op["responses"]["403"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("hotel"));
+    }
 }
 
 #[tokio::test]
@@ -108,7 +138,7 @@ async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
             "the writer reads too: {path}"
         );
     }
-    // The read token does not write.
+    // The read token does not write: it is known, so the answer is about its scope.
     let r = app
         .client
         .post(app.url("/events"))
@@ -117,7 +147,8 @@ async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.stored_count().await, 0);
     for path in [
         "/health",
         "/ready",

@@ -318,7 +318,11 @@ async fn each_documented_error_shows_an_example_of_its_own_status() {
                                 && error.contains(&format!("query parameter `{field}`"))
                         }
                         "400" => error.contains("JSON object"),
-                        "401" => error.contains("needs a token"),
+                        "401" => error.contains("needs an API key or token"),
+                        "403" => {
+                            error.contains("does not give access to hotel")
+                                && example["field"] == "hotel_id"
+                        }
                         "409" => error.contains("already stored") && example["stored"].is_object(),
                         "413" => error.contains("larger than"),
                         "422" => error.starts_with("invalid event") && example["fields"].is_array(),
@@ -339,7 +343,7 @@ async fn each_documented_error_shows_an_example_of_its_own_status() {
             "{doc_url}"
         );
     }
-    let want: BTreeSet<String> = ["400", "401", "409", "413", "422", "503"]
+    let want: BTreeSet<String> = ["400", "401", "403", "409", "413", "422", "503"]
         .map(String::from)
         .into();
     assert_eq!(seen, want);

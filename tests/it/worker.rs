@@ -189,3 +189,27 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
         "every message is back, in its original order"
     );
 }
+
+/// On one Redis the queue's keys keep the names earlier versions used (the hash tag is for a
+/// Redis Cluster only): what they queued is found and stored after an upgrade.
+#[tokio::test]
+async fn on_one_redis_messages_queued_under_the_plain_names_are_stored() {
+    let keys = TestKeys::new();
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let message = event_json(7, 1, "2022-01-01 00:00:00", 1, "2022-01-02").to_string();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(&keys.queue_key)
+        .arg(&message)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let key = keys.queue_key.clone();
+    let app = TestApp::spawn_configured(1, |c| c.events_queue_key = key).await;
+    assert_eq!(app.queue().keys().queue, keys.queue_key);
+    app.drained_to(1).await;
+    let stored = store::list(app.events_db(), &Default::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.iter().map(|e| e.id).collect::<Vec<_>>(), vec![7]);
+}

@@ -224,9 +224,12 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     let (plain, pace): (Vec<_>, Vec<_>) = views
         .into_iter()
         .partition(|v| v.path.starts_with("/dashboard?"));
-    let mut latency = latency::measure(&base_url, "answer cache on", &plain).await;
-    latency.extend(latency::measure(&uncached_url, "cache off", &plain).await);
-    latency.extend(latency::measure(&uncached_url, "cache off", &pace).await);
+    let cpu = latency::CpuProbe {
+        database: admin_client(&dashboard_url).await?,
+    };
+    let mut latency = latency::measure(&base_url, "answer cache on", &plain, None).await;
+    latency.extend(latency::measure(&uncached_url, "cache off", &plain, Some(&cpu)).await);
+    latency.extend(latency::measure(&uncached_url, "cache off", &pace, Some(&cpu)).await);
     server_stop.cancel();
     let _ = server.await;
     let _ = uncached_server.await;
@@ -389,8 +392,10 @@ pub fn print(report: &BenchReport) {
         );
     }
     if !report.latency.is_empty() {
-        println!("\n| request (wrk, 10 s) | connections | p50 | p99 | requests/s | errors |");
-        println!("|---|---:|---:|---:|---:|---|");
+        println!(
+            "\n| request (wrk, 10 s) | connections | p50 | p99 | requests/s | CPU ms/request, service | CPU ms/request, PostgreSQL | errors |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---|");
         for l in &report.latency {
             println!("{l}");
         }

@@ -1,0 +1,2 @@
+DROP TABLE api_keys;
+DROP FUNCTION roompulse_notify_api_keys();

@@ -1,0 +1,338 @@
+//! Who may call the API, and for which hotels.
+//!
+//! A caller presents `Authorization: Bearer <key>`. An API key (`key`, created with `roompulse
+//! keys create`, kept in each module's own database: `store`, and in memory: `keyring`) has a
+//! scope (`read`, `ingest`, or both) and a set of hotels, or every hotel. The legacy tokens
+//! `INGEST_API_TOKEN` and `READ_API_TOKEN` are all-hotel keys (the ingest token reads too, as it
+//! always did). The middleware `authorize` answers 401 to a request without a valid key, 403
+//! to a key without the scope, and otherwise hands the handlers a `Caller`: the hotels it may
+//! see. The handlers answer 403 for a hotel outside it and narrow their listings to it.
+//!
+//! With no key in the module's database and no token, the API is open, as it always was (`serve`
+//! says so at start-up). Once a key has been created, every event and figure request needs one.
+//! Health, readiness, metrics and the API documents stay open, so that probes and Swagger UI
+//! work.
+
+pub mod key;
+pub mod keyring;
+pub mod manage;
+pub mod store;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use keyring::{Found, Keyring};
+
+/// What a key lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Scope {
+    /// `GET /events` (and the change feed), `GET /dashboard`, the pace endpoints, the chart page.
+    Read,
+    /// `POST /events`.
+    Ingest,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Ingest => "ingest",
+        }
+    }
+
+    /// The scope a request needs: writes need `ingest`, everything else `read`.
+    fn of(method: &Method) -> Scope {
+        if method == Method::POST {
+            Scope::Ingest
+        } else {
+            Scope::Read
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Tokens {
+    pub ingest: Option<Arc<str>>,
+    pub read: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Tokens {
+    // Never print a secret, not even in a debug dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("ingest", &self.ingest.as_ref().map(|_| "***"))
+            .field("read", &self.read.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl Tokens {
+    /// The legacy tokens. A value with the shape of an API key is left out: it is a key (e.g.
+    /// READ_API_TOKEN set to an all-hotel read key for the dashboard's sync), checked against
+    /// the keys' table like any other, so that revoking it takes effect.
+    pub fn new(ingest: Option<&str>, read: Option<&str>) -> Self {
+        let keep = |t: Option<&str>| {
+            t.filter(|t| !t.is_empty() && key::parse(t).is_none())
+                .map(Arc::from)
+        };
+        Self {
+            ingest: keep(ingest),
+            read: keep(read),
+        }
+    }
+}
+
+/// What `authorize` checks one module's requests against: the legacy tokens and the keys of
+/// that module's database.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    pub tokens: Tokens,
+    pub keys: Keyring,
+}
+
+impl Auth {
+    /// Whether requests needing `scope` must present a key or token.
+    pub fn required(&self, scope: Scope) -> bool {
+        let token = match scope {
+            Scope::Read => &self.tokens.read,
+            Scope::Ingest => &self.tokens.ingest,
+        };
+        token.is_some() || self.keys.any()
+    }
+
+    /// The caller a request with this `Authorization` header is, for a request needing `scope`.
+    pub fn caller(
+        &self,
+        scope: Scope,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Caller, ApiError> {
+        if !self.required(scope) {
+            return Ok(Caller::every_hotel());
+        }
+        let Some(given) = authorization.and_then(bearer) else {
+            return Err(unauthorized(scope == Scope::Ingest, false));
+        };
+        if let Some((id, secret)) = key::parse(given) {
+            return match self.keys.find(id, secret) {
+                Found::Valid(entry) if entry.allows(scope) => {
+                    self.keys.used(id);
+                    Ok(Caller {
+                        hotels: entry.hotels,
+                    })
+                }
+                Found::Valid(entry) => Err(wrong_scope(scope, entry.scopes())),
+                Found::Revoked => Err(ApiError::Unauthorized(
+                    "this API key has been revoked".into(),
+                )),
+                Found::Unknown => Err(unauthorized(scope == Scope::Ingest, true)),
+            };
+        }
+        let is = |token: &Option<Arc<str>>| {
+            token
+                .as_ref()
+                .is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
+        };
+        if is(&self.tokens.ingest) {
+            // A client trusted to write may read too.
+            return Ok(Caller::every_hotel());
+        }
+        if is(&self.tokens.read) {
+            return match scope {
+                Scope::Read => Ok(Caller::every_hotel()),
+                Scope::Ingest => Err(wrong_scope(scope, "read")),
+            };
+        }
+        Err(unauthorized(scope == Scope::Ingest, true))
+    }
+
+    /// The one line `serve` logs at start-up when part of the API is open to anyone.
+    pub fn open_warning(modules: &[&Auth]) -> Option<&'static str> {
+        let open = |scope| modules.iter().any(|a| !a.required(scope));
+        match (open(Scope::Read), open(Scope::Ingest)) {
+            (true, true) => Some("the API is open: there is no API key (`roompulse keys create`) and neither INGEST_API_TOKEN nor READ_API_TOKEN is set, so anyone who reaches it can read every hotel's events and figures and write events"),
+            (true, false) => Some("reads are open: there is no API key (`roompulse keys create`) and READ_API_TOKEN is not set, so anyone who reaches the API can read every hotel's events and figures"),
+            (false, true) => Some("writes are open: there is no API key (`roompulse keys create`) and INGEST_API_TOKEN is not set, so anyone who reaches the API can write events"),
+            (false, false) => None,
+        }
+    }
+}
+
+/// Who is calling, as the handlers need it: the hotels whose events and figures it may read or
+/// write. Put on every request by `authorize`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `None`: every hotel.
+    hotels: Option<Arc<HashSet<i32>>>,
+}
+
+impl Caller {
+    pub fn every_hotel() -> Self {
+        Caller { hotels: None }
+    }
+
+    pub fn only(hotels: impl IntoIterator<Item = i32>) -> Self {
+        Caller {
+            hotels: Some(Arc::new(hotels.into_iter().collect())),
+        }
+    }
+
+    pub fn allows(&self, hotel: i32) -> bool {
+        self.hotels.as_ref().is_none_or(|h| h.contains(&hotel))
+    }
+
+    /// 403, naming the hotel, unless the caller may see `hotel`.
+    pub fn check(&self, hotel: i32) -> Result<(), ApiError> {
+        if self.allows(hotel) {
+            Ok(())
+        } else {
+            Err(forbidden_hotel(hotel))
+        }
+    }
+
+    /// The hotels to narrow a listing to, in order; `None`: every hotel.
+    pub fn hotels(&self) -> Option<Vec<i32>> {
+        self.hotels.as_ref().map(|h| {
+            let mut v: Vec<i32> = h.iter().copied().collect();
+            v.sort_unstable();
+            v
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // Without the middleware no one has been checked: refuse rather than show everything.
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("the route has no authorization layer".into()))
+    }
+}
+
+/// Compares in time that depends only on the lengths, so a caller cannot find the token byte by
+/// byte from response times.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
+
+/// The key of an `Authorization` header: the scheme in any case, spaces around the key ignored.
+fn bearer(value: &HeaderValue) -> Option<&str> {
+    let value = value.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(|c: char| c.is_ascii_whitespace())?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The middleware on each module's event and dashboard routes.
+pub async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
+    let scope = Scope::of(req.method());
+    match auth.caller(scope, req.headers().get(header::AUTHORIZATION)) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => {
+            let unauthenticated = matches!(e, ApiError::Unauthorized(_));
+            let mut response = e.into_response();
+            if unauthenticated {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
+    }
+}
+
+/// The 401 for a request without an accepted key.
+pub fn unauthorized(writes: bool, token_given: bool) -> ApiError {
+    let what = if writes { "writing events" } else { "reading" };
+    let reason = if token_given {
+        "the bearer key or token is not valid"
+    } else {
+        "an `Authorization: Bearer <key>` header is required"
+    };
+    ApiError::Unauthorized(format!("{what} needs an API key or token: {reason}"))
+}
+
+/// The 403 for a key without the scope the request needs.
+pub fn wrong_scope(needed: Scope, has: &str) -> ApiError {
+    let what = match needed {
+        Scope::Read => "reading events and figures",
+        Scope::Ingest => "writing events",
+    };
+    ApiError::Forbidden {
+        field: None,
+        message: format!(
+            "this key's scope is `{has}`: {what} needs a key with the `{}` scope",
+            needed.name()
+        ),
+    }
+}
+
+/// The 403 for a hotel outside the caller's.
+pub fn forbidden_hotel(hotel: i32) -> ApiError {
+    ApiError::Forbidden {
+        field: Some("hotel_id".into()),
+        message: format!("this key does not give access to hotel {hotel}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cret "));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn the_scheme_is_read_in_any_case_and_spaces_do_not_matter() {
+        let h = |s: &'static str| HeaderValue::from_static(s);
+        for ok in [
+            "Bearer k",
+            "bearer k",
+            "BEARER k",
+            "Bearer   k  ",
+            "  bearer\tk",
+        ] {
+            assert_eq!(bearer(&h(ok)), Some("k"), "{ok:?}");
+        }
+        for bad in ["Basic k", "Bearer", "Bearer   ", "Bearerk", "k"] {
+            assert_eq!(bearer(&h(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_shaped_like_a_key_is_a_key() {
+        let k = key::generate().unwrap();
+        let t = Tokens::new(Some("legacy"), Some(&k.key));
+        assert_eq!(t.ingest.as_deref(), Some("legacy"));
+        assert!(t.read.is_none());
+    }
+
+    #[test]
+    fn a_caller_sees_its_hotels_only() {
+        let c = Caller::only([2607, 2608]);
+        assert!(c.allows(2607) && !c.allows(2609));
+        assert_eq!(c.hotels(), Some(vec![2607, 2608]));
+        assert!(c.check(2609).unwrap_err().to_string().contains("2609"));
+        assert!(Caller::only([]).hotels().unwrap().is_empty());
+        assert!(Caller::every_hotel().allows(1));
+    }
+}
