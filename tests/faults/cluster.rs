@@ -8,9 +8,7 @@ use crate::common::free_port;
 use crate::common::oracle::{assert_api_matches, Expected};
 use crate::common::wait::eventually;
 use crate::harness::{Stack, QUEUE_KEY};
-use crate::scenarios::{
-    assert_dashboard_exact, assert_stored_exactly_once, drained, http_ok, serve, GUARD, SERIAL,
-};
+use crate::scenarios::{counted_exactly, http_ok, serve, GUARD, SERIAL};
 
 /// The `queued N events` count of a finished `load-events`.
 fn queued_by_loader(log: &str) -> i64 {
@@ -93,14 +91,7 @@ async fn the_queue_on_a_redis_cluster_loads_drains_and_counts_exactly() {
     );
 
     let mut worker = stack.worker(2);
-    drained(&stack).await;
-    let s = &stack;
-    eventually("the dashboard synced every event", GUARD, || async move {
-        s.events_synced().await == Some(ROWS as i64)
-    })
-    .await;
-    assert_stored_exactly_once(&stack, &expected).await;
-    assert_dashboard_exact(&stack, &expected).await;
+    counted_exactly(&stack, &expected).await;
     assert_api_matches(&reqwest::Client::new(), &base, &expected.days).await;
     let metrics = reqwest::get(format!("{base}/metrics"))
         .await
@@ -172,13 +163,6 @@ async fn a_master_killed_mid_drain_loses_nothing_queued() {
         ROWS as i64,
         "the loader counted every row as queued"
     );
-    drained(&stack).await;
-    let s = &stack;
-    eventually("the dashboard synced every event", GUARD, || async move {
-        s.events_synced().await == Some(ROWS as i64)
-    })
-    .await;
-    assert_stored_exactly_once(&stack, &expected).await;
-    assert_dashboard_exact(&stack, &expected).await;
+    counted_exactly(&stack, &expected).await;
     server.terminate(GUARD).await;
 }

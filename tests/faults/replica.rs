@@ -12,7 +12,9 @@ use crate::common::free_port;
 use crate::common::oracle::{assert_api_matches, Expected};
 use crate::common::wait::eventually;
 use crate::harness::{PrivatePostgres, Roompulse, Stack};
-use crate::scenarios::{assert_dashboard_exact, drained, http_ok, serve, split_csv, GUARD, SERIAL};
+use crate::scenarios::{
+    assert_dashboard_exact, drained, http_ok, serve, split_csv, synced, GUARD, SERIAL,
+};
 
 const FIGURES: &str = "/dashboard?hotel_id=2600&period=month&year=2022";
 const PACE: &str = "/dashboard/pace?hotel_id=2600&from=2022-06-01&to=2022-06-30&as_of=2022-05-15";
@@ -183,11 +185,7 @@ async fn reads_on_a_standby_equal_the_primary_and_survive_its_stop() {
         .expect("pause replay");
     stack.load(&part2).succeeds(GUARD).await;
     drained(&stack).await;
-    let s = &stack;
-    eventually("the dashboard synced every event", GUARD, || async move {
-        s.events_synced().await == Some(ROWS as i64)
-    })
-    .await;
+    synced(&stack, ROWS as i64).await;
     let strict_ref = &strict;
     eventually("strict falls back to the primary", GUARD, || async move {
         replica_state(strict_ref, "dashboard_database")

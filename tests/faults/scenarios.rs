@@ -66,6 +66,22 @@ pub(crate) async fn drained(stack: &Stack) {
     wait::drained(&stack.queue(), GUARD).await;
 }
 
+/// The dashboard has counted `events` events.
+pub(crate) async fn synced(stack: &Stack, events: i64) {
+    eventually("the dashboard synced every event", GUARD, || async move {
+        stack.events_synced().await == Some(events)
+    })
+    .await;
+}
+
+/// The queue drained, every event synced: each stored exactly once and counted exactly.
+pub(crate) async fn counted_exactly(stack: &Stack, expected: &Expected) {
+    drained(stack).await;
+    synced(stack, expected.events()).await;
+    assert_stored_exactly_once(stack, expected).await;
+    assert_dashboard_exact(stack, expected).await;
+}
+
 /// Every expected event stored exactly once, nothing else, no dead letters.
 pub(crate) async fn assert_stored_exactly_once(stack: &Stack, expected: &Expected) {
     let n = expected.events();
@@ -427,14 +443,7 @@ async fn two_serve_processes_share_the_work() {
         .await;
     }
     stack.load(&csv).succeeds(GUARD).await;
-    drained(&stack).await;
-    let s = &stack;
-    eventually("the dashboard synced every event", GUARD, || async move {
-        s.events_synced().await == Some(ROWS as i64)
-    })
-    .await;
-    assert_stored_exactly_once(&stack, &expected).await;
-    assert_dashboard_exact(&stack, &expected).await;
+    counted_exactly(&stack, &expected).await;
     for port in ports {
         assert_api_matches(
             &reqwest::Client::new(),
