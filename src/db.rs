@@ -12,9 +12,12 @@ use std::time::Duration;
 use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
 
 use crate::config::redact_url;
 
@@ -42,7 +45,28 @@ pub enum DbError {
 
 /// A pool whose connections are opened lazily; `wait` bounds how long a request waits for one.
 pub fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    // Fast recycling: a checked-out connection is not pinged with `SELECT 1` first (a round
+    // trip on every request). A connection the server closed (restart, terminated backend) is
+    // already known as closed and dropped by the pool; one that broke silently fails its first
+    // query, which the callers treat as transient.
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| {
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            // Every query the services run answers one request or one batch in a few ms.
+            // PostgreSQL nevertheless plans a union of two small index scans (the pace view)
+            // as a Parallel Append, whose worker start-up costs ~10 ms, several times the scans;
+            // a table's `parallel_workers = 0` does not prevent that. So no parallel plans on
+            // the services' connections.
+            conn.batch_execute("SET max_parallel_workers_per_gather = 0")
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(size as usize)
         .wait_timeout(Some(Duration::from_secs(5)))

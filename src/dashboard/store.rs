@@ -392,6 +392,8 @@ pub struct NightPace {
 
 #[derive(QueryableByName)]
 struct PaceRow {
+    #[diesel(sql_type = SmallInt)]
+    part: i16,
     #[diesel(sql_type = Date)]
     night: NaiveDate,
     #[diesel(sql_type = BigInt)]
@@ -422,21 +424,48 @@ pub async fn pace(
     stly: NightRange,
 ) -> Result<(Vec<NightPace>, Vec<NightPace>), DashboardStoreError> {
     let mut conn = connection(pool).await?;
-    // Two statements rather than one UNION ALL: on the union PostgreSQL plans a Parallel Append
-    // whose worker start-up (~10 ms) costs several times the scans themselves (~1.5 ms each).
-    let nights = nights_as_of(&mut conn, hotel_id, now, windows).await?;
-    let last_year = nights_as_of(&mut conn, hotel_id, stly, &[]).await?;
-    Ok((nights, last_year))
+    // One statement, one round trip. This relies on the pools' connections having parallel
+    // plans off (`db::pool`): else PostgreSQL plans the union as a Parallel Append.
+    let query = nights_as_of(Statement::new(), PART_NOW, hotel_id, now, windows).sql(" UNION ALL ");
+    let query = nights_as_of(query, PART_STLY, hotel_id, stly, &[]);
+    let mut rows: Vec<PaceRow> = query.load(&mut conn).await?;
+    // At most 732 rows: sorting here leaves PostgreSQL free to aggregate by hash.
+    rows.sort_unstable_by_key(|r| (r.part, r.night));
+    let (nights, last_year): (Vec<PaceRow>, Vec<PaceRow>) =
+        rows.into_iter().partition(|r| r.part == PART_NOW);
+    let pace = |rows: Vec<PaceRow>| -> Vec<NightPace> {
+        rows.into_iter()
+            .map(|r| NightPace {
+                night: r.night,
+                on_the_books: r.on_the_books,
+                pickup: r
+                    .bookings
+                    .into_iter()
+                    .zip(r.cancellations)
+                    .map(|(bookings, cancellations)| Counts {
+                        bookings,
+                        cancellations,
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    Ok((pace(nights), pace(last_year)))
 }
 
-/// The nights of `hotel_id` in `range` with an event counted up to its as-of day: on the books,
-/// and pickup over each of `windows`.
-async fn nights_as_of(
-    conn: &mut AsyncPgConnection,
+/// Which half of the pace statement a row comes from.
+const PART_NOW: i16 = 0;
+const PART_STLY: i16 = 1;
+
+/// Appends the SELECT of the nights of `hotel_id` in `range` with an event counted up to its
+/// as-of day: on the books, and pickup over each of `windows`; rows tagged `part`.
+fn nights_as_of(
+    query: Statement,
+    part: i16,
     hotel_id: i32,
     range: NightRange,
     windows: &[i32],
-) -> Result<Vec<NightPace>, DashboardStoreError> {
+) -> Statement {
     // One FILTER per window, so that the rows of a night are read once whatever the windows;
     // their number is at most five, so each connection keeps at most five texts prepared.
     let sums = |mut q: Statement, column: &'static str| {
@@ -456,10 +485,12 @@ async fn nights_as_of(
         }
         q.sql("]::int8[]")
     };
-    let query =
-        Statement::new().sql("SELECT night, sum(bookings - cancellations)::int8 AS on_the_books, ");
+    let query = query
+        .sql("(SELECT ")
+        .bind::<SmallInt, _>(part)
+        .sql(" AS part, night, sum(bookings - cancellations)::int8 AS on_the_books, ");
     let query = sums(query, "bookings").sql(" AS bookings, ");
-    let query = sums(query, "cancellations")
+    sums(query, "cancellations")
         .sql(
             " AS cancellations FROM dashboard_pace \
              WHERE hotel_id = ",
@@ -471,24 +502,7 @@ async fn nights_as_of(
         .bind::<Date, _>(range.to)
         .sql(" AND event_day <= ")
         .bind::<Date, _>(range.as_of)
-        .sql(" GROUP BY night ORDER BY night");
-    let rows: Vec<PaceRow> = query.load(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| NightPace {
-            night: r.night,
-            on_the_books: r.on_the_books,
-            pickup: r
-                .bookings
-                .into_iter()
-                .zip(r.cancellations)
-                .map(|(bookings, cancellations)| Counts {
-                    bookings,
-                    cancellations,
-                })
-                .collect(),
-        })
-        .collect())
+        .sql(" GROUP BY night)")
 }
 
 /// Net room-nights (bookings − cancellations) of one night counted on one event day.

@@ -41,3 +41,28 @@ async fn concurrent_creation_and_migration_all_succeed() {
         }
     }
 }
+
+/// The services' connections plan no parallel queries: on the pace view's union PostgreSQL
+/// otherwise picks a Parallel Append whose worker start-up costs ~10 ms a request.
+#[tokio::test]
+async fn pooled_connections_plan_no_parallel_queries() {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        max_parallel_workers_per_gather: String,
+    }
+    let test_db = crate::common::db::TestDb::dashboard().await;
+    let pool = db::pool(&test_db.url, 2).expect("pool");
+    // Both connections of the pool, not only the first one.
+    let (mut a, mut b) = (pool.get().await.expect("a"), pool.get().await.expect("b"));
+    for conn in [&mut a, &mut b] {
+        let setting: Setting = diesel::sql_query("SHOW max_parallel_workers_per_gather")
+            .get_result(&mut **conn)
+            .await
+            .expect("show");
+        assert_eq!(setting.max_parallel_workers_per_gather, "0");
+    }
+}
