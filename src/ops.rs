@@ -17,6 +17,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::dashboard::client::DataProviderClient;
+use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::gauges::{
     feed_horizon, queue_gauges, FeedBlocker, QueueGauges, READ_TIMEOUT,
 };
@@ -40,6 +41,8 @@ pub struct OpsState {
     /// Each database's read pool (named as in `checks`), whose standby `/ready` and `/metrics`
     /// report when one is configured.
     pub read_pools: Vec<(&'static str, ReadPool)>,
+    /// This process's long polls of the change feed, whose number held `/metrics` reports.
+    pub feed_wait: Arc<FeedWait>,
 }
 
 /// `/health`, `/ready` and `/metrics`, each with and without a trailing slash.
@@ -195,6 +198,11 @@ pub async fn scrape(State(state): State<OpsState>) -> Response {
     }
     reading.render(&mut body, asked);
     render_read_replicas(&mut body, &state.read_pools);
+    let _ = writeln!(
+        body,
+        "# HELP roompulse_feed_waits_held Change-feed requests (`wait=…`) this process holds right now, waiting for new events; at most half of MAX_CONCURRENT_REQUESTS (503 beyond).\n# TYPE roompulse_feed_waits_held gauge\nroompulse_feed_waits_held {}",
+        state.feed_wait.held()
+    );
     let _ = writeln!(
         body,
         "# HELP roompulse_metrics_refreshes_total Readings of the queue, sync and feed gauges this process took.\n# TYPE roompulse_metrics_refreshes_total counter\nroompulse_metrics_refreshes_total {}",

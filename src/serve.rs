@@ -113,17 +113,17 @@ pub fn app_state(
         cfg.database_pool_size,
         max_lag,
     )?;
+    // Half the requests the service serves at once may be held: the others still get through.
+    let feed_wait = Arc::new(FeedWait::new(
+        &cfg.data_provider_database_url,
+        (cfg.max_concurrent_requests / 2) as usize,
+        Duration::from_secs(cfg.request_timeout_secs),
+    ));
     Ok(AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
             event_reads: event_reads.clone(),
-            // Half the requests the service serves at once may be held: the others still get
-            // through.
-            feed_wait: Arc::new(FeedWait::new(
-                &cfg.data_provider_database_url,
-                (cfg.max_concurrent_requests / 2) as usize,
-                Duration::from_secs(cfg.request_timeout_secs),
-            )),
+            feed_wait: feed_wait.clone(),
         },
         dashboard: crate::dashboard::ApiState {
             db: dashboard_db.clone(),
@@ -149,6 +149,7 @@ pub fn app_state(
                 ("data_provider_database", event_reads),
                 ("dashboard_database", dashboard_read),
             ],
+            feed_wait,
         },
         data_provider_auth: Auth {
             tokens: tokens.clone(),

@@ -149,6 +149,33 @@ async fn a_held_page_answers_with_a_commit_from_another_connection() {
     assert_eq!(app.feed_requests_held(), 0);
 }
 
+/// `/metrics` reports how many long polls this process holds.
+#[tokio::test]
+async fn metrics_count_the_held_long_polls() {
+    let app = TestApp::spawn().await;
+    let held_gauge = || async {
+        let body = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("body");
+        body.lines()
+            .find_map(|l| l.strip_prefix("roompulse_feed_waits_held "))
+            .map(str::to_string)
+    };
+    assert_eq!(held_gauge().await.as_deref(), Some("0"));
+    let cursor = cursor_after(&app, 0).await;
+    let held = held_feed_request(&app, &cursor).await;
+    assert_eq!(held_gauge().await.as_deref(), Some("1"));
+    insert_elsewhere(&app, 12, 4).await;
+    assert_eq!(held.await.expect("join").status(), StatusCode::OK);
+    assert_eq!(held_gauge().await.as_deref(), Some("0"));
+}
+
 #[tokio::test]
 async fn an_empty_page_is_answered_when_the_wait_runs_out() {
     let app = TestApp::spawn().await;
