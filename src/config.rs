@@ -162,9 +162,10 @@ pub struct ApiAccessSettings {
     pub data_provider_url: Option<String>,
 
     /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
-    /// ingest token reads too); the dashboard sync sends it to the Data Provider. Once API keys
-    /// exist, set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read`)
-    /// so that the sync gets in.
+    /// ingest token reads too); the dashboard sync sends it to the Data Provider. A sync reading
+    /// another process (DATA_PROVIDER_URL) once API keys exist needs it set to an all-hotel read
+    /// key (`roompulse keys create --all-hotels --scope read`); one reading its own process
+    /// presents a secret the process makes for itself.
     #[arg(long, env = "READ_API_TOKEN", hide_env_values = true)]
     pub read_api_token: Option<String>,
 }

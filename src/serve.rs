@@ -41,6 +41,8 @@ pub enum StartError {
     DataProvider(#[from] ClientError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Rng(#[from] crate::auth::key::RngError),
 }
 
 /// Which parts this process runs.
@@ -154,10 +156,12 @@ pub fn app_state(
         data_provider_auth: Auth {
             tokens: tokens.clone(),
             keys: keys.data_provider,
+            process_secret: Some(crate::auth::key::process_secret()?.into()),
         },
         dashboard_auth: Auth {
             tokens,
             keys: keys.dashboard,
+            process_secret: None,
         },
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
@@ -198,8 +202,7 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
     if parts.schedule && cfg.data_provider_url.is_some() {
         // The sync reads another process's API: `/ready` says whether it answers.
         state.ops.data_provider_api = Some(
-            DataProviderClient::new(&cfg.data_provider_url())?
-                .with_token(cfg.read_api_token.as_deref()),
+            DataProviderClient::new(&cfg.data_provider_url())?.with_token(sync_token(&cfg, &state)),
         );
     }
     if parts.api {
@@ -208,13 +211,13 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         {
             tracing::warn!("{warning}");
         }
-        if parts.schedule
-            && cfg.read_api_token.is_none()
-            && state.data_provider_auth.keys.any()
-            && cfg.data_provider_url.is_none()
-        {
-            tracing::warn!("the dashboard sync reads this process's Data Provider API, which needs a key, and READ_API_TOKEN is not set: set it to an all-hotel read key (`roompulse keys create --all-hotels --scope read --name dashboard-sync`)");
-        }
+    }
+    if parts.schedule
+        && cfg.read_api_token.is_none()
+        && cfg.data_provider_url.is_some()
+        && state.dashboard_auth.keys.any()
+    {
+        tracing::warn!("the dashboard sync reads the Data Provider API at DATA_PROVIDER_URL without a key (READ_API_TOKEN is not set): if that API has keys, the sync is refused; set READ_API_TOKEN to an all-hotel read key (`roompulse keys create --all-hotels --scope read --name dashboard-sync`)");
     }
     let listener = if parts.api {
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
@@ -255,14 +258,26 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
     result
 }
 
+/// What this process's dashboard sync presents to the Data Provider API: READ_API_TOKEN when
+/// set; else, when it reads this very process (no DATA_PROVIDER_URL), the process's own secret,
+/// so that creating the first key does not cut the sync off.
+pub fn sync_token<'a>(cfg: &'a Config, state: &'a AppState) -> Option<&'a str> {
+    cfg.read_api_token.as_deref().or_else(|| {
+        cfg.data_provider_url
+            .is_none()
+            .then_some(state.data_provider_auth.process_secret.as_deref())
+            .flatten()
+    })
+}
+
 /// Starts the dashboard sync against DATA_PROVIDER_URL: its follower and schedule, or its
 /// schedule alone (DASHBOARD_SYNC_MODE).
 pub async fn start_dashboard_sync(
     cfg: &Config,
     state: &AppState,
 ) -> Result<SyncSchedule, StartError> {
-    let client = DataProviderClient::new(&cfg.data_provider_url())?
-        .with_token(cfg.read_api_token.as_deref());
+    let client =
+        DataProviderClient::new(&cfg.data_provider_url())?.with_token(sync_token(cfg, state));
     Ok(schedule::start(
         state.dashboard.db.clone(),
         client,

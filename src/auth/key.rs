@@ -41,6 +41,14 @@ pub fn generate() -> Result<NewKey, RngError> {
     })
 }
 
+/// A secret for one process's own use (its dashboard sync reading its own Data Provider API):
+/// as random as a key's, never stored, gone with the process.
+pub fn process_secret() -> Result<String, RngError> {
+    let mut secret = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut secret).map_err(|e| RngError(e.to_string()))?;
+    Ok(format!("rp_process_{}", hex(&secret)))
+}
+
 fn is_hex(s: &str, bytes: usize) -> bool {
     s.len() == 2 * bytes && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

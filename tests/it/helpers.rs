@@ -56,6 +56,7 @@ pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     state: AppState,
+    config: Config,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
     // Dropped last: the databases and keys outlive the server.
@@ -112,6 +113,7 @@ impl TestApp {
             base_url,
             client: reqwest::Client::new(),
             state,
+            config,
             shutdown,
             server: Some(server),
             _keys: keys,
@@ -194,9 +196,11 @@ impl TestApp {
     }
 
     /// The dashboard sync in `mode` on a schedule of every second, reading this app's Data
-    /// Provider API over HTTP, as `serve` runs it.
+    /// Provider API over HTTP, as `serve` runs it (with the same credentials).
     pub async fn start_sync(&self, mode: SyncMode) -> SyncSchedule {
-        let client = DataProviderClient::new(&self.base_url).expect("client");
+        let client = DataProviderClient::new(&self.base_url)
+            .expect("client")
+            .with_token(roompulse::serve::sync_token(&self.config, &self.state));
         schedule::start(
             self.dashboard_db().clone(),
             client,

@@ -586,3 +586,48 @@ async fn the_cli_creates_lists_and_revokes_and_never_shows_or_stores_the_key() {
         "created and revoked: {line}"
     );
 }
+
+/// Regression: once the first key existed, the Data Provider API refused the in-process
+/// dashboard sync (it presented nothing unless READ_API_TOKEN was set to a key made for it), so
+/// the figures silently stopped. The sync now presents the process's own secret, which reads
+/// every hotel and writes nothing.
+#[tokio::test]
+async fn the_in_process_sync_keeps_counting_once_keys_exist() {
+    let app = TestApp::spawn().await;
+    let key = create(&app, "writer", &[Scope::Ingest], None).await;
+    until_accepted(&app, &key).await;
+    let auth = format!("Bearer {key}");
+    assert_eq!(
+        get(&app, "/events", None).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the API is closed"
+    );
+    for id in 1..=3 {
+        assert_eq!(
+            post(&app, &event(id, MINE), Some(&auth)).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let sync = app.start_sync(roompulse::config::SyncMode::Follow).await;
+    eventually(
+        "the sync counted the events",
+        Duration::from_secs(60),
+        || async { app.events_synced().await == 3 },
+    )
+    .await;
+    sync.stop().await;
+}
+
+/// The process's secret is not a way in from outside: it is random per process, and a guess
+/// of its shape is refused like any other unknown credential.
+#[tokio::test]
+async fn a_guess_at_a_process_secret_is_refused() {
+    let app = TestApp::spawn().await;
+    let key = create(&app, "reader", &[Scope::Read], None).await;
+    until_accepted(&app, &key).await;
+    let guess = format!("Bearer rp_process_{}", "0".repeat(64));
+    assert_eq!(
+        get(&app, "/events", Some(&guess)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
