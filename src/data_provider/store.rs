@@ -433,6 +433,19 @@ pub async fn list(
     after: Option<ListCursor>,
     limit: i64,
 ) -> Result<Vec<Event>, StoreError> {
+    list_explained(pool, filter, after, limit, None).await
+}
+
+/// `list`, and with `plans` the `EXPLAIN ANALYZE` of each statement it ran, for the tests that
+/// check that every filter stays bounded (tests/it/list_plans.rs).
+#[doc(hidden)]
+pub async fn list_explained(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+    plans: Option<&Plans>,
+) -> Result<Vec<Event>, StoreError> {
     let mut conn = connection(pool).await?;
     let by_nights = (filter.night_of_stay_gte.is_some() || filter.night_of_stay_lte.is_some())
         && filter.room_reservation_id.is_none();
@@ -444,14 +457,14 @@ pub async fn list(
             "SELECT {EVENT_COLUMNS} FROM events e WHERE {conditions} \
              ORDER BY e.event_timestamp, e.id LIMIT {limit}"
         );
-        return Ok(st.query().load(&mut conn).await?);
+        return Ok(st.fetch(&mut conn, plans).await?);
     }
     // One snapshot for the statements of the merge, as a single statement would see.
     Ok(conn
         .build_transaction()
         .read_only()
         .repeatable_read()
-        .run(|conn| list_by_nights(conn, filter, after, limit).scope_boxed())
+        .run(|conn| list_by_nights(conn, filter, after, limit, plans).scope_boxed())
         .await?)
 }
 
@@ -473,8 +486,9 @@ async fn list_by_nights(
     filter: &EventFilter,
     after: Option<ListCursor>,
     limit: i64,
+    plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
-    let mut heads = night_heads(conn, filter, after, None, None).await?;
+    let mut heads = night_heads(conn, filter, after, None, None, plans).await?;
     let mut page: Vec<Event> = Vec::new();
     let mut floor: Option<ListCursor> = None;
     let mut width = FIRST_MERGE_WIDTH;
@@ -492,14 +506,20 @@ async fn list_by_nights(
         let window = st.window(floor, bound);
         let nights_param = st.bind(Bind::Dates(nights.clone()));
         let want_param = st.bind(Bind::I64(want));
+        // The merge reads (event_timestamp, id) and the filtered columns from the index alone
+        // (it includes hotel_id and status), then fetches only the page's rows.
         st.sql = format!(
-            "SELECT r.* FROM unnest({nights_param}::date[]) AS n(night) CROSS JOIN LATERAL ( \
-                 SELECT {EVENT_COLUMNS} FROM events e \
-                  WHERE e.night_of_stay = n.night AND {conditions}{window} \
-                  ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
-             ORDER BY r.event_timestamp, r.id LIMIT {want_param}"
+            "SELECT {full} FROM ( \
+                 SELECT r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+                 CROSS JOIN LATERAL ( \
+                     SELECT e.event_timestamp, e.id FROM events e \
+                      WHERE e.night_of_stay = n.night AND {conditions}{window} \
+                      ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
+                 ORDER BY r.event_timestamp, r.id LIMIT {want_param}) k \
+             JOIN events f ON f.id = k.id ORDER BY k.event_timestamp, k.id",
+            full = EVENT_COLUMNS.replace("e.", "f.")
         );
-        let rows: Vec<Event> = st.query().load(conn).await?;
+        let rows: Vec<Event> = st.fetch(conn, plans).await?;
         let full = rows.len() as i64 >= want;
         page.extend(rows);
         let Some(bound) = bound else { break };
@@ -507,7 +527,7 @@ async fn list_by_nights(
             break;
         }
         // Every row below the bound is in the page now: the merged nights go on from it.
-        heads.extend(night_heads(conn, filter, after, Some(bound), Some(&nights)).await?);
+        heads.extend(night_heads(conn, filter, after, Some(bound), Some(&nights), plans).await?);
         floor = Some(bound);
         width = width.saturating_mul(2);
     }
@@ -532,6 +552,7 @@ async fn night_heads(
     after: Option<ListCursor>,
     from: Option<ListCursor>,
     nights: Option<&[NaiveDate]>,
+    plans: Option<&Plans>,
 ) -> Result<Vec<NightHead>, diesel::result::Error> {
     let mut st = Statement::default();
     let nights_sql = match nights {
@@ -570,7 +591,16 @@ async fn night_heads(
               WHERE e.night_of_stay = n.night AND {conditions}{window} \
               ORDER BY e.event_timestamp, e.id LIMIT 1) h"
     );
-    st.query().load(conn).await
+    st.fetch(conn, plans).await
+}
+
+/// The plans `list_explained` collects, one text per statement.
+pub type Plans = std::sync::Mutex<Vec<String>>;
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(column_name = "QUERY PLAN", sql_type = diesel::sql_types::Text)]
+    line: String,
 }
 
 const EVENT_COLUMNS: &str =
@@ -679,12 +709,46 @@ impl Statement {
         format!("(e.event_timestamp, e.id) {op} ({ts}, {id})")
     }
 
+    /// Runs the statement; with `plans`, runs its `EXPLAIN ANALYZE` first and keeps the plan.
+    async fn fetch<T>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        plans: Option<&Plans>,
+    ) -> Result<Vec<T>, diesel::result::Error>
+    where
+        T: QueryableByName<diesel::pg::Pg> + Send + 'static,
+    {
+        if let Some(plans) = plans {
+            let explain = Statement {
+                sql: format!("EXPLAIN (ANALYZE, BUFFERS) {}", self.sql),
+                binds: Vec::new(),
+            };
+            let lines: Vec<PlanLine> = explain.bind_all(&self.binds).load(conn).await?;
+            let text = lines
+                .into_iter()
+                .map(|l| l.line)
+                .collect::<Vec<_>>()
+                .join("\n");
+            plans.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+        }
+        self.query().load(conn).await
+    }
+
     fn query(
         &self,
     ) -> diesel::query_builder::BoxedSqlQuery<'_, diesel::pg::Pg, diesel::query_builder::SqlQuery>
     {
+        self.bind_all(&self.binds)
+    }
+
+    /// This statement's SQL with `binds`.
+    fn bind_all<'a>(
+        &self,
+        binds: &'a [Bind],
+    ) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+    {
         let mut q = diesel::sql_query(self.sql.clone()).into_boxed();
-        for b in &self.binds {
+        for b in binds {
             q = match b {
                 Bind::I32(v) => q.bind::<Int4, _>(*v),
                 Bind::I32s(v) => q.bind::<Array<Int4>, _>(v),
