@@ -86,7 +86,7 @@ INSERT INTO cost_copy SELECT * FROM cost_chunk;
 ROLLBACK;
 ALTER TABLE cost_copy DROP CONSTRAINT IF EXISTS cost_copy_pkey;
 DROP INDEX IF EXISTS cost_i1, cost_i2, cost_i3, cost_i4, cost_i5, cost_i6;
-\echo '== main\'s four'
+\echo '== the four of main'
 ALTER TABLE cost_copy ADD CONSTRAINT cost_copy_pkey PRIMARY KEY (id);
 CREATE INDEX cost_i1 ON cost_copy (event_timestamp, id);
 CREATE INDEX cost_i2 ON cost_copy (hotel_id, event_timestamp, id);
@@ -99,7 +99,7 @@ INSERT INTO cost_copy SELECT * FROM cost_chunk;
 ROLLBACK;
 ALTER TABLE cost_copy DROP CONSTRAINT IF EXISTS cost_copy_pkey;
 DROP INDEX IF EXISTS cost_i1, cost_i2, cost_i3, cost_i4, cost_i5, cost_i6;
-\echo '== main\'s four + the three new'
+\echo '== the four of main + the three new'
 ALTER TABLE cost_copy ADD CONSTRAINT cost_copy_pkey PRIMARY KEY (id);
 CREATE INDEX cost_i1 ON cost_copy (event_timestamp, id);
 CREATE INDEX cost_i2 ON cost_copy (hotel_id, event_timestamp, id);
