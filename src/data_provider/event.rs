@@ -32,6 +32,7 @@ pub const STATUS_CANCELLATION: i16 = 2;
     ToSchema,
     diesel::Queryable,
     diesel::Selectable,
+    diesel::QueryableByName,
     diesel::Insertable,
 )]
 #[diesel(table_name = super::schema::events, check_for_backend(diesel::pg::Pg))]

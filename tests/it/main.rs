@@ -11,6 +11,7 @@ mod databases;
 mod events_api;
 mod helpers;
 mod keys;
+mod list_plans;
 mod live;
 mod loader;
 mod metrics;

@@ -6,6 +6,7 @@
 //! carries no benchmark code.
 
 mod figures;
+mod filters;
 mod freshness;
 mod latency;
 mod scale;
@@ -80,6 +81,16 @@ enum Mode {
     },
     /// Against a running service: a steady stream of events for a while, and how long a sample
     /// of them takes to show in `GET /dashboard` (p50, p99, max); prints a Markdown table.
+    /// The first page of `GET /events` for each documented filter alone and a few combinations,
+    /// on an events database already filled (scripts/filters-scratch.sh builds one).
+    Filters {
+        /// The events database to read (not modified).
+        #[arg(long)]
+        database: String,
+        /// Requests per query (the median is reported).
+        #[arg(long, default_value_t = 7)]
+        probes: usize,
+    },
     Freshness {
         /// The service.
         #[arg(long, default_value = "http://127.0.0.1:8000")]
@@ -140,6 +151,15 @@ async fn main() -> ExitCode {
             work_dir: std::env::temp_dir(),
         };
         return match scale::run(&config, &o).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Mode::Filters { database, probes }) = &cli.mode {
+        return match filters::run(database, *probes).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,0 +1,3 @@
+DROP INDEX events_cancellations_timestamp_id;
+DROP INDEX events_night_timestamp_id;
+DROP INDEX events_room_reservation_id;

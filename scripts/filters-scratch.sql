@@ -1,0 +1,69 @@
+-- A scratch copy of the Data Provider's events table at scale, for the GET /events filter
+-- measurements in BENCHMARKS.md ("GET /events filters at 10 M (issue 11)"). Shaped like
+-- `roompulse generate` / `roompulse-bench scale` exports: 10 hotels, reservations booked at
+-- random times over 2021–2024, 1–7 consecutive nights starting 0–119 days after booking, one in
+-- six cancelled 1 h–30 days later (a second row per night with status 2), ids in generation
+-- order (so the heap is in shuffled time order, as after loading multi-year exports).
+--
+--   createdb -h 127.0.0.1 -U postgres roompulse_scratch_filters
+--   for f in migrations_data_provider/*/up.sql; do
+--     psql -h 127.0.0.1 -U postgres -d roompulse_scratch_filters -v ON_ERROR_STOP=1 -f "$f"; done
+--   psql -h 127.0.0.1 -U postgres -d roompulse_scratch_filters -v ON_ERROR_STOP=1 \
+--        -v reservations=2140000 -f scripts/filters-scratch.sql
+--
+-- 2,140,000 reservations give ~10,000,000 events. The indexes are dropped for the load and built
+-- again afterwards (much faster than maintaining them row by row); the ones the migrations
+-- define are recreated as they were, whatever their number.
+\set ON_ERROR_STOP 1
+\timing on
+SELECT setseed(0.42);
+
+CREATE TEMP TABLE saved_indexes AS
+    SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def
+      FROM pg_index WHERE indrelid = 'events'::regclass AND NOT indisprimary;
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT name FROM saved_indexes LOOP
+        EXECUTE format('DROP INDEX %I', r.name);
+    END LOOP;
+END $$;
+ALTER TABLE events DROP CONSTRAINT events_pkey;
+ALTER TABLE events DISABLE TRIGGER events_notify_feed;
+TRUNCATE events;
+
+CREATE TEMP TABLE reservations AS
+SELECT r,
+       gen_random_uuid() AS reservation,
+       2600 + floor(random() * 10)::int AS hotel_id,
+       booked,
+       booked::date + floor(random() * 120)::int AS first_night,
+       1 + floor(random() * 7)::int AS nights,
+       CASE WHEN random() < 1.0 / 6 THEN booked + interval '1 hour' + random() * interval '30 days' END AS cancelled_at
+  FROM (SELECT r, timestamptz '2021-01-01 00:00:00+00' + random() * interval '4 years' AS booked
+          FROM generate_series(1, :reservations) AS r) b;
+
+INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id)
+SELECT row_number() OVER (ORDER BY r, s.status, n) + 19000000, hotel_id,
+       CASE s.status WHEN 1 THEN booked ELSE cancelled_at END,
+       s.status, reservation, first_night + n, 1
+  FROM reservations,
+       LATERAL (VALUES (1::smallint), (2::smallint)) AS s(status),
+       generate_series(0, nights - 1) AS n
+ WHERE s.status = 1 OR cancelled_at IS NOT NULL
+ ORDER BY r, s.status, n;
+
+ALTER TABLE events ENABLE TRIGGER events_notify_feed;
+ALTER TABLE events ADD PRIMARY KEY (id);
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT def FROM saved_indexes LOOP
+        EXECUTE r.def;
+    END LOOP;
+END $$;
+VACUUM ANALYZE events;
+SELECT count(*) AS events, min(event_timestamp), max(event_timestamp),
+       min(night_of_stay), max(night_of_stay),
+       round(avg((status = 2)::int), 3) AS cancelled_share
+  FROM events;
