@@ -157,7 +157,7 @@ async fn figures_match(app: &TestApp, rows: &[Row]) -> Compared {
 
 #[tokio::test]
 async fn figures_are_the_same_after_retention_and_after_loading_the_events_again() {
-    let (app, _dir, csv) = loaded_and_synced().await;
+    let (app, dir, csv) = loaded_and_synced().await;
     let mut rows: Vec<Row> = generated_rows(ROWS, SEED).collect();
     // One old event posted through the API too, with microseconds.
     let posted = json!({
@@ -187,9 +187,16 @@ async fn figures_are_the_same_after_retention_and_after_loading_the_events_again
     app.synced(total, 700).await;
     let before = figures_match(&app, &rows).await;
 
-    let report = retention::run(&app.events_db_url(), &options(synced_up_to(&app).await))
-        .await
-        .expect("retention");
+    let archive = dir.path().join("archive.csv");
+    let report = retention::run(
+        &app.events_db_url(),
+        &Options {
+            archive: Some(archive.clone()),
+            ..options(synced_up_to(&app).await)
+        },
+    )
+    .await
+    .expect("retention");
     let kept = rows.iter().filter(|r| !old(r)).count() as i64;
     assert_eq!(report.retired, (total - kept) as u64);
     assert_eq!(app.stored_count().await, kept);
@@ -199,10 +206,14 @@ async fn figures_are_the_same_after_retention_and_after_loading_the_events_again
         (before.figures, before.non_zero)
     );
 
-    // The same export through the queue again, and old events posted again.
-    load::load_events(&csv, &_dir.path().join("rejects.csv"), app.queue(), false)
-        .await
-        .expect("load again");
+    // The same export through the queue again (batches of stored and retired ids), the archive
+    // (batches of retired ids only: the workers' COPY path), and old events posted again.
+    for file in [&csv, &archive] {
+        let report = load::load_events(file, &dir.path().join("rejects.csv"), app.queue(), false)
+            .await
+            .expect("load again");
+        assert_eq!(report.rejected, 0);
+    }
     app.drained_to(kept).await;
     assert_eq!(app.queue().dead_depth().await.expect("dead"), 0);
     let r = app
