@@ -431,14 +431,16 @@ impl Archive {
         let mut buf = vec![0u8; tail as usize];
         file.seek(SeekFrom::Start(len - tail)).map_err(io)?;
         file.read_exact(&mut buf).map_err(io)?;
+        let mut end = len;
         if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
             let whole = len - tail + i as u64 + 1;
             if whole < len {
                 tracing::warn!(path = %path.display(), "the archive ended in a partial line (an interrupted run); it was dropped");
                 file.set_len(whole).map_err(io)?;
+                end = whole;
             }
         }
-        let appended = first.len() as u64 != len;
+        let appended = first.len() as u64 != end;
         Ok((
             Self {
                 path: path.to_path_buf(),
@@ -480,5 +482,80 @@ impl Archive {
             return Err(io(e));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn months_back_from_today_at_midnight_utc_clamped_to_the_month_end() {
+        let at = |s: &str| format!("{s}T00:00:00Z").parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(months_before(day("2026-12-06"), 6), Some(at("2026-06-06")));
+        assert_eq!(months_before(day("2026-12-06"), 24), Some(at("2024-12-06")));
+        assert_eq!(months_before(day("2025-03-31"), 1), Some(at("2025-02-28")));
+        assert_eq!(months_before(day("2024-03-31"), 1), Some(at("2024-02-29")));
+        assert_eq!(start_of(day("2023-01-01")), Some(at("2023-01-01")));
+    }
+
+    #[test]
+    fn the_summary_says_what_was_kept_and_why() {
+        let report = Report {
+            before: start_of(day("2023-01-01")).unwrap(),
+            guard: Guard::SyncedUpTo(StoredCursor { tx_id: 10, id: 7 }),
+            dry_run: false,
+            retired: 1,
+            kept_unsynced: 2,
+            archive: Some(PathBuf::from("old.csv")),
+            appended: true,
+            elapsed: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            report.summary(),
+            "retired 1 event with event_timestamp before 2023-01-01T00:00:00Z and counted by the \
+             dashboard (up to its sync cursor s000000000000000a0000000000000007) in 1.5 s; \
+             appended to the archive old.csv; 2 older events are kept: the dashboard has not \
+             counted them yet (run again after it has synced)"
+        );
+        let dry = Report {
+            dry_run: true,
+            guard: Guard::Ignore,
+            kept_unsynced: 0,
+            retired: 3,
+            ..report
+        };
+        assert_eq!(
+            dry.summary(),
+            "dry run: would retire 3 events with event_timestamp before 2023-01-01T00:00:00Z, \
+             counted by the dashboard or not (--unsafe-ignore-sync) in 1.5 s"
+        );
+    }
+
+    #[test]
+    fn the_archive_refuses_other_files_and_drops_a_partial_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.csv");
+        std::fs::write(&other, "a,b\n1,2\n").unwrap();
+        assert!(matches!(
+            Archive::open(&other),
+            Err(RetentionError::NotAnArchive { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "a,b\n1,2\n");
+
+        let path = dir.path().join("archive.csv");
+        let (_, appended) = Archive::open(&path).unwrap();
+        assert!(!appended);
+        let (_, appended) = Archive::open(&path).unwrap();
+        assert!(!appended, "a header alone holds no events");
+        let whole = format!("{HEADER}\r\nx,y,1,1,2022-01-01 00:00:00,1\r\n");
+        std::fs::write(&path, format!("{whole}0013e338-0158,20")).unwrap();
+        let (_, appended) = Archive::open(&path).unwrap();
+        assert!(appended);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
     }
 }
