@@ -190,6 +190,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 dry_run,
                 batch_size,
             };
+            // An events database from before retention existed gets its retired_event_ids here,
+            // as every other command migrates what it uses.
+            roompulse::db::migrate(
+                &events_db.data_provider_database_url,
+                roompulse::db::DATA_PROVIDER_MIGRATIONS,
+            )
+            .await?;
             let report = retention::run(&events_db.data_provider_database_url, &options).await?;
             println!("{}", report.summary());
         }
