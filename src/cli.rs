@@ -96,6 +96,43 @@ pub enum Command {
         #[command(flatten)]
         queue: QueueSettings,
     },
+    /// Delete events older than a date from the Data Provider, in batches, optionally
+    /// archiving them as CSV. The dashboard's figures do not change: only events it has
+    /// counted are deleted (up to its sync cursor), and their ids are kept so that loading one
+    /// again stores nothing. See README, "Retention".
+    #[command(group(clap::ArgGroup::new("cutoff").required(true).args(["older_than_months", "before"])))]
+    Retention {
+        /// Events whose event_timestamp is before midnight UTC N calendar months ago.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1200))]
+        older_than_months: Option<u32>,
+        /// Events whose event_timestamp is before this day (midnight UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        before: Option<chrono::NaiveDate>,
+        /// Also write the deleted events to FILE, in the CSV format `load-events` reads; synced
+        /// to disk before each batch's delete commits. An existing archive is appended to; any
+        /// other existing file is refused.
+        #[arg(long, value_name = "FILE")]
+        archive: Option<PathBuf>,
+        /// Count what would be deleted and kept; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete only events the dashboard has counted: those at or before this position of
+        /// the change feed (the dashboard's `sync_state.cursor`; the lowest one, when several
+        /// dashboards follow this Data Provider). Default: read from DASHBOARD_DATABASE_URL.
+        #[arg(long, value_name = "CURSOR", conflicts_with = "unsafe_ignore_sync")]
+        synced_cursor: Option<String>,
+        /// Delete old events whether the dashboard has counted them or not: those it has not
+        /// will never be in its figures.
+        #[arg(long)]
+        unsafe_ignore_sync: bool,
+        /// Events deleted per transaction.
+        #[arg(long, default_value_t = crate::data_provider::retention::DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: u32,
+        #[command(flatten)]
+        events_db: EventsDbSettings,
+        #[command(flatten)]
+        dashboard_db: DashboardDbSettings,
+    },
     /// Write a deterministic synthetic CSV export.
     GenerateEvents {
         /// Rows to write.

@@ -154,6 +154,52 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("{}", report.summary());
         }
+        Command::Retention {
+            older_than_months,
+            before,
+            archive,
+            dry_run,
+            synced_cursor,
+            unsafe_ignore_sync,
+            batch_size,
+            events_db,
+            dashboard_db,
+        } => {
+            use roompulse::data_provider::retention::{self, Guard};
+            let before = match (older_than_months, before) {
+                (Some(months), _) => {
+                    retention::months_before(chrono::Utc::now().date_naive(), months)
+                }
+                (None, Some(day)) => retention::start_of(day),
+                (None, None) => None,
+            }
+            .ok_or("give --older-than-months N or --before YYYY-MM-DD (a day from year 1 on)")?;
+            let guard = if unsafe_ignore_sync {
+                Guard::Ignore
+            } else if let Some(cursor) = synced_cursor {
+                Guard::SyncedUpTo(retention::parse_cursor(&cursor)?)
+            } else {
+                Guard::SyncedUpTo(
+                    retention::dashboard_cursor(&dashboard_db.dashboard_database_url).await?,
+                )
+            };
+            let options = retention::Options {
+                before,
+                guard,
+                archive,
+                dry_run,
+                batch_size,
+            };
+            // An events database from before retention existed gets its retired_event_ids here,
+            // as every other command migrates what it uses.
+            roompulse::db::migrate(
+                &events_db.data_provider_database_url,
+                roompulse::db::DATA_PROVIDER_MIGRATIONS,
+            )
+            .await?;
+            let report = retention::run(&events_db.data_provider_database_url, &options).await?;
+            println!("{}", report.summary());
+        }
         Command::GenerateEvents {
             rows,
             hotels,

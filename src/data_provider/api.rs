@@ -64,7 +64,9 @@ pub struct EventBody {
 /// Stores one event.
 ///
 /// Idempotent by `id`: posting the same event again answers 200 with the stored event; a
-/// different event under a stored id answers 409 and changes nothing.
+/// different event under a stored id answers 409 and changes nothing. An id whose event was
+/// deleted by `roompulse retention` is still known: posting it answers 200 and stores nothing
+/// (the dashboard has counted that event already).
 #[utoipa::path(
     post,
     path = "/events",
@@ -73,7 +75,7 @@ pub struct EventBody {
     request_body(content = EventBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored", body = Event),
-        (status = 200, description = "This exact event was already stored under this id; nothing changed", body = Event),
+        (status = 200, description = "This exact event was already stored under this id; nothing changed. Also the answer for an id whose event `roompulse retention` has deleted: nothing is stored again (the dashboard has counted it), and the body is the event as posted, whose content could not be compared (retention keeps only the ids)", body = Event),
         (status = 400, description = "The body is not a JSON object", body = ErrorBody),
         (status = 401, description = "The service has API keys (or INGEST_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
@@ -109,7 +111,9 @@ pub async fn create_event(
             event_posted(true);
             (StatusCode::CREATED, Json(event)).into_response()
         }
-        Stored::Replayed(event) => {
+        // A replay as far as the client can tell: the id was stored, nothing changes, and a
+        // client retrying the post stops (see the 200 in the OpenAPI annotations).
+        Stored::Replayed(event) | Stored::Retired(event) => {
             event_posted(false);
             (StatusCode::OK, Json(event)).into_response()
         }

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod load;
 pub mod queue;
 pub mod redis_pool;
+pub mod retention;
 pub mod schema;
 pub mod store;
 pub mod worker;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, SmallInt, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, SmallInt, Timestamptz};
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -66,6 +66,10 @@ pub enum Stored {
     Conflict {
         stored: Event,
     },
+    /// The id was stored and has since been deleted by `roompulse retention`, which keeps only
+    /// the ids: nothing is stored (the dashboard has counted it already), and the content
+    /// cannot be compared. Holds the event as posted.
+    Retired(Event),
     /// An id in the service's own range that the service never assigned.
     UnassignedId,
 }
@@ -87,12 +91,30 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
     let inserted = if id >= super::event::ASSIGNED_ID_FLOOR {
         0 // only a replay of an event the service stored itself can carry such an id
     } else {
-        diesel::insert_into(events::table)
-            .values(&event)
-            .on_conflict(events::id)
-            .do_nothing()
-            .execute(&mut conn)
-            .await?
+        // A retired id is skipped like a stored one. The check on the events table (migration
+        // `retired_event_ids`) still refuses it when a retention run retired it after this
+        // statement's snapshot was taken.
+        let inserted = diesel::sql_query(
+            "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE NOT EXISTS (SELECT 1 FROM retired_event_ids WHERE id = $1) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind::<BigInt, _>(event.id)
+        .bind::<Int4, _>(event.hotel_id)
+        .bind::<Timestamptz, _>(event.event_timestamp)
+        .bind::<SmallInt, _>(event.status)
+        .bind::<diesel::sql_types::Uuid, _>(event.room_reservation_id)
+        .bind::<Date, _>(event.night_of_stay)
+        .execute(&mut conn)
+        .await;
+        match inserted {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => return Ok(Stored::Retired(event)),
+            other => other?,
+        }
     };
     if inserted == 1 {
         return Ok(Stored::Created(event));
@@ -106,8 +128,20 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
     Ok(match stored {
         Some(stored) if stored == event => Stored::Replayed(stored),
         Some(stored) => Stored::Conflict { stored },
+        None if is_retired(&mut conn, id).await? => Stored::Retired(event),
         None => Stored::UnassignedId,
     })
+}
+
+/// Whether `roompulse retention` has deleted the event stored under `id`.
+pub async fn is_retired(conn: &mut AsyncPgConnection, id: i64) -> Result<bool, StoreError> {
+    Ok(diesel::select(
+        sql::<Bool>("EXISTS (SELECT 1 FROM retired_event_ids WHERE id = ")
+            .bind::<BigInt, _>(id)
+            .sql(")"),
+    )
+    .get_result(conn)
+    .await?)
 }
 
 /// What `insert_batch` did.
@@ -121,8 +155,30 @@ pub struct Inserted {
 }
 
 /// Stores `batch` in one transaction, dropping events whose id is already stored with the same
-/// content.
+/// content, and events whose id `roompulse retention` retired (counted as already stored: the
+/// dashboard has counted them).
 pub async fn insert_batch(
+    conn: &mut AsyncPgConnection,
+    batch: &[Event],
+) -> Result<Inserted, StoreError> {
+    // The statement skips retired ids; the check on the events table refuses one only when a
+    // retention run retired it after the statement's snapshot. Again, the statement sees it.
+    let mut attempts = 0;
+    loop {
+        match insert_batch_once(conn, batch).await {
+            Err(StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            ))) if attempts < 3 => {
+                attempts += 1;
+                tracing::debug!(error = info.message(), "a retention run retired an id of the batch meanwhile; inserting the batch again");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn insert_batch_once(
     conn: &mut AsyncPgConnection,
     batch: &[Event],
 ) -> Result<Inserted, StoreError> {
@@ -144,7 +200,10 @@ pub async fn insert_batch(
                     .bind(diesel::sql_query(
                         "WITH p AS (SELECT roompulse_feed_position() AS tx_id) \
                          INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) \
-                         SELECT u.*, p.tx_id FROM unnest($1, $2, $3, $4, $5, $6) AS u, p \
+                         SELECT u.*, p.tx_id \
+                         FROM unnest($1, $2, $3, $4, $5, $6) \
+                              AS u(id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay), p \
+                         WHERE NOT EXISTS (SELECT 1 FROM retired_event_ids r WHERE r.id = u.id) \
                          ON CONFLICT (id) DO NOTHING",
                     ))
                     .execute(conn)
@@ -210,7 +269,8 @@ impl CopyConnection {
     }
 
     /// Stores all of `batch` in one transaction, or nothing: returns `Ok(false)` when an id is
-    /// already stored (or repeats within the batch), for `insert_batch` to sort out.
+    /// already stored, repeats within the batch, or was retired (the check on the events table
+    /// raises the same error), for `insert_batch` to sort out.
     pub async fn copy_batch(&mut self, batch: &[Event]) -> Result<bool, StoreError> {
         use tokio_postgres::error::SqlState;
 

@@ -17,6 +17,7 @@ mod loader;
 mod metrics;
 mod pace;
 mod read_replicas;
+mod retention;
 mod security;
 mod structure;
 mod swagger;

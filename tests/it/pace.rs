@@ -109,9 +109,9 @@ fn shuffle(rows: &mut [Row], seed: u64) {
 
 /// Counts of the figures compared, so that a test cannot pass on zeros alone.
 #[derive(Default, Debug)]
-struct Compared {
-    figures: u64,
-    non_zero: u64,
+pub(crate) struct Compared {
+    pub(crate) figures: u64,
+    pub(crate) non_zero: u64,
 }
 
 impl Compared {
@@ -122,7 +122,7 @@ impl Compared {
     }
 }
 
-async fn check_pace(
+pub(crate) async fn check_pace(
     app: &TestApp,
     oracle: &PaceOracle,
     hotel: i32,

@@ -1,0 +1,558 @@
+//! `roompulse retention`: old events deleted in batches, the dashboard's figures unchanged
+//! (checked against the brute-force oracle before, after, and after the same events are loaded
+//! again through the queue and the API), the archive read back by the loader, the guard on the
+//! dashboard's sync cursor, and retired ids refused on every insert path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use roompulse::data_provider::event::Event;
+use roompulse::data_provider::feed::StoredCursor;
+use roompulse::data_provider::generate::Row;
+use roompulse::data_provider::retention::{self, Guard, Options, RetentionError};
+use roompulse::data_provider::{load, store};
+use serde_json::{json, Value};
+
+use crate::common::fixtures::generated_rows;
+use crate::common::oracle::{assert_api_matches, counted, fold, PaceOracle};
+use crate::helpers::{generated_csv, temp_dir, TestApp};
+use crate::pace::{check_pace, Compared};
+
+const ROWS: u64 = 3000;
+const SEED: u64 = 23;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().expect("a date")
+}
+
+/// The generated events span 2022–2023: this cutoff splits them.
+fn cutoff() -> DateTime<Utc> {
+    retention::start_of(d("2023-01-01")).expect("midnight")
+}
+
+fn options(guard: Guard) -> Options {
+    Options {
+        before: cutoff(),
+        guard,
+        archive: None,
+        dry_run: false,
+        // Small batches: the run takes several, and its keyset walk must not skip or repeat.
+        batch_size: 250,
+    }
+}
+
+/// The app with the generated export loaded through the queue, drained and synced.
+async fn loaded_and_synced() -> (TestApp, tempfile::TempDir, std::path::PathBuf) {
+    let app = TestApp::spawn_with_workers(2).await;
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), ROWS, SEED);
+    let report = load::load_events(&csv, &dir.path().join("rejects.csv"), app.queue(), false)
+        .await
+        .expect("load");
+    assert_eq!((report.queued, report.rejected), (ROWS, 0));
+    app.drained_to(ROWS as i64).await;
+    app.synced(ROWS as i64, 700).await;
+    (app, dir, csv)
+}
+
+/// The dashboard's sync cursor, as `roompulse retention` reads it by default.
+async fn synced_up_to(app: &TestApp) -> Guard {
+    Guard::SyncedUpTo(
+        retention::dashboard_cursor(&app.dashboard_db_url())
+            .await
+            .expect("the dashboard's cursor"),
+    )
+}
+
+async fn ids(app: &TestApp, table: &str) -> BTreeSet<i64> {
+    app.events_db_client()
+        .await
+        .query(&format!("SELECT id FROM {table}"), &[])
+        .await
+        .expect("ids")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn old(row: &Row) -> bool {
+    row.event_timestamp < cutoff()
+}
+
+#[tokio::test]
+async fn retention_deletes_exactly_the_old_events_and_keeps_their_ids() {
+    let (app, _dir, _csv) = loaded_and_synced().await;
+    let rows: Vec<Row> = generated_rows(ROWS, SEED).collect();
+    let want_gone: BTreeSet<i64> = rows.iter().filter(|r| old(r)).map(|r| r.id).collect();
+    let want_kept: BTreeSet<i64> = rows.iter().filter(|r| !old(r)).map(|r| r.id).collect();
+    assert!(want_gone.len() > 1000 && want_kept.len() > 1000);
+
+    let guard = synced_up_to(&app).await;
+    let dry = retention::run(
+        &app.events_db_url(),
+        &Options {
+            dry_run: true,
+            ..options(guard)
+        },
+    )
+    .await
+    .expect("dry run");
+    assert_eq!(
+        (dry.retired, dry.kept_unsynced),
+        (want_gone.len() as u64, 0)
+    );
+    assert_eq!(
+        app.stored_count().await,
+        ROWS as i64,
+        "a dry run deletes nothing"
+    );
+
+    let report = retention::run(&app.events_db_url(), &options(guard))
+        .await
+        .expect("retention");
+    assert_eq!(
+        report.retired,
+        want_gone.len() as u64,
+        "{}",
+        report.summary()
+    );
+    assert_eq!(ids(&app, "events").await, want_kept);
+    assert_eq!(ids(&app, "retired_event_ids").await, want_gone);
+    // A second run finds nothing more to do.
+    let again = retention::run(&app.events_db_url(), &options(guard))
+        .await
+        .expect("retention again");
+    assert_eq!(again.retired, 0);
+    assert_eq!(ids(&app, "events").await, want_kept);
+    app.stop().await;
+}
+
+/// `GET /dashboard` and `GET /dashboard/pace` for every hotel against the oracle.
+async fn figures_match(app: &TestApp, rows: &[Row]) -> Compared {
+    let days = fold(rows.iter().cloned().map(counted));
+    assert_api_matches(&app.client, &app.base_url, &days).await;
+    let oracle = PaceOracle::new(rows.iter().cloned().map(counted));
+    let mut seen = Compared::default();
+    for hotel in oracle.hotels() {
+        for (span, windows) in [
+            (
+                (d("2022-01-01"), d("2024-01-01"), d("2023-06-15")),
+                &[1, 7, 30][..],
+            ),
+            (
+                (d("2022-03-01"), d("2022-12-31"), d("2022-08-01")),
+                &[365, 2][..],
+            ),
+            (
+                (d("2022-06-01"), d("2024-03-01"), d("2026-01-01")),
+                &[90][..],
+            ),
+        ] {
+            check_pace(app, &oracle, hotel, span, windows, &mut seen).await;
+        }
+    }
+    assert!(seen.non_zero > 1000, "{seen:?}");
+    seen
+}
+
+#[tokio::test]
+async fn figures_are_the_same_after_retention_and_after_loading_the_events_again() {
+    let (app, dir, csv) = loaded_and_synced().await;
+    let mut rows: Vec<Row> = generated_rows(ROWS, SEED).collect();
+    // One old event posted through the API too, with microseconds.
+    let posted = json!({
+        "id": 77_000_001, "hotel_id": 3, "event_timestamp": "2022-05-01T10:11:12.345678Z",
+        "status": 1, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
+        "night_of_stay": "2022-05-03",
+    });
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&posted)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+    rows.push(Row {
+        room_reservation_id: "0013e338-0158-4d5c-8698-aebe00cba360"
+            .parse()
+            .expect("uuid"),
+        night_of_stay: d("2022-05-03"),
+        id: 77_000_001,
+        status: 1,
+        event_timestamp: "2022-05-01T10:11:12.345678Z".parse().expect("ts"),
+        hotel_id: 3,
+    });
+    let total = rows.len() as i64;
+    app.synced(total, 700).await;
+    let before = figures_match(&app, &rows).await;
+
+    let archive = dir.path().join("archive.csv");
+    let report = retention::run(
+        &app.events_db_url(),
+        &Options {
+            archive: Some(archive.clone()),
+            ..options(synced_up_to(&app).await)
+        },
+    )
+    .await
+    .expect("retention");
+    let kept = rows.iter().filter(|r| !old(r)).count() as i64;
+    assert_eq!(report.retired, (total - kept) as u64);
+    assert_eq!(app.stored_count().await, kept);
+    let after = figures_match(&app, &rows).await;
+    assert_eq!(
+        (after.figures, after.non_zero),
+        (before.figures, before.non_zero)
+    );
+
+    // The same export through the queue again (batches of stored and retired ids), the archive
+    // (batches of retired ids only: the workers' COPY path), and old events posted again.
+    for file in [&csv, &archive] {
+        let report = load::load_events(file, &dir.path().join("rejects.csv"), app.queue(), false)
+            .await
+            .expect("load again");
+        assert_eq!(report.rejected, 0);
+    }
+    app.drained_to(kept).await;
+    assert_eq!(app.queue().dead_depth().await.expect("dead"), 0);
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&posted)
+        .send()
+        .await
+        .expect("POST again");
+    assert_eq!(r.status(), 200, "a retired id answers as a replay");
+    let body: Value = r.json().await.expect("the event");
+    assert_eq!(body["id"], 77_000_001);
+    let first_old = rows.iter().find(|r| old(r)).expect("an old row");
+    let again = json!({
+        "id": first_old.id, "hotel_id": first_old.hotel_id,
+        "event_timestamp": first_old.event_timestamp.to_rfc3339(), "status": first_old.status,
+        "room_reservation_id": first_old.room_reservation_id.to_string(),
+        "night_of_stay": first_old.night_of_stay.to_string(),
+    });
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&again)
+        .send()
+        .await
+        .expect("POST again");
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.stored_count().await, kept);
+    // A pass after the loads counts nothing (`synced` fails on a count above `total`).
+    app.synced(total, 700).await;
+    figures_match(&app, &rows).await;
+    app.stop().await;
+}
+
+async fn stored_events(app: &TestApp) -> BTreeMap<i64, Event> {
+    let client = app.events_db_client().await;
+    client
+        .query(
+            "SELECT id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay FROM events",
+            &[],
+        )
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| {
+            let e = Event {
+                id: r.get(0),
+                hotel_id: r.get(1),
+                event_timestamp: r.get(2),
+                status: r.get(3),
+                room_reservation_id: r.get(4),
+                night_of_stay: r.get(5),
+            };
+            (e.id, e)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_archive_loads_back_through_the_loader_and_a_rerun_appends() {
+    let (app, dir, _csv) = loaded_and_synced().await;
+    // Microseconds, which the export's format does not carry, survive too.
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&json!({
+            "id": 77_000_002, "hotel_id": 2, "event_timestamp": "2022-02-01T23:59:59.000001+02:00",
+            "status": 2, "room_reservation_id": "0013E338-0158-4D5C-8698-AEBE00CBA360",
+            "night_of_stay": "2022-02-01",
+        }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+    app.synced(ROWS as i64 + 1, 700).await;
+    let everything = stored_events(&app).await;
+
+    let archive = dir.path().join("archive.csv");
+    std::fs::write(dir.path().join("other.csv"), "id,name\r\n1,x\r\n").expect("write");
+    let guard = synced_up_to(&app).await;
+    let refused = retention::run(
+        &app.events_db_url(),
+        &Options {
+            archive: Some(dir.path().join("other.csv")),
+            ..options(guard)
+        },
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(RetentionError::NotAnArchive { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(app.stored_count().await, ROWS as i64 + 1, "nothing deleted");
+
+    // Two runs into one archive: up to mid-2022, then up to 2023.
+    let first = retention::run(
+        &app.events_db_url(),
+        &Options {
+            before: retention::start_of(d("2022-07-01")).expect("midnight"),
+            archive: Some(archive.clone()),
+            ..options(guard)
+        },
+    )
+    .await
+    .expect("first run");
+    assert!(!first.appended && first.retired > 100);
+    let second = retention::run(
+        &app.events_db_url(),
+        &Options {
+            archive: Some(archive.clone()),
+            ..options(guard)
+        },
+    )
+    .await
+    .expect("second run");
+    assert!(second.appended && second.retired > 100);
+    let text = std::fs::read_to_string(&archive).expect("the archive");
+    assert_eq!(
+        text.matches("room_reservation_id,night_of_stay").count(),
+        1,
+        "one header"
+    );
+    let retired: BTreeMap<i64, Event> = everything
+        .into_iter()
+        .filter(|(_, e)| e.event_timestamp < cutoff())
+        .collect();
+    assert_eq!(first.retired + second.retired, retired.len() as u64);
+    assert!(retired.contains_key(&77_000_002));
+
+    // Loaded elsewhere, the archive gives back exactly the deleted events.
+    let elsewhere = TestApp::spawn_with_workers(1).await;
+    let report = load::load_events(
+        &archive,
+        &dir.path().join("archive.rejects.csv"),
+        elsewhere.queue(),
+        false,
+    )
+    .await
+    .expect("load the archive");
+    assert_eq!((report.queued, report.rejected), (retired.len() as u64, 0));
+    elsewhere.drained_to(retired.len() as i64).await;
+    assert_eq!(stored_events(&elsewhere).await, retired);
+    elsewhere.stop().await;
+    app.stop().await;
+}
+
+async fn post_old(app: &TestApp, id: i64) {
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&json!({
+            "id": id, "hotel_id": 1, "event_timestamp": "2022-03-03T03:03:03Z", "status": 1,
+            "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
+            "night_of_stay": "2022-03-04",
+        }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn the_guard_keeps_old_events_the_dashboard_has_not_counted() {
+    let app = TestApp::spawn().await;
+    // Nothing counted yet: nothing may go.
+    let none = retention::dashboard_cursor(&app.dashboard_db_url()).await;
+    assert!(
+        matches!(none, Err(RetentionError::NothingSynced)),
+        "{none:?}"
+    );
+
+    for id in 1..=5 {
+        post_old(&app, id).await;
+    }
+    app.synced(5, 100).await;
+    let guard = synced_up_to(&app).await;
+    // Stored after the dashboard's last pass, with old timestamps.
+    for id in 6..=8 {
+        post_old(&app, id).await;
+    }
+    let dry = retention::run(
+        &app.events_db_url(),
+        &Options {
+            dry_run: true,
+            ..options(guard)
+        },
+    )
+    .await
+    .expect("dry run");
+    assert_eq!((dry.retired, dry.kept_unsynced), (5, 3));
+    let report = retention::run(&app.events_db_url(), &options(guard))
+        .await
+        .expect("retention");
+    assert_eq!((report.retired, report.kept_unsynced), (5, 3));
+    assert!(
+        report.summary().contains("3 older events are kept"),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(ids(&app, "events").await, (6..=8).collect());
+
+    // Once counted, they go too; and the figures never lost them.
+    app.synced(8, 100).await;
+    let report = retention::run(&app.events_db_url(), &options(synced_up_to(&app).await))
+        .await
+        .expect("retention");
+    assert_eq!((report.retired, report.kept_unsynced), (3, 0));
+    let days: Vec<Value> = app
+        .get_json("/dashboard?hotel_id=1&period=month&year=2022&basis=event")
+        .await;
+    assert_eq!(days[2]["bookings"], 8);
+
+    // A cursor past this Data Provider's feed is another's: refused before anything is done.
+    let Guard::SyncedUpTo(StoredCursor { tx_id, .. }) = guard else {
+        panic!("a cursor")
+    };
+    let foreign = StoredCursor {
+        tx_id: tx_id + 1_000_000_000,
+        id: 1,
+    };
+    let refused = retention::run(&app.events_db_url(), &options(Guard::SyncedUpTo(foreign))).await;
+    assert!(
+        matches!(refused, Err(RetentionError::CursorBeyondFeed { .. })),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        retention::parse_cursor("not-a-cursor"),
+        Err(RetentionError::BadCursor(_))
+    ));
+    app.stop().await;
+}
+
+fn event(id: i64) -> Event {
+    Event {
+        id,
+        hotel_id: 4,
+        event_timestamp: "2022-04-04T04:04:04Z".parse().expect("ts"),
+        status: 1,
+        room_reservation_id: uuid::Uuid::from_u128(id as u128),
+        night_of_stay: d("2022-04-05"),
+    }
+}
+
+#[tokio::test]
+async fn a_retired_id_in_a_batch_is_not_stored_again_and_the_new_ones_are() {
+    let app = TestApp::spawn_with_workers(1).await;
+    let url = app.events_db_url();
+    let mut copy = store::CopyConnection::new(&url);
+    assert!(copy.copy_batch(&[event(1), event(2)]).await.expect("copy"));
+    retention::run(&url, &options(Guard::Ignore))
+        .await
+        .expect("retention");
+    assert!(ids(&app, "events").await.is_empty());
+
+    // The COPY fast path refuses the batch as a whole, as for an id still stored…
+    let mixed = [event(3), event(1), event(4)];
+    assert!(!copy.copy_batch(&mixed).await.expect("copy"));
+    assert!(ids(&app, "events").await.is_empty());
+    // …and the careful path stores the new ones only.
+    let mut conn = store::connection(app.events_db()).await.expect("conn");
+    let inserted = store::insert_batch(&mut conn, &mixed)
+        .await
+        .expect("insert");
+    assert_eq!(
+        inserted,
+        store::Inserted {
+            rows: 2,
+            conflicts: vec![]
+        }
+    );
+    assert_eq!(ids(&app, "events").await, BTreeSet::from([3, 4]));
+
+    // Through the queue, as the workers do it: one batch of new and retired ids.
+    let messages: Vec<String> = [event(5), event(2), event(6)]
+        .iter()
+        .map(|e| {
+            let mut out = Vec::new();
+            roompulse::data_provider::event::write_json(e, &mut out);
+            String::from_utf8(out).expect("utf-8")
+        })
+        .collect();
+    let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+    app.queue().push(&messages).await.expect("push");
+    app.drained_to(4).await;
+    assert_eq!(app.queue().dead_depth().await.expect("dead"), 0);
+    assert_eq!(ids(&app, "events").await, BTreeSet::from([3, 4, 5, 6]));
+
+    // Any other writer too: psql's plain INSERT is refused by the table itself.
+    let refused = app
+        .events_db_client()
+        .await
+        .execute(
+            "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
+             VALUES (2, 1, now(), 1, gen_random_uuid(), '2024-01-01')",
+            &[],
+        )
+        .await
+        .expect_err("a retired id");
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+    app.stop().await;
+}
+
+/// With the newest-stored events retired, a copy of the database on another server (whose
+/// transaction counter may be lower) still starts its feed positions after them: otherwise new
+/// events would land behind the dashboard's cursor, never to be seen.
+#[tokio::test]
+async fn feed_positions_after_a_move_stay_after_retired_events() {
+    let app = TestApp::spawn().await;
+    let client = app.events_db_client().await;
+    let far: i64 = client
+        .query_one("SELECT roompulse_feed_position() + 1000000000", &[])
+        .await
+        .expect("position")
+        .get(0);
+    client
+        .execute(
+            "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) \
+             VALUES (9, 1, '2022-01-01', 1, gen_random_uuid(), '2022-01-02', $1)",
+            &[&far],
+        )
+        .await
+        .expect("insert");
+    let report = retention::run(&app.events_db_url(), &options(Guard::Ignore))
+        .await
+        .expect("retention");
+    assert_eq!(report.retired, 1);
+    // What a restore on another server amounts to: no epoch for this (server, database) yet.
+    client
+        .batch_execute("DELETE FROM feed_epochs")
+        .await
+        .expect("forget the epoch");
+    let next: i64 = client
+        .query_one("SELECT roompulse_feed_position()", &[])
+        .await
+        .expect("position")
+        .get(0);
+    assert!(next > far, "{next} must be after the retired {far}");
+    app.stop().await;
+}
