@@ -134,6 +134,31 @@ pub fn rows_shaped(opts: &GenerateOptions, shape: Shape) -> impl Iterator<Item =
     })
 }
 
+/// One row of the export format (`HEADER`'s columns, CRLF): the generator's rows and
+/// retention's archive, which `load-events` reads back. Fractions of a second only when there
+/// are any (`%.f` writes nothing for whole seconds).
+#[allow(clippy::too_many_arguments)]
+pub fn write_row(
+    out: &mut impl Write,
+    room_reservation_id: uuid::Uuid,
+    night_of_stay: chrono::NaiveDate,
+    id: i64,
+    status: i16,
+    event_timestamp: chrono::DateTime<chrono::Utc>,
+    hotel_id: i32,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{},{},{},{},{},{}\r\n",
+        room_reservation_id.as_hyphenated(),
+        night_of_stay.format("%Y-%m-%d"),
+        id,
+        status,
+        event_timestamp.format("%Y-%m-%d %H:%M:%S%.f"),
+        hotel_id
+    )
+}
+
 /// Writes the CSV export: header, rows, trailing blank lines, all CRLF.
 pub fn write_csv(opts: &GenerateOptions, out: impl Write) -> io::Result<()> {
     write_csv_shaped(opts, Shape::default(), out)
@@ -144,15 +169,14 @@ pub fn write_csv_shaped(opts: &GenerateOptions, shape: Shape, out: impl Write) -
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
     write!(out, "{HEADER}\r\n")?;
     for r in rows_shaped(opts, shape) {
-        write!(
-            out,
-            "{},{},{},{},{},{}\r\n",
-            r.room_reservation_id.as_hyphenated(),
-            r.night_of_stay.format("%Y-%m-%d"),
+        write_row(
+            &mut out,
+            r.room_reservation_id,
+            r.night_of_stay,
             r.id,
             r.status,
-            r.event_timestamp.format("%Y-%m-%d %H:%M:%S"),
-            r.hotel_id
+            r.event_timestamp,
+            r.hotel_id,
         )?;
     }
     for _ in 0..opts.trailing_blank_lines {

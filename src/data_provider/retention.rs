@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::event::Event;
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
-use super::generate::HEADER;
+use super::generate::{write_row, HEADER};
 use super::store::pg_error;
 
 pub const DEFAULT_BATCH: u32 = 10_000;
@@ -458,23 +458,22 @@ impl Archive {
             source,
         };
         let start = self.file.metadata().map_err(io)?.len();
-        let mut text = String::with_capacity(events.len() * 110);
+        let mut text = Vec::with_capacity(events.len() * 110);
         for e in events {
-            use std::fmt::Write as _;
-            let _ = write!(
-                text,
-                "{},{},{},{},{},{}\r\n",
-                e.room_reservation_id.as_hyphenated(),
-                e.night_of_stay.format("%Y-%m-%d"),
+            write_row(
+                &mut text,
+                e.room_reservation_id,
+                e.night_of_stay,
                 e.id,
                 e.status,
-                e.event_timestamp.format("%Y-%m-%d %H:%M:%S%.f"),
-                e.hotel_id
-            );
+                e.event_timestamp,
+                e.hotel_id,
+            )
+            .map_err(io)?;
         }
         let written = self
             .file
-            .write_all(text.as_bytes())
+            .write_all(&text)
             .and_then(|()| self.file.flush())
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
