@@ -46,9 +46,10 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    /// `stored`: what the id already holds, as the API shows it.
-    #[error("id {id} is already stored with different content")]
-    Conflict { id: i64, stored: serde_json::Value },
+    /// The id is taken. `stored`: what it holds, only for a caller that may read that event;
+    /// the message never echoes the id, so that a body says nothing of another hotel's event.
+    #[error("this id is already stored with different content; nothing was stored")]
+    Conflict { stored: Option<serde_json::Value> },
     /// No valid key or token (401).
     #[error("{0}")]
     Unauthorized(String),
@@ -186,7 +187,7 @@ pub struct ErrorBody {
     /// Every invalid field, for a body with several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<FieldError>>,
-    /// The event already stored under the id, for a 409.
+    /// The event already stored under the id, for a 409, when the caller may read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub stored: Option<serde_json::Value>,
@@ -227,7 +228,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict { stored, .. } => {
                 body.field = Some("id".into());
-                body.stored = Some(stored);
+                body.stored = stored;
                 StatusCode::CONFLICT
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,

@@ -117,6 +117,7 @@ pub fn app_state(
     )?;
     // Half the requests the service serves at once may be held: the others still get through.
     let feed_wait = Arc::new(FeedWait::new(
+        events_db.clone(),
         &cfg.data_provider_database_url,
         (cfg.max_concurrent_requests / 2) as usize,
         Duration::from_secs(cfg.request_timeout_secs),

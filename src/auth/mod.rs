@@ -129,6 +129,7 @@ impl Auth {
                 Found::Valid(entry) if entry.allows(scope) => {
                     self.keys.used(id);
                     Ok(Caller {
+                        reads: entry.allows(Scope::Read),
                         hotels: entry.hotels,
                     })
                 }
@@ -181,17 +182,29 @@ impl Auth {
 pub struct Caller {
     /// `None`: every hotel.
     hotels: Option<Arc<HashSet<i32>>>,
+    /// Whether it may read its hotels' events (a write-only key may not: what a write answers
+    /// must not show it a stored event).
+    reads: bool,
 }
 
 impl Caller {
     pub fn every_hotel() -> Self {
-        Caller { hotels: None }
+        Caller {
+            hotels: None,
+            reads: true,
+        }
     }
 
     pub fn only(hotels: impl IntoIterator<Item = i32>) -> Self {
         Caller {
             hotels: Some(Arc::new(hotels.into_iter().collect())),
+            reads: true,
         }
+    }
+
+    /// Whether the caller may read events of `hotel`.
+    pub fn reads(&self, hotel: i32) -> bool {
+        self.reads && self.allows(hotel)
     }
 
     pub fn allows(&self, hotel: i32) -> bool {

@@ -18,7 +18,7 @@ use super::event::{
     IdRule, Scalar,
 };
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
-use super::feed_wait::MAX_WAIT_SECS;
+use super::feed_wait::{Interest, MAX_WAIT_SECS};
 use super::store::{self, EventFilter, ListCursor, Stored};
 use super::ApiState;
 use crate::auth::Caller;
@@ -79,7 +79,7 @@ pub struct EventBody {
         (status = 400, description = "The body is not a JSON object", body = ErrorBody),
         (status = 401, description = "The service has API keys (or INGEST_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
-        (status = 409, description = "The id is stored with different content", body = ErrorBody),
+        (status = 409, description = "The id is already taken by an event with different content (ids are one space for every hotel); nothing is stored. `stored` shows that event only to a key that may read it (the `read` scope and that event's hotel); anyone else learns only that the id is taken, the same answer whichever hotel holds it", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
@@ -117,11 +117,15 @@ pub async fn create_event(
             event_posted(false);
             (StatusCode::OK, Json(event)).into_response()
         }
+        // Ids are one space for every hotel: the 409 says the id is taken, and shows what it
+        // holds only to a caller that may read that event. Whether the id is taken by another
+        // hotel or by the caller's own event is not said (nor echoed) to anyone else.
         Stored::Conflict { stored } => {
-            return Err(ApiError::Conflict {
-                id: stored.id,
-                stored: serde_json::to_value(&stored).unwrap_or_default(),
-            })
+            let shown = caller
+                .reads(stored.hotel_id)
+                .then(|| serde_json::to_value(&stored).ok())
+                .flatten();
+            return Err(ApiError::Conflict { stored: shown });
         }
         Stored::UnassignedId => {
             return Err(ApiError::Invalid(vec![super::event::FieldError::new(
@@ -199,13 +203,18 @@ pub struct ListParams {
     /// it never returns an event behind a cursor already issued, including events that are
     /// stored later with an old `event_timestamp`. Events of a batch still being stored are
     /// held back until it commits, and the response always carries a `next` link, to poll
-    /// for events stored later (an empty page's link repeats the cursor it was asked with).
+    /// for events stored later. With filters (or a per-hotel key), one request looks at most
+    /// at the next 10,000 events of the feed: a page may then hold fewer events than `limit`,
+    /// or none, before the end of the feed; its `next` link moves past the events looked at
+    /// (so that following it never walks them again), and never names an event the caller
+    /// was not given.
     #[param(inline)]
     #[serde(default, deserialize_with = "order")]
     order: Option<OrderParam>,
-    /// With `order=stored` only: seconds (1 to 30) to hold an empty page until events after the
-    /// cursor are stored, then answer at once with them (a long poll). When none come within
-    /// the wait, the empty page is answered as without it. A page that has events is answered
+    /// With `order=stored` only: seconds (1 to 30) to hold an empty page at the end of the feed
+    /// until matching events after the cursor are stored, then answer at once with them (a long
+    /// poll). When none come within the wait, the empty page is answered as without it. A page
+    /// that has events, or that did not reach the end of the feed (see `order`), is answered
     /// at once, as without `wait`. The wait ends early (with the empty page) when the service
     /// shuts down, and never runs past the service's request timeout.
     #[param(minimum = 1, maximum = 30, value_type = Option<u64>)]
@@ -360,19 +369,20 @@ async fn list_stored(
     q: &ListQuery,
     after: StoredCursor,
 ) -> Result<Response, ApiError> {
-    let look = || feed::page(&state.events_db, &q.filter, after, q.limit);
-    let rows = match q.wait {
-        None => look().await?,
-        Some(wait) => state.feed_wait.hold(wait, look).await?,
+    let look = |after| feed::page(&state.events_db, &q.filter, after, q.limit);
+    let page = match q.wait {
+        None => look(after).await?,
+        Some(wait) => {
+            let interest = match (q.filter.hotel_id, &q.filter.hotels) {
+                (Some(hotel), _) => Interest::Hotels(vec![hotel]),
+                (None, Some(hotels)) => Interest::Hotels(hotels.clone()),
+                (None, None) => Interest::Every,
+            };
+            state.feed_wait.hold(wait, &interest, after, look).await?
+        }
     };
-    let next = rows
-        .last()
-        .map(|(event, tx_id)| StoredCursor {
-            tx_id: *tx_id,
-            id: event.id,
-        })
-        .unwrap_or(after);
-    let events: Vec<Event> = rows.into_iter().map(|(event, _)| event).collect();
+    let next = page.next;
+    let events: Vec<Event> = page.rows.into_iter().map(|(event, _)| event).collect();
     let mut response = Json(events).into_response();
     let link = next_link(path, query, &encode_stored_cursor(&next));
     if let Ok(value) = header::HeaderValue::from_str(&link) {

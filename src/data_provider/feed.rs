@@ -7,15 +7,15 @@
 //! dump and restore. A page stops below the oldest transaction still running, where no row can
 //! appear any more.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use super::event::Event;
 use super::schema::events;
-use super::store::{connection, filtered, EventFilter, StoreError};
+use super::store::{connection, Bind, EventFilter, Statement, StoreError, EVENT_COLUMNS};
 use crate::db::PgPool;
 
 /// Position in the `(tx_id, id)` order of `GET /events?order=stored`: the page starts after it.
@@ -30,31 +30,254 @@ impl StoredCursor {
     pub const START: StoredCursor = StoredCursor { tx_id: 0, id: 0 };
 }
 
-/// Up to `limit` events matching `filter` after `after` in `(tx_id, id)` order, each with its
-/// `tx_id`, leaving out rows of transactions at or above the oldest one still running.
+/// The rows a filtered look walks at most: a look costs what an unfiltered page of the
+/// largest size costs, whatever the filter and however rarely it matches.
+pub const FILTERED_WINDOW: i64 = crate::data_provider::api::MAX_LIMIT;
+
+/// The bound of the feed: below the oldest transaction still running, where no row can appear
+/// any more. Its transaction id comes from the statement's own snapshot, so that the bound and
+/// the rows agree; the offset (fixed per server and database, migration
+/// `feed_position_survives_a_move`) is a sub-select so that it is computed once.
+const HORIZON: &str =
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (SELECT roompulse_feed_offset())";
+
+/// One look at the feed after a cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedPage {
+    /// The matching events, each with its `tx_id`.
+    pub rows: Vec<(Event, i64)>,
+    /// Where the next look starts: after the last row returned, or past the rows looked at
+    /// that did not match (so that a filter that rarely matches never walks them again).
+    pub next: StoredCursor,
+    /// Every event stored so far after the cursor was looked at and the page is not full: the
+    /// next look can only find events stored later.
+    pub caught_up: bool,
+}
+
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    hotel_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    event_timestamp: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    status: Option<i16>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    room_reservation_id: Option<uuid::Uuid>,
+    #[diesel(sql_type = Nullable<Date>)]
+    night_of_stay: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    tx_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    last_tx: i64,
+    #[diesel(sql_type = BigInt)]
+    last_id: i64,
+    #[diesel(sql_type = BigInt)]
+    looked: i64,
+}
+
+impl PageRow {
+    fn event(&self) -> Option<(Event, i64)> {
+        Some((
+            Event {
+                id: self.id?,
+                hotel_id: self.hotel_id?,
+                event_timestamp: self.event_timestamp?,
+                status: self.status?,
+                room_reservation_id: self.room_reservation_id?,
+                night_of_stay: self.night_of_stay?,
+            },
+            self.tx_id?,
+        ))
+    }
+}
+
+/// Up to `limit` events matching `filter` after `after` in `(tx_id, id)` order, leaving out
+/// rows of transactions at or above the oldest one still running.
 ///
 /// Every transaction below that horizon has finished, and any transaction that starts later
 /// gets a higher id, so no row can ever appear behind the last row returned: a reader that
 /// follows the cursor sees every row exactly once, even one committed late by a long batch.
+///
+/// A look walks at most a window of rows after the cursor (`limit` rows without a filter,
+/// `FILTERED_WINDOW` with one) and applies the filter to those only, so that a filter that
+/// matches nothing costs one bounded walk, after which `next` has moved past what was looked
+/// at. That position never names an event the caller did not get: it stops at the end of the
+/// last whole transaction looked at (`(tx_id, MAX)`), and names a row only inside a single
+/// transaction larger than the window.
 pub async fn page(
     pool: &PgPool,
     filter: &EventFilter,
     after: StoredCursor,
     limit: i64,
-) -> Result<Vec<(Event, i64)>, StoreError> {
-    let q = filtered(filter)
-        .select((Event::as_select(), events::tx_id))
-        // The horizon's transaction id comes from the statement's own snapshot, so the horizon
-        // and the rows agree; the offset (fixed per server and database, see the migration
-        // `feed_position_survives_a_move`) is a sub-select so that it is computed once.
-        .filter(sql::<Bool>(
-            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (SELECT roompulse_feed_offset())",
-        ))
-        .filter(after_in_store_order(after))
-        .order_by((events::tx_id.asc(), events::id.asc()))
-        .limit(limit);
+) -> Result<FeedPage, StoreError> {
+    let limit = limit.max(1);
+    let mut st = Statement::default();
+    let (tx, id) = (st.bind(Bind::I64(after.tx_id)), st.bind(Bind::I64(after.id)));
+    let conditions = st.conditions(filter, None, true);
+    let window = if conditions == "TRUE" {
+        limit
+    } else {
+        limit.max(FILTERED_WINDOW)
+    };
+    let window_param = st.bind(Bind::I64(window));
+    let limit_param = st.bind(Bind::I64(limit));
+    // The window is materialised, so that the filter is applied to its rows and nothing else:
+    // PostgreSQL could otherwise walk a hotel's index through every row after the cursor.
+    st.sql = format!(
+        "WITH w AS MATERIALIZED ( \
+             SELECT {EVENT_COLUMNS}, e.tx_id FROM events e \
+              WHERE (e.tx_id, e.id) > ({tx}, {id}) AND e.tx_id < {HORIZON} \
+              ORDER BY e.tx_id, e.id LIMIT {window_param}) \
+         SELECT p.id, p.hotel_id, p.event_timestamp, p.status, p.room_reservation_id, \
+                p.night_of_stay, p.tx_id, l.tx_id AS last_tx, l.id AS last_id, \
+                (SELECT count(*) FROM w) AS looked \
+           FROM (SELECT tx_id, id FROM w ORDER BY tx_id DESC, id DESC LIMIT 1) l \
+           LEFT JOIN LATERAL ( \
+               SELECT e.* FROM w e WHERE {conditions} ORDER BY e.tx_id, e.id LIMIT {limit_param}) p \
+             ON TRUE \
+          ORDER BY p.tx_id, p.id"
+    );
     let mut conn = connection(pool).await?;
-    Ok(q.load(&mut conn).await?)
+    let found: Vec<PageRow> = st.fetch(&mut conn, None).await?;
+    Ok(page_from(found, after, limit, window))
+}
+
+/// The page, its next position and whether it reached the end, from the statement's rows.
+fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) -> FeedPage {
+    let Some(first) = found.iter().next() else {
+        // Nothing after the cursor below the horizon.
+        return FeedPage {
+            rows: Vec::new(),
+            next: after,
+            caught_up: true,
+        };
+    };
+    let last_looked = StoredCursor {
+        tx_id: first.last_tx,
+        id: first.last_id,
+    };
+    let window_full = first.looked >= window;
+    let rows: Vec<(Event, i64)> = found.iter().filter_map(PageRow::event).collect();
+    let full = rows.len() as i64 >= limit;
+    let last_returned = rows.last().map(|(e, tx_id)| StoredCursor {
+        tx_id: *tx_id,
+        id: e.id,
+    });
+    let next = if full || last_returned == Some(last_looked) {
+        last_returned.unwrap_or(after)
+    } else {
+        // Past the rows looked at that did not match, without naming one of them: the end of
+        // the last transaction seen whole. When the window reached the horizon, every row of
+        // its last transaction was in it; otherwise that transaction may go on past the
+        // window, and only the ones before it are done.
+        let skip = if !window_full {
+            StoredCursor {
+                tx_id: last_looked.tx_id,
+                id: i64::MAX,
+            }
+        } else {
+            let before = StoredCursor {
+                tx_id: last_looked.tx_id - 1,
+                id: i64::MAX,
+            };
+            if position(before) > position(after) {
+                before
+            } else {
+                // One transaction larger than the window: move inside it.
+                last_looked
+            }
+        };
+        [Some(after), last_returned, Some(skip)]
+            .into_iter()
+            .flatten()
+            .max_by_key(|c| position(*c))
+            .unwrap_or(after)
+    };
+    FeedPage {
+        rows,
+        next,
+        caught_up: !full && !window_full,
+    }
+}
+
+fn position(c: StoredCursor) -> (i64, i64) {
+    (c.tx_id, c.id)
+}
+
+/// What came to the feed after a position: the hotels of the rows, and where they end.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Arrivals {
+    pub hotels: Vec<i32>,
+    /// The last row looked at (`None`: nothing came).
+    pub end: Option<StoredCursor>,
+    /// More rows may follow right away (the window was full).
+    pub more: bool,
+}
+
+#[derive(QueryableByName)]
+struct ArrivalsRow {
+    #[diesel(sql_type = BigInt)]
+    last_tx: i64,
+    #[diesel(sql_type = BigInt)]
+    last_id: i64,
+    #[diesel(sql_type = BigInt)]
+    looked: i64,
+    #[diesel(sql_type = Array<Int4>)]
+    hotels: Vec<i32>,
+}
+
+/// The hotels of up to `window` rows after `after` in feed order, below the horizon: for the
+/// long poll, which wakes only the requests those hotels concern.
+pub async fn arrivals(
+    pool: &PgPool,
+    after: StoredCursor,
+    window: i64,
+) -> Result<Arrivals, StoreError> {
+    let sql = format!(
+        "WITH w AS MATERIALIZED ( \
+             SELECT e.tx_id, e.id, e.hotel_id FROM events e \
+              WHERE (e.tx_id, e.id) > ($1, $2) AND e.tx_id < {HORIZON} \
+              ORDER BY e.tx_id, e.id LIMIT $3) \
+         SELECT l.tx_id AS last_tx, l.id AS last_id, (SELECT count(*) FROM w) AS looked, \
+                (SELECT array_agg(DISTINCT hotel_id) FROM w) AS hotels \
+           FROM (SELECT tx_id, id FROM w ORDER BY tx_id DESC, id DESC LIMIT 1) l"
+    );
+    let mut conn = connection(pool).await?;
+    let row: Option<ArrivalsRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(after.tx_id)
+        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(window)
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+    Ok(match row {
+        None => Arrivals::default(),
+        Some(r) => Arrivals {
+            hotels: r.hotels,
+            end: Some(StoredCursor {
+                tx_id: r.last_tx,
+                id: r.last_id,
+            }),
+            more: r.looked >= window,
+        },
+    })
+}
+
+/// The last position of the feed below the horizon (`START` when it is empty): where a reader
+/// that wants only what comes from now on starts.
+pub async fn end(pool: &PgPool) -> Result<StoredCursor, StoreError> {
+    let mut conn = connection(pool).await?;
+    let last: Option<(i64, i64)> = events::table
+        .select((events::tx_id, events::id))
+        .filter(sql::<Bool>(&format!("events.tx_id < {HORIZON}")))
+        .order_by((events::tx_id.desc(), events::id.desc()))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    Ok(last.map_or(StoredCursor::START, |(tx_id, id)| StoredCursor { tx_id, id }))
 }
 
 /// Events after `after` in the feed's `(tx_id, id)` order: a row comparison, which PostgreSQL

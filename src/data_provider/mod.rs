@@ -71,8 +71,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
         ("409", _) => {
             let stored = raw_from_json(EVENT).ok()?.validate_with_id().ok()?;
             ApiError::Conflict {
-                id: stored.id,
-                stored: serde_json::to_value(&stored).ok()?,
+                stored: Some(serde_json::to_value(&stored).ok()?),
             }
         }
         ("413", _) => ApiError::TooLarge {

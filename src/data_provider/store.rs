@@ -437,44 +437,6 @@ pub struct ListCursor {
     pub id: i64,
 }
 
-/// The events table with `filter` applied, in no particular order.
-pub(super) fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, diesel::pg::Pg> {
-    let mut q = events::table.into_boxed();
-    if let Some(v) = filter.hotel_id {
-        q = q.filter(events::hotel_id.eq(v));
-    }
-    if let Some(v) = &filter.hotels {
-        // `hotel_id = ANY($1)`: in the statement, so that pages and cursors are those of the
-        // narrowed listing (an empty set matches nothing).
-        q = q.filter(events::hotel_id.eq_any(v.clone()));
-    }
-    if let Some(v) = filter.updated_gte {
-        q = q.filter(events::event_timestamp.ge(v));
-    }
-    if let Some(v) = filter.updated_gt {
-        q = q.filter(events::event_timestamp.gt(v));
-    }
-    if let Some(v) = filter.updated_lte {
-        q = q.filter(events::event_timestamp.le(v));
-    }
-    if let Some(v) = filter.updated_lt {
-        q = q.filter(events::event_timestamp.lt(v));
-    }
-    if let Some(v) = filter.status {
-        q = q.filter(events::status.eq(v));
-    }
-    if let Some(v) = filter.room_reservation_id {
-        q = q.filter(events::room_reservation_id.eq(v));
-    }
-    if let Some(v) = filter.night_of_stay_gte {
-        q = q.filter(events::night_of_stay.ge(v));
-    }
-    if let Some(v) = filter.night_of_stay_lte {
-        q = q.filter(events::night_of_stay.le(v));
-    }
-    q
-}
-
 /// Up to `limit` events matching `filter` after `after`, in `(event_timestamp, id)` order.
 ///
 /// Each filter has a path whose cost does not grow with the table (BENCHMARKS.md, "GET /events
@@ -663,11 +625,11 @@ struct PlanLine {
     line: String,
 }
 
-const EVENT_COLUMNS: &str =
+pub(super) const EVENT_COLUMNS: &str =
     "e.id, e.hotel_id, e.event_timestamp, e.status, e.room_reservation_id, e.night_of_stay";
 
 /// A bind value of the list statements.
-enum Bind {
+pub(super) enum Bind {
     I32(i32),
     I32s(Vec<i32>),
     I64(i64),
@@ -679,21 +641,21 @@ enum Bind {
 
 /// A statement of the list, its SQL written here and its values bound as parameters.
 #[derive(Default)]
-struct Statement {
-    sql: String,
+pub(super) struct Statement {
+    pub(super) sql: String,
     binds: Vec<Bind>,
 }
 
 impl Statement {
     /// Adds a parameter; its placeholder.
-    fn bind(&mut self, b: Bind) -> String {
+    pub(super) fn bind(&mut self, b: Bind) -> String {
         self.binds.push(b);
         format!("${}", self.binds.len())
     }
 
     /// `filter` and the cursor on the events table as `e`, joined with AND (`TRUE` if none);
     /// without the night range when `nights` is false (the caller walks the nights itself).
-    fn conditions(
+    pub(super) fn conditions(
         &mut self,
         filter: &EventFilter,
         after: Option<ListCursor>,
@@ -770,7 +732,7 @@ impl Statement {
     }
 
     /// Runs the statement; with `plans`, runs its `EXPLAIN ANALYZE` first and keeps the plan.
-    async fn fetch<T>(
+    pub(super) async fn fetch<T>(
         &self,
         conn: &mut AsyncPgConnection,
         plans: Option<&Plans>,
