@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{SwaggerUi, Url};
 
+use crate::admission::Admission;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::ops::OpsState;
@@ -104,7 +105,13 @@ pub fn router(state: AppState) -> Router {
                 .with_state(state.dashboard.clone())
                 .route_layer(authorized(&state.dashboard_auth)),
         )
-        .layer(shed_load(state.max_concurrent_requests));
+        .layer(axum::middleware::from_fn_with_state(
+            Admission::new(
+                state.max_concurrent_requests,
+                state.data_provider_auth.process_secret.clone(),
+            ),
+            crate::admission::admit,
+        ));
     // Probes stay outside the limit: an overloaded process is still alive.
     let api = api.merge(ops::router().with_state(state.ops.clone()));
     let swagger = SwaggerUi::new("/swagger-ui").urls(vec![
@@ -135,16 +142,21 @@ pub fn operations_router(state: OpsState, request_timeout: Duration) -> Router {
 /// What every request goes through: a JSON 404, the request timeout, tracing, the HTTP
 /// metrics, and JSON error bodies.
 fn with_common_layers(router: Router, timeout: Duration) -> Router {
-    let routed = router
-        .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(TraceLayer::new_for_http())
-        // Outside the timeout, so that the latency and the status include its 503; inside the
-        // router, where the matched route's template is known.
-        .layer(axum::middleware::from_fn(crate::metrics::track_http));
+    let routed =
+        router
+            .fallback(not_found)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            ))
+            // 5xx answers are logged where they are made (a refusal once a second at most, a
+            // 500 with its cause): the trace layer's own ERROR line would double each one.
+            .layer(TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ))
+            // Outside the timeout, so that the latency and the status include its 503; inside the
+            // router, where the matched route's template is known.
+            .layer(axum::middleware::from_fn(crate::metrics::track_http));
     // Around the whole router rather than through `Router::layer` (which wraps each route):
     // a route answers 405 with its `Allow` header only once its own future completes, after
     // every per-route layer has run, and the 405's message names the allowed methods.
@@ -154,51 +166,6 @@ fn with_common_layers(router: Router, timeout: Duration) -> Router {
             timeout,
             crate::error::json_error_bodies,
         ))
-}
-
-/// Past `max` requests in progress, answers 503 with `Retry-After` at once rather than queueing
-/// without bound. One semaphore shared by every route the layer wraps.
-fn shed_load<S>(
-    max: usize,
-) -> impl tower::Layer<
-    S,
-    Service = impl tower::Service<
-        axum::extract::Request,
-        Response = Response,
-        Error = std::convert::Infallible,
-        Future = impl Send,
-    > + Clone
-                  + Send
-                  + Sync
-                  + 'static,
-> + Clone
-where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    tower::ServiceBuilder::new()
-        .layer(axum::error_handling::HandleErrorLayer::new(
-            |_: tower::BoxError| async {
-                let mut response = ApiError::Unavailable(
-                    "the service is at its limit of concurrent requests; retry shortly".into(),
-                )
-                .into_response();
-                response.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("1"),
-                );
-                response
-            },
-        ))
-        .load_shed()
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max.max(1)))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

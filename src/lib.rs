@@ -4,6 +4,7 @@
 //! → `data_provider::worker` → `data_provider::store` (events table) → `GET /events`
 //! (`data_provider::api`) → the dashboard sync → `GET /dashboard`.
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -37,6 +37,7 @@ pub const SYNC_PASSES: &str = "roompulse_sync_passes_total";
 pub const SYNC_EVENTS: &str = "roompulse_sync_events_total";
 pub const HTTP_REQUESTS: &str = "roompulse_http_requests_total";
 pub const HTTP_DURATION: &str = "roompulse_http_request_duration_seconds";
+pub const REQUESTS_REFUSED: &str = "roompulse_requests_refused_total";
 
 /// Without upkeep, histogram samples pile up in memory until the next scrape; a process nobody
 /// scrapes would grow without bound.
@@ -122,6 +123,11 @@ fn describe() {
         "Events counted into the dashboard by this process's sync passes."
     );
     describe_counter!(HTTP_REQUESTS, Unit::Count, "HTTP requests answered.");
+    describe_counter!(
+        REQUESTS_REFUSED,
+        Unit::Count,
+        "Requests answered 503 at once because their allowance was in use: kind `long_poll` (GET /events with wait), `own_sync` (this process's dashboard sync), `other`."
+    );
     describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request latency.");
     // Known label values start at 0, so that rate() sees the first increment and dashboards
     // show the series before anything happened.

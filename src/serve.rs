@@ -115,11 +115,9 @@ pub fn app_state(
         cfg.database_pool_size,
         max_lag,
     )?;
-    // Half the requests the service serves at once may be held: the others still get through.
     let feed_wait = Arc::new(FeedWait::new(
         events_db.clone(),
         &cfg.data_provider_database_url,
-        (cfg.max_concurrent_requests / 2) as usize,
         Duration::from_secs(cfg.request_timeout_secs),
     ));
     Ok(AppState {
@@ -259,16 +257,19 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
     result
 }
 
-/// What this process's dashboard sync presents to the Data Provider API: READ_API_TOKEN when
-/// set; else, when it reads this very process (no DATA_PROVIDER_URL), the process's own secret,
-/// so that creating the first key does not cut the sync off.
+/// What this process's dashboard sync presents to the Data Provider API: when it reads this
+/// very process (no DATA_PROVIDER_URL), the process's own secret, so that creating the first
+/// key does not cut the sync off and its requests draw on the allowance kept for it
+/// (`crate::admission`); else READ_API_TOKEN.
 pub fn sync_token<'a>(cfg: &'a Config, state: &'a AppState) -> Option<&'a str> {
-    cfg.read_api_token.as_deref().or_else(|| {
-        cfg.data_provider_url
-            .is_none()
-            .then_some(state.data_provider_auth.process_secret.as_deref())
-            .flatten()
-    })
+    match cfg.data_provider_url {
+        None => state
+            .data_provider_auth
+            .process_secret
+            .as_deref()
+            .or(cfg.read_api_token.as_deref()),
+        Some(_) => cfg.read_api_token.as_deref(),
+    }
 }
 
 /// Starts the dashboard sync against DATA_PROVIDER_URL: its follower and schedule, or its

@@ -71,6 +71,8 @@ struct PageRow {
     #[diesel(sql_type = Nullable<BigInt>)]
     tx_id: Option<i64>,
     #[diesel(sql_type = BigInt)]
+    first_tx: i64,
+    #[diesel(sql_type = BigInt)]
     last_tx: i64,
     #[diesel(sql_type = BigInt)]
     last_id: i64,
@@ -115,7 +117,10 @@ pub async fn page(
 ) -> Result<FeedPage, StoreError> {
     let limit = limit.max(1);
     let mut st = Statement::default();
-    let (tx, id) = (st.bind(Bind::I64(after.tx_id)), st.bind(Bind::I64(after.id)));
+    let (tx, id) = (
+        st.bind(Bind::I64(after.tx_id)),
+        st.bind(Bind::I64(after.id)),
+    );
     let conditions = st.conditions(filter, None, true);
     let window = if conditions == "TRUE" {
         limit
@@ -133,7 +138,7 @@ pub async fn page(
               ORDER BY e.tx_id, e.id LIMIT {window_param}) \
          SELECT p.id, p.hotel_id, p.event_timestamp, p.status, p.room_reservation_id, \
                 p.night_of_stay, p.tx_id, l.tx_id AS last_tx, l.id AS last_id, \
-                (SELECT count(*) FROM w) AS looked \
+                (SELECT count(*) FROM w) AS looked, (SELECT min(tx_id) FROM w) AS first_tx \
            FROM (SELECT tx_id, id FROM w ORDER BY tx_id DESC, id DESC LIMIT 1) l \
            LEFT JOIN LATERAL ( \
                SELECT e.* FROM w e WHERE {conditions} ORDER BY e.tx_id, e.id LIMIT {limit_param}) p \
@@ -147,7 +152,7 @@ pub async fn page(
 
 /// The page, its next position and whether it reached the end, from the statement's rows.
 fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) -> FeedPage {
-    let Some(first) = found.iter().next() else {
+    let Some(first) = <[PageRow]>::first(&found) else {
         // Nothing after the cursor below the horizon.
         return FeedPage {
             rows: Vec::new(),
@@ -178,17 +183,14 @@ fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) 
                 tx_id: last_looked.tx_id,
                 id: i64::MAX,
             }
-        } else {
-            let before = StoredCursor {
+        } else if first.first_tx < last_looked.tx_id {
+            StoredCursor {
                 tx_id: last_looked.tx_id - 1,
                 id: i64::MAX,
-            };
-            if position(before) > position(after) {
-                before
-            } else {
-                // One transaction larger than the window: move inside it.
-                last_looked
             }
+        } else {
+            // The window lies inside one transaction larger than it: move inside it.
+            last_looked
         };
         [Some(after), last_returned, Some(skip)]
             .into_iter()
@@ -277,7 +279,12 @@ pub async fn end(pool: &PgPool) -> Result<StoredCursor, StoreError> {
         .first(&mut conn)
         .await
         .optional()?;
-    Ok(last.map_or(StoredCursor::START, |(tx_id, id)| StoredCursor { tx_id, id }))
+    Ok(
+        last.map_or(StoredCursor::START, |(tx_id, id)| StoredCursor {
+            tx_id,
+            id,
+        }),
+    )
 }
 
 /// Events after `after` in the feed's `(tx_id, id)` order: a row comparison, which PostgreSQL

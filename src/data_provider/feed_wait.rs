@@ -13,10 +13,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -43,23 +44,6 @@ const FALLBACK: Duration = Duration::from_secs(5);
 
 /// Held requests answer this long before the request timeout would answer 503 for them.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
-
-#[derive(Debug, thiserror::Error)]
-pub enum FeedWaitError {
-    #[error("{0} requests are already waiting for new events; retry shortly, or without `wait`")]
-    Busy(usize),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<FeedWaitError> for crate::error::ApiError {
-    fn from(e: FeedWaitError) -> Self {
-        match e {
-            FeedWaitError::Busy(_) => crate::error::ApiError::Unavailable(e.to_string()),
-            FeedWaitError::Store(e) => e.into(),
-        }
-    }
-}
 
 /// Which rows a held request waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,24 +97,23 @@ pub struct FeedWait {
     pool: PgPool,
     url: String,
     head: OnceLock<watch::Receiver<Arc<Seen>>>,
-    max_held: usize,
-    held: Arc<Semaphore>,
+    held: Arc<AtomicUsize>,
+    relooks: AtomicU64,
     stop: CancellationToken,
     longest: Duration,
 }
 
 impl FeedWait {
-    /// Long polls on the events database (`pool`, and `url` for its `LISTEN` connection); at
-    /// most `max_held` held at once, none held past `request_timeout` (less a margin, so that
-    /// the empty page comes before a 503).
-    pub fn new(pool: PgPool, url: &str, max_held: usize, request_timeout: Duration) -> Self {
-        let max_held = max_held.max(1);
+    /// Long polls on the events database (`pool`, and `url` for its `LISTEN` connection), none
+    /// held past `request_timeout` (less a margin, so that the empty page comes before a 503).
+    /// How many may be held at once is the admission's business (`crate::admission`).
+    pub fn new(pool: PgPool, url: &str, request_timeout: Duration) -> Self {
         Self {
             pool,
             url: url.to_string(),
             head: OnceLock::new(),
-            max_held,
-            held: Arc::new(Semaphore::new(max_held)),
+            held: Arc::new(AtomicUsize::new(0)),
+            relooks: AtomicU64::new(0),
             stop: CancellationToken::new(),
             longest: request_timeout.saturating_sub(TIMEOUT_MARGIN),
         }
@@ -145,7 +128,19 @@ impl FeedWait {
 
     /// Requests held right now.
     pub fn held(&self) -> usize {
-        self.max_held - self.held.available_permits()
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Looks that held requests took after their first: each costs a statement, so each should
+    /// have been worth one (rows of the request's hotels came, or the fallback pause ran out).
+    pub fn relooks(&self) -> u64 {
+        self.relooks.load(Ordering::Relaxed)
+    }
+
+    /// Whether the head reader has read the feed's end at least once (for the tests: from then
+    /// on, a held request looks again only when rows of its hotels come).
+    pub fn following_head(&self) -> bool {
+        self.head.get().is_some_and(|rx| rx.borrow().generation > 0)
     }
 
     /// The head reader, started on the first long poll: processes that never serve one never
@@ -175,7 +170,7 @@ impl FeedWait {
         interest: &Interest,
         after: StoredCursor,
         mut look: F,
-    ) -> Result<FeedPage, FeedWaitError>
+    ) -> Result<FeedPage, StoreError>
     where
         F: FnMut(StoredCursor) -> Fut,
         Fut: Future<Output = Result<FeedPage, StoreError>>,
@@ -191,11 +186,7 @@ impl FeedWait {
         if answer(&page) || self.stop.is_cancelled() {
             return Ok(page);
         }
-        let _permit = self
-            .held
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| FeedWaitError::Busy(self.max_held))?;
+        let _held = Held::new(&self.held);
         let mut looked_at = Instant::now();
         loop {
             let fallback = (looked_at + FALLBACK).min(deadline);
@@ -209,15 +200,37 @@ impl FeedWait {
                         continue;
                     }
                 }
-                _ = tokio::time::sleep_until(fallback) => {}
+                _ = tokio::time::sleep_until(fallback) => {
+                    // Nothing came for it: the last look's empty page is the answer.
+                    if Instant::now() >= deadline {
+                        return Ok(page);
+                    }
+                }
                 _ = self.stop.cancelled() => return Ok(page),
             }
+            self.relooks.fetch_add(1, Ordering::Relaxed);
             page = look(page.next).await?;
             looked_at = Instant::now();
             if answer(&page) {
                 return Ok(page);
             }
         }
+    }
+}
+
+/// Counts a held request for as long as it lives.
+struct Held<'a>(&'a AtomicUsize);
+
+impl<'a> Held<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Held(count)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -195,6 +195,16 @@ impl TestApp {
         self.state.data_provider.feed_wait.held()
     }
 
+    /// Looks held change-feed requests took after their first.
+    pub fn feed_relooks(&self) -> u64 {
+        self.state.data_provider.feed_wait.relooks()
+    }
+
+    /// Whether the change feed's head reader has started (see `FeedWait::following_head`).
+    pub fn feed_following_head(&self) -> bool {
+        self.state.data_provider.feed_wait.following_head()
+    }
+
     /// The dashboard sync in `mode` on a schedule of every second, reading this app's Data
     /// Provider API over HTTP, as `serve` runs it (with the same credentials).
     pub async fn start_sync(&self, mode: SyncMode) -> SyncSchedule {

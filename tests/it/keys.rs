@@ -22,7 +22,12 @@ fn targets(app: &TestApp) -> Vec<Target> {
     Modules::Both.targets(&app.events_db_url(), &app.dashboard_db_url())
 }
 
-async fn create(app: &TestApp, name: &str, scopes: &[Scope], hotels: Option<&[i32]>) -> String {
+pub(crate) async fn create(
+    app: &TestApp,
+    name: &str,
+    scopes: &[Scope],
+    hotels: Option<&[i32]>,
+) -> String {
     manage::create(&targets(app), Some(name), scopes, hotels)
         .await
         .expect("create a key")
@@ -30,7 +35,7 @@ async fn create(app: &TestApp, name: &str, scopes: &[Scope], hotels: Option<&[i3
 }
 
 /// `GET path` with this `Authorization` header (none: `None`).
-async fn get(app: &TestApp, path: &str, auth: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, path: &str, auth: Option<&str>) -> reqwest::Response {
     let mut r = app.client.get(app.url(path));
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -38,7 +43,7 @@ async fn get(app: &TestApp, path: &str, auth: Option<&str>) -> reqwest::Response
     r.send().await.expect("request")
 }
 
-async fn post(app: &TestApp, event: &Value, auth: Option<&str>) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, event: &Value, auth: Option<&str>) -> reqwest::Response {
     let mut r = app.client.post(app.url("/events")).json(event);
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -53,7 +58,7 @@ fn event(id: i64, hotel: i32) -> Value {
 /// Waits until both modules of the running app accept `key` (each reads its keys every few
 /// seconds, and at once when notified). Keys are read all at once: the others created before
 /// it are known too.
-async fn until_accepted(app: &TestApp, key: &str) {
+pub(crate) async fn until_accepted(app: &TestApp, key: &str) {
     let auth = format!("Bearer {key}");
     for path in ["/events", "/dashboard/lead-time?hotel_id=1"] {
         eventually("the app knows the new key", Duration::from_secs(30), || {

@@ -21,6 +21,7 @@ mod retention;
 mod security;
 mod structure;
 mod swagger;
+mod tenancy;
 mod web_page;
 mod worker;
 
