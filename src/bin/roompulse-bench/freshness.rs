@@ -52,7 +52,68 @@ struct Probes {
     seen: Vec<Option<Instant>>,
 }
 
+/// What one run measured.
+pub struct Report {
+    pub sent: u64,
+    pub rate_achieved: f64,
+    pub errors: u64,
+    pub acknowledged: usize,
+    /// Each probe's time from its acknowledgement to the first answer that counted it.
+    pub latencies: Vec<Duration>,
+    /// Each `POST /events`'s round trip (with `--via api`).
+    pub posts: Vec<Duration>,
+}
+
+/// The `q` quantile of sorted durations, in milliseconds.
+pub fn quantile(sorted: &[Duration], q: f64) -> String {
+    sorted
+        .get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1))
+        .map_or("-".to_string(), |d| {
+            format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+        })
+}
+
 pub async fn run(o: &FreshnessOptions) -> Result<(), BenchError> {
+    let report = measure(o).await?;
+    print_header();
+    print_row(o, "", &report);
+    Ok(())
+}
+
+pub fn print_header() {
+    println!(
+        "| run | via | rate asked | sent | rate achieved | errors | probes | freshness p50 | p99 | max | not seen | POST p50 | POST p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+}
+
+pub fn print_row(o: &FreshnessOptions, run: &str, r: &Report) {
+    println!(
+        "| {run} | {} | {}/s for {} s | {} | {:.0}/s | {} | {} | {} | {} | {} | {} | {} | {} |",
+        match o.via {
+            Via::Api => "`POST /events`",
+            Via::Queue => "`RPUSH` (queue)",
+        },
+        o.rate,
+        o.secs,
+        r.sent,
+        r.rate_achieved,
+        r.errors,
+        r.acknowledged,
+        quantile(&r.latencies, 0.5),
+        quantile(&r.latencies, 0.99),
+        r.latencies.last().map_or("-".to_string(), |d| format!(
+            "{:.0} ms",
+            d.as_secs_f64() * 1000.0
+        )),
+        r.acknowledged - r.latencies.len(),
+        quantile(&r.posts, 0.5),
+        quantile(&r.posts, 0.99),
+    );
+}
+
+/// Sends the stream and measures; prints nothing.
+pub async fn measure(o: &FreshnessOptions) -> Result<Report, BenchError> {
     let total = u64::from(o.rate) * o.secs;
     let probes = (total / u64::from(o.probe_every.max(1))).min(MAX_PROBES) as usize;
     if probes == 0 {
@@ -134,6 +195,7 @@ pub async fn run(o: &FreshnessOptions) -> Result<(), BenchError> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent = 0u64;
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let posts = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
     let mut tasks = tokio::task::JoinSet::new();
     let mut ticks = 0u64;
     while sent < total {
@@ -173,17 +235,29 @@ pub async fn run(o: &FreshnessOptions) -> Result<(), BenchError> {
                 .acquire_owned()
                 .await
                 .map_err(|e| fail("semaphore")(&e))?;
-            let (http, queue, state, errors) =
-                (http.clone(), queue.clone(), state.clone(), errors.clone());
+            let (http, queue, state, errors, posts) = (
+                http.clone(),
+                queue.clone(),
+                state.clone(),
+                errors.clone(),
+                posts.clone(),
+            );
             let url = format!("{}/events", o.url);
             tasks.spawn(async move {
                 let _permit = permit;
                 let ok = match &queue {
                     Some(q) => q.push(&[event.to_string()]).await.is_ok(),
-                    None => matches!(
-                        http.post(&url).json(&event).send().await,
-                        Ok(r) if r.status() == reqwest::StatusCode::CREATED
-                    ),
+                    None => {
+                        let at = Instant::now();
+                        let ok = matches!(
+                            http.post(&url).json(&event).send().await,
+                            Ok(r) if r.status() == reqwest::StatusCode::CREATED
+                        );
+                        if let Ok(mut p) = posts.lock() {
+                            p.push(at.elapsed());
+                        }
+                        ok
+                    }
                 };
                 if !ok {
                     errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -217,41 +291,18 @@ pub async fn run(o: &FreshnessOptions) -> Result<(), BenchError> {
         .collect();
     latencies.sort();
     let acknowledged = s.stored.iter().filter(|t| t.is_some()).count();
-    let missing = acknowledged - latencies.len();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1))
-            .map_or("-".to_string(), |d| {
-                format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-            })
-    };
-    println!(
-        "| via | rate asked | sent | rate achieved | errors | probes | p50 | p99 | max | not seen |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {} | {}/s for {} s | {} | {:.0}/s | {} | {} | {} | {} | {} | {} |",
-        match o.via {
-            Via::Api => "`POST /events`",
-            Via::Queue => "`RPUSH` (queue)",
-        },
-        o.rate,
-        o.secs,
-        sent,
-        sent as f64 / sending.as_secs_f64(),
-        errors,
-        acknowledged,
-        pick(0.5),
-        pick(0.99),
-        latencies.last().map_or("-".to_string(), |d| format!(
-            "{:.0} ms",
-            d.as_secs_f64() * 1000.0
-        )),
-        missing
-    );
+    let mut posts = posts.lock().map(|p| p.clone()).unwrap_or_default();
+    posts.sort();
     eprintln!(
         "probe hotel {probe_hotel}; {polls} polls of GET /dashboard every {:?}",
         o.poll
     );
-    Ok(())
+    Ok(Report {
+        sent,
+        rate_achieved: sent as f64 / sending.as_secs_f64(),
+        errors,
+        acknowledged,
+        latencies,
+        posts,
+    })
 }

@@ -5,6 +5,7 @@
 //! A binary of its own beside `roompulse`, on the library's public API: the product binary
 //! carries no benchmark code.
 
+mod attack;
 mod figures;
 mod filters;
 mod freshness;
@@ -79,8 +80,6 @@ enum Mode {
         #[arg(long)]
         index_costs_at: Option<u32>,
     },
-    /// Against a running service: a steady stream of events for a while, and how long a sample
-    /// of them takes to show in `GET /dashboard` (p50, p99, max); prints a Markdown table.
     /// The first page of `GET /events` for each documented filter alone and a few combinations,
     /// on an events database already filled (scripts/filters-scratch.sh builds one).
     Filters {
@@ -91,31 +90,76 @@ enum Mode {
         #[arg(long, default_value_t = 7)]
         probes: usize,
     },
+    /// Against a running service: a steady stream of events for a while, how long a sample of
+    /// them takes to show in `GET /dashboard` (p50, p99, max), and each `POST /events`'s round
+    /// trip; prints a Markdown table.
     Freshness {
-        /// The service.
-        #[arg(long, default_value = "http://127.0.0.1:8000")]
-        url: String,
-        /// `api`: `POST /events`; `queue`: `RPUSH` onto the service's queue, as load-events.
-        #[arg(long, value_enum, default_value = "api")]
-        via: freshness::Via,
-        /// Events a second.
-        #[arg(long, default_value_t = 2000)]
-        rate: u32,
-        /// Seconds of sending.
-        #[arg(long, default_value_t = 60)]
-        secs: u64,
-        /// One event in this many is a probe (at most 365 probes a run).
-        #[arg(long, default_value_t = 400)]
-        probe_every: u32,
-        /// Milliseconds between two `GET /dashboard` of the probes.
-        #[arg(long, default_value_t = 5)]
-        poll_ms: u64,
-        /// The service's queue (with `--via queue`).
-        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-        redis_url: String,
-        #[arg(long, env = "EVENTS_QUEUE_KEY", default_value = "roompulse:events")]
-        queue_key: String,
+        #[command(flatten)]
+        stream: StreamArgs,
     },
+    /// Against a running service: the freshness stream (see `freshness`) alone, then while
+    /// `--attackers` clients hold long polls of the change feed for a hotel with no events;
+    /// prints both rows and the ratio of the `POST /events` p99s (issue: no tenant starves
+    /// the others).
+    Attack {
+        #[command(flatten)]
+        stream: StreamArgs,
+        /// Clients holding `GET /events?order=stored&hotel_id=…&wait=25` at once.
+        #[arg(long, default_value_t = 250)]
+        attackers: usize,
+        /// The hotel they follow: one without events.
+        #[arg(long, default_value_t = 424242)]
+        hotel: i32,
+        /// Re-issue each long poll from the start of the feed, not from its `next` link.
+        #[arg(long)]
+        restart: bool,
+        /// The attackers' bearer key (a per-hotel read key), when the service has keys.
+        #[arg(long, env = "ATTACK_TOKEN")]
+        token: Option<String>,
+    },
+}
+
+/// The steady stream of events and its freshness probes.
+#[derive(clap::Args)]
+struct StreamArgs {
+    /// The service.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    url: String,
+    /// `api`: `POST /events`; `queue`: `RPUSH` onto the service's queue, as load-events.
+    #[arg(long, value_enum, default_value = "api")]
+    via: freshness::Via,
+    /// Events a second.
+    #[arg(long, default_value_t = 2000)]
+    rate: u32,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 60)]
+    secs: u64,
+    /// One event in this many is a probe (at most 365 probes a run).
+    #[arg(long, default_value_t = 400)]
+    probe_every: u32,
+    /// Milliseconds between two `GET /dashboard` of the probes.
+    #[arg(long, default_value_t = 5)]
+    poll_ms: u64,
+    /// The service's queue (with `--via queue`).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    #[arg(long, env = "EVENTS_QUEUE_KEY", default_value = "roompulse:events")]
+    queue_key: String,
+}
+
+impl StreamArgs {
+    fn options(&self) -> freshness::FreshnessOptions {
+        freshness::FreshnessOptions {
+            url: self.url.trim_end_matches('/').to_string(),
+            via: self.via,
+            rate: self.rate,
+            secs: self.secs,
+            probe_every: self.probe_every,
+            poll: std::time::Duration::from_millis(self.poll_ms.max(1)),
+            redis_url: self.redis_url.clone(),
+            queue_key: self.queue_key.clone(),
+        }
+    }
 }
 
 #[tokio::main]
@@ -167,28 +211,31 @@ async fn main() -> ExitCode {
             }
         };
     }
-    if let Some(Mode::Freshness {
-        url,
-        via,
-        rate,
-        secs,
-        probe_every,
-        poll_ms,
-        redis_url,
-        queue_key,
-    }) = cli.mode
-    {
-        let o = freshness::FreshnessOptions {
-            url: url.trim_end_matches('/').to_string(),
-            via,
-            rate,
-            secs,
-            probe_every,
-            poll: std::time::Duration::from_millis(poll_ms.max(1)),
-            redis_url,
-            queue_key,
+    if let Some(Mode::Freshness { stream }) = &cli.mode {
+        return match freshness::run(&stream.options()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
         };
-        return match freshness::run(&o).await {
+    }
+    if let Some(Mode::Attack {
+        stream,
+        attackers,
+        hotel,
+        restart,
+        token,
+    }) = &cli.mode
+    {
+        let o = attack::AttackOptions {
+            freshness: stream.options(),
+            attackers: *attackers,
+            hotel: *hotel,
+            restart: *restart,
+            token: token.clone(),
+        };
+        return match attack::run(&o).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
