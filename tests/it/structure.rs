@@ -67,6 +67,7 @@ fn the_import_graph_keeps_its_layers() {
         "metrics",
         "auth",
         "routing",
+        "admission",
     ];
     let modules_and_plumbing: Vec<&str> = PLUMBING
         .iter()
