@@ -142,18 +142,27 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 impl Refusals {
     fn refused(&self, kind: Kind) {
         ::metrics::counter!(crate::metrics::REQUESTS_REFUSED, "kind" => kind.label()).increment(1);
-        self.unlogged.fetch_add(1, Ordering::Relaxed);
-        let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+        let Some(refused) = self.count(Instant::now()) else {
             return;
-        }
-        *last = Some(Instant::now());
-        let refused = self.unlogged.swap(0, Ordering::Relaxed);
+        };
         tracing::warn!(
             refused,
             last_kind = kind.label(),
             "turning requests away: the service is at its limit of concurrent requests (503 with Retry-After; one line a second at most)"
         );
+    }
+}
+
+impl Refusals {
+    /// Counts one refusal at `now`; the number to log when a line is due.
+    fn count(&self, now: Instant) -> Option<u64> {
+        self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| now.saturating_duration_since(at) < LOG_EVERY) {
+            return None;
+        }
+        *last = Some(now);
+        Some(self.unlogged.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -177,6 +186,18 @@ mod tests {
             b = b.header(header::AUTHORIZATION, a);
         }
         b.body(axum::body::Body::empty()).expect("request")
+    }
+
+    #[test]
+    fn refusals_are_logged_once_a_second_with_their_number() {
+        let r = Refusals::default();
+        let t0 = Instant::now();
+        assert_eq!(r.count(t0), Some(1));
+        let lines: Vec<Option<u64>> = (1..=999)
+            .map(|i| r.count(t0 + Duration::from_micros(i)))
+            .collect();
+        assert!(lines.iter().all(Option::is_none));
+        assert_eq!(r.count(t0 + LOG_EVERY), Some(1000));
     }
 
     #[test]
