@@ -57,13 +57,17 @@ fn event(id: i64, hotel: i32) -> Value {
 
 /// Waits until both modules of the running app accept `key` (each reads its keys every few
 /// seconds, and at once when notified). Keys are read all at once: the others created before
-/// it are known too.
+/// it are known too. An app that has not read any key yet is open and accepts anything, so
+/// the wait also lasts until a request without a key is refused.
 pub(crate) async fn until_accepted(app: &TestApp, key: &str) {
     let auth = format!("Bearer {key}");
     for path in ["/events", "/dashboard/lead-time?hotel_id=1"] {
         eventually("the app knows the new key", Duration::from_secs(30), || {
             let auth = auth.clone();
-            async move { get(app, path, Some(&auth)).await.status() != StatusCode::UNAUTHORIZED }
+            async move {
+                get(app, path, None).await.status() == StatusCode::UNAUTHORIZED
+                    && get(app, path, Some(&auth)).await.status() != StatusCode::UNAUTHORIZED
+            }
         })
         .await;
     }
