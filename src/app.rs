@@ -104,6 +104,11 @@ pub fn router(state: AppState) -> Router {
                 .with_state(state.dashboard.clone())
                 .route_layer(authorized(&state.dashboard_auth)),
         )
+        .merge(
+            dashboard::page_router()
+                .with_state(state.dashboard.clone())
+                .route_layer(axum::Extension(state.dashboard_auth.clone())),
+        )
         .layer(shed_load(state.max_concurrent_requests));
     // Probes stay outside the limit: an overloaded process is still alive.
     let api = api.merge(ops::router().with_state(state.ops.clone()));

@@ -17,10 +17,10 @@ use super::ApiState;
 use super::Basis;
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::auth::Caller;
-use crate::error::{parse_query, ApiError, ErrorBody};
+use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
 
-/// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
-/// ignored.
+/// Query parameters of `GET /dashboard`. An empty value (`month=`) is refused, naming the
+/// parameter: leave an optional parameter out for its default. Unknown parameters are ignored.
 ///
 /// Read as text and checked afterwards in this order (`parse_dashboard_query`), so that the
 /// parameter named is the first at fault here, whatever order the query string gives them in.

@@ -31,7 +31,7 @@ use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::auth::Caller;
-use crate::error::{parse_query, ApiError, ErrorBody};
+use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
 
 /// Nights one request may ask for: two years.
 pub const MAX_NIGHTS: i64 = 732;
@@ -47,8 +47,8 @@ pub const DEFAULT_CURVE_DAYS: i64 = 90;
 /// Same time last year: 52 weeks back, so that a Saturday compares with a Saturday.
 pub const STLY_DAYS: i64 = 364;
 
-/// Query parameters of `GET /dashboard/pace`. Empty values count as absent; unknown parameters
-/// are ignored.
+/// Query parameters of `GET /dashboard/pace`. An empty value (`pickup=`) is refused, naming the
+/// parameter: leave an optional parameter out for its default. Unknown parameters are ignored.
 ///
 /// Read as text and checked afterwards in a fixed order (`parse_pace_query`), so that the
 /// parameter named is the first at fault, whatever order the query string gives them in.
@@ -509,11 +509,18 @@ fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
     i32::try_from(id).map_err(|_| ApiError::bad_param("hotel_id", "is out of range"))
 }
 
-/// A `YYYY-MM-DD` date within the years the service accepts events in.
+/// A `YYYY-MM-DD` date within the years the service accepts events in: exactly four digits,
+/// two and two (chrono's `%Y-%m-%d` alone also takes `2023-1-1` and `+2023-01-01`).
 fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     let (first, last) = (first_day(), last_day());
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
+    let shape = value.len() == 10
+        && value.bytes().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
         .filter(|d| Some(*d) >= first && Some(*d) <= last)
         .ok_or_else(|| {
             ApiError::bad_param(

@@ -81,6 +81,7 @@ pub struct EventBody {
         (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
         (status = 409, description = "The id is stored with different content", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The `Content-Type` is not JSON (`application/json` or `application/*+json`): e.g. `text/plain`, or the form encoding `curl -d` sends without `-H 'Content-Type: application/json'`. A request without a `Content-Type` is read as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
@@ -88,8 +89,10 @@ pub struct EventBody {
 pub async fn create_event(
     State(state): State<ApiState>,
     caller: Caller,
+    headers: header::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    json_content_type(&headers)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit: BODY_LIMIT }
@@ -134,6 +137,35 @@ pub async fn create_event(
         }
     };
     Ok(response)
+}
+
+/// Refuses a body declared as anything but JSON: read as JSON anyway, a form post or a text
+/// would be answered 400 or 422 about its content rather than about what was sent. A body
+/// without a `Content-Type` is read as JSON, as it always was.
+pub fn json_content_type(headers: &header::HeaderMap) -> Result<(), ApiError> {
+    let Some(given) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = given
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let json = essence.as_deref().is_some_and(|e| {
+        e == "application/json"
+            || e.strip_prefix("application/")
+                .is_some_and(|sub| sub.len() > "+json".len() && sub.ends_with("+json"))
+    });
+    if json {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(format!(
+        "the body must be JSON, sent with `Content-Type: application/json`; got `{}`",
+        String::from_utf8_lossy(given.as_bytes())
+            .chars()
+            .take(100)
+            .collect::<String>()
+    )))
 }
 
 /// Query parameters of `GET /events`. The seed's single-underscore spellings (`updated_gte`,
