@@ -11,7 +11,8 @@
 //! With no key in the module's database and no token, the API is open, as it always was (`serve`
 //! says so at start-up). Once a key has been created, every event and figure request needs one.
 //! Health, readiness, metrics and the API documents stay open, so that probes and Swagger UI
-//! work.
+//! work. The chart page, which a browser opens without a header, also takes the key from its
+//! sign-in cookie (`page_caller`; the sign-in itself is the Dashboard's `sign_in`).
 
 pub mod key;
 pub mod keyring;

@@ -127,7 +127,7 @@ fn refused_form(status: StatusCode, message: impl Into<String>, back: &str) -> R
         status,
         false,
         html! {
-            h2 { "Not allowed" }
+            h2 { @if status == StatusCode::FORBIDDEN { "Not allowed" } @else { "Refused" } }
             p.error role="alert" { (message) }
             form.account method="post" action="/sign-out" {
                 "To use another key: "

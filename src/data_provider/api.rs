@@ -76,7 +76,7 @@ pub struct EventBody {
     responses(
         (status = 201, description = "Stored", body = Event),
         (status = 200, description = "This exact event was already stored under this id; nothing changed. Also the answer for an id whose event `roompulse retention` has deleted: nothing is stored again (the dashboard has counted it), and the body is the event as posted, whose content could not be compared (retention keeps only the ids)", body = Event),
-        (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 400, description = "The body is not a JSON object, or the request has two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or INGEST_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
         (status = 409, description = "The id is stored with different content", body = ErrorBody),
@@ -326,7 +326,7 @@ fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
             headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
-        (status = 400, description = "A query parameter is malformed or out of range; `field` names it", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this: it lacks the `read` scope, or `hotel_id` names a hotel that is not one of its hotels (`field`: `hotel_id`). Without `hotel_id`, a per-hotel key lists its hotels' events only (the change feed too)", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`), or (with `wait`) half that many requests are already waiting", body = ErrorBody),
