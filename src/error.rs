@@ -394,3 +394,27 @@ pub async fn json_error_bodies(
     }
     fixed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Params {
+        pickup: Option<String>,
+    }
+
+    #[test]
+    fn an_empty_value_is_absent_or_refused_as_the_endpoint_says() {
+        let p: Params = parse_query("pickup=%20&other=").unwrap();
+        assert!(p.pickup.is_none());
+        let e = parse_query_refusing_empty::<Params>("pickup=").unwrap_err();
+        let (status, body) = e.into_parts();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body.field.as_deref(), Some("pickup"));
+        assert!(body.error.contains("`pickup` is empty"), "{}", body.error);
+        // Unknown parameters are ignored, empty or not.
+        let p: Params = parse_query_refusing_empty("other=&pickup=7").unwrap();
+        assert_eq!(p.pickup.as_deref(), Some("7"));
+    }
+}
