@@ -80,8 +80,10 @@ impl utoipa::Modify for ApiKeys {
                          hotel: a per-hotel key lists and counts only its hotels' events and answers \
                          403 naming any other hotel asked for. The legacy INGEST_API_TOKEN (ingest \
                          and read) and READ_API_TOKEN (read) are all-hotel keys. No valid key: 401; \
-                         a valid key without the scope or the hotel: 403. A service with neither \
-                         keys nor tokens is open.",
+                         a valid key without the scope or the hotel: 403; two `Authorization` \
+                         headers: 400. A service with neither keys nor tokens is open. The chart \
+                         page (`/`, not an API operation) also takes a read key from its sign-in \
+                         form, kept in a cookie that only the page reads.",
                     ))
                     .build(),
             ),
@@ -104,6 +106,11 @@ pub fn router(state: AppState) -> Router {
             dashboard::router()
                 .with_state(state.dashboard.clone())
                 .route_layer(authorized(&state.dashboard_auth)),
+        )
+        .merge(
+            dashboard::page_router()
+                .with_state(state.dashboard.clone())
+                .route_layer(axum::Extension(state.dashboard_auth.clone())),
         )
         .layer(axum::middleware::from_fn_with_state(
             Admission::new(

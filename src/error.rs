@@ -46,6 +46,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// A body declared as something the endpoint does not read (415, `field`: `Content-Type`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The id is taken. `stored`: what it holds, only for a caller that may read that event;
     /// the message never echoes the id, so that a body says nothing of another hotel's event.
     #[error("this id is already stored with different content; nothing was stored")]
@@ -102,11 +105,28 @@ impl ApiError {
 /// name the client used. So the pairs go through serde's own `MapDeserializer`, remembering the
 /// key being read.
 pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    parse_pairs(query, true)
+}
+
+/// `parse_query`, except that an empty value of a known parameter is refused ("is empty"),
+/// naming it, rather than standing for its default: `pickup=` is then not silently the default
+/// windows. Unknown parameters are still ignored, empty or not.
+pub fn parse_query_refusing_empty<T: serde::de::DeserializeOwned>(
+    query: &str,
+) -> Result<T, ApiError> {
+    parse_pairs(query, false)
+}
+
+fn parse_pairs<T: serde::de::DeserializeOwned>(
+    query: &str,
+    empty_is_absent: bool,
+) -> Result<T, ApiError> {
     let reading = std::cell::RefCell::new(String::new());
     let pairs = url::form_urlencoded::parse(query.as_bytes())
         .filter_map(|(key, value)| {
             let value = value.trim();
-            (!value.is_empty()).then(|| (key.into_owned(), Text(value.to_string())))
+            (!(empty_is_absent && value.is_empty()))
+                .then(|| (key.into_owned(), Text(value.to_string())))
         })
         .inspect(|(key, _)| reading.borrow_mut().clone_from(key));
     T::deserialize(serde::de::value::MapDeserializer::new(pairs)).map_err(|e: ParamError| {
@@ -133,6 +153,12 @@ impl<'de> serde::Deserializer<'de> for Text {
     type Error = ParamError;
 
     fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, ParamError> {
+        // Only `parse_query_refusing_empty` lets an empty value through to here.
+        if self.0.is_empty() {
+            return Err(serde::de::Error::custom(
+                "is empty: give a value, or leave the parameter out",
+            ));
+        }
         v.visit_string(self.0)
     }
 
@@ -140,10 +166,17 @@ impl<'de> serde::Deserializer<'de> for Text {
         v.visit_some(self)
     }
 
+    /// An unknown parameter's value, whatever it is (empty too).
+    fn deserialize_ignored_any<V: serde::de::Visitor<'de>>(
+        self,
+        v: V,
+    ) -> Result<V::Value, ParamError> {
+        v.visit_unit()
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
-        ignored_any
     }
 }
 
@@ -226,6 +259,10 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => {
+                body.field = Some("Content-Type".into());
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Conflict { stored, .. } => {
                 body.field = Some("id".into());
                 body.stored = stored;
@@ -357,4 +394,28 @@ pub async fn json_error_bodies(
         }
     }
     fixed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Params {
+        pickup: Option<String>,
+    }
+
+    #[test]
+    fn an_empty_value_is_absent_or_refused_as_the_endpoint_says() {
+        let p: Params = parse_query("pickup=%20&other=").unwrap();
+        assert!(p.pickup.is_none());
+        let e = parse_query_refusing_empty::<Params>("pickup=").unwrap_err();
+        let (status, body) = e.into_parts();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body.field.as_deref(), Some("pickup"));
+        assert!(body.error.contains("`pickup` is empty"), "{}", body.error);
+        // Unknown parameters are ignored, empty or not.
+        let p: Params = parse_query_refusing_empty("other=&pickup=7").unwrap();
+        assert_eq!(p.pickup.as_deref(), Some("7"));
+    }
 }

@@ -11,7 +11,8 @@
 //! With no key in the module's database and no token, the API is open, as it always was (`serve`
 //! says so at start-up). Once a key has been created, every event and figure request needs one.
 //! Health, readiness, metrics and the API documents stay open, so that probes and Swagger UI
-//! work.
+//! work. The chart page, which a browser opens without a header, also takes the key from its
+//! sign-in cookie (`page_caller`; the sign-in itself is the Dashboard's `sign_in`).
 
 pub mod key;
 pub mod keyring;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -258,10 +259,70 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The request's `Authorization` header. Two or more are refused: letting one of them win
+/// would make what a proxy or a log saw differ from what was checked.
+pub fn authorization(headers: &HeaderMap) -> Result<Option<&HeaderValue>, ApiError> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(ApiError::BadRequest {
+            field: Some("Authorization".into()),
+            message: "the `Authorization` header is given more than once: send one".into(),
+        });
+    }
+    Ok(first)
+}
+
+/// The cookie the chart page's sign-in keeps the key in (`HttpOnly`, `SameSite=Strict`).
+pub const PAGE_COOKIE: &str = "roompulse_key";
+
+/// The key in the chart page's cookie, when the request has one. Only the page's routes read
+/// it (`Auth::page_caller`): the JSON API stays Bearer-only, so that no other site's form or
+/// script can act with a browser's cookie.
+pub fn page_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == PAGE_COOKIE)
+        .map(|(_, value)| {
+            url::form_urlencoded::parse(format!("k={value}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .next()
+                .unwrap_or_default()
+        })
+        .filter(|key| !key.is_empty())
+}
+
+impl Auth {
+    /// The chart page's caller, for reading: the `Authorization` header as on the API, else the
+    /// key of the page's sign-in cookie, checked against the keys like the header on every
+    /// request (so that a revoked key stops working at once).
+    pub fn page_caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if let Some(given) = authorization(headers)? {
+            return self.caller(Scope::Read, Some(given));
+        }
+        let Some(key) = page_cookie(headers) else {
+            return self.caller(Scope::Read, None);
+        };
+        match HeaderValue::from_str(&format!("Bearer {key}")) {
+            Ok(given) => self.caller(Scope::Read, Some(&given)),
+            Err(_) if !self.required(Scope::Read) => Ok(Caller::every_hotel()),
+            Err(_) => Err(unauthorized(false, true)),
+        }
+    }
+}
+
 /// The middleware on each module's event and dashboard routes.
 pub async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
     let scope = Scope::of(req.method());
-    match auth.caller(scope, req.headers().get(header::AUTHORIZATION)) {
+    let given = match authorization(req.headers()) {
+        Ok(given) => given.cloned(),
+        Err(e) => return e.into_response(),
+    };
+    match auth.caller(scope, given.as_ref()) {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.run(req).await

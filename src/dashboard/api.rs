@@ -17,10 +17,10 @@ use super::ApiState;
 use super::Basis;
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::auth::Caller;
-use crate::error::{parse_query, ApiError, ErrorBody};
+use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
 
-/// Query parameters of `GET /dashboard`. Empty values count as absent; unknown parameters are
-/// ignored.
+/// Query parameters of `GET /dashboard`. An empty value (`month=`) is refused, naming the
+/// parameter: leave an optional parameter out for its default. Unknown parameters are ignored.
 ///
 /// Read as text and checked afterwards in this order (`parse_dashboard_query`), so that the
 /// parameter named is the first at fault here, whatever order the query string gives them in.
@@ -122,7 +122,7 @@ pub struct DashboardQuery {
     params(DashboardParams),
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
-        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),

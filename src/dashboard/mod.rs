@@ -14,6 +14,7 @@ pub mod pace;
 pub mod page;
 pub mod schedule;
 pub mod schema;
+pub mod sign_in;
 pub mod store;
 pub mod sync;
 
@@ -83,7 +84,7 @@ impl ApiState {
     }
 }
 
-/// `GET /dashboard`, the revenue manager's figures under it, and the chart page at `/`.
+/// `GET /dashboard` and the revenue manager's figures under it.
 pub fn router() -> Router<ApiState> {
     use crate::routing::both;
     let router = both(Router::new(), "/dashboard", get(api::get_dashboard));
@@ -93,7 +94,18 @@ pub fn router() -> Router<ApiState> {
         "/dashboard/booking-curve",
         get(pace::get_booking_curve),
     );
-    both(router, "/dashboard/lead-time", get(pace::get_lead_time)).route("/", get(page::index))
+    both(router, "/dashboard/lead-time", get(pace::get_lead_time))
+}
+
+/// The chart page at `/` and its sign-in and sign-out. Outside `authorize`: the page checks its
+/// caller itself (`Auth::page_caller`, the header or the sign-in cookie, from an `Extension`)
+/// and answers its refusals as HTML pages.
+pub fn page_router() -> Router<ApiState> {
+    use crate::routing::both;
+    use axum::routing::post;
+    let router = Router::new().route("/", get(page::index));
+    let router = both(router, "/sign-in", post(sign_in::sign_in));
+    both(router, "/sign-out", post(sign_in::sign_out))
 }
 
 #[derive(OpenApi)]

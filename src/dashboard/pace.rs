@@ -31,7 +31,7 @@ use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::auth::Caller;
-use crate::error::{parse_query, ApiError, ErrorBody};
+use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
 
 /// Nights one request may ask for: two years.
 pub const MAX_NIGHTS: i64 = 732;
@@ -47,8 +47,8 @@ pub const DEFAULT_CURVE_DAYS: i64 = 90;
 /// Same time last year: 52 weeks back, so that a Saturday compares with a Saturday.
 pub const STLY_DAYS: i64 = 364;
 
-/// Query parameters of `GET /dashboard/pace`. Empty values count as absent; unknown parameters
-/// are ignored.
+/// Query parameters of `GET /dashboard/pace`. An empty value (`pickup=`) is refused, naming the
+/// parameter: leave an optional parameter out for its default. Unknown parameters are ignored.
 ///
 /// Read as text and checked afterwards in a fixed order (`parse_pace_query`), so that the
 /// parameter named is the first at fault, whatever order the query string gives them in.
@@ -287,7 +287,7 @@ fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Er
     params(PaceParams),
     responses(
         (status = 200, description = "One object per night, by date", body = [PaceNight]),
-        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
@@ -331,7 +331,7 @@ pub async fn get_pace(
     params(CurveParams),
     responses(
         (status = 200, description = "One object per day before the night, from `days` down to 0", body = [CurvePoint]),
-        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
@@ -366,7 +366,7 @@ pub async fn get_booking_curve(
     params(LeadTimeParams),
     responses(
         (status = 200, description = "The twelve buckets, from events after the night to 366 days and more before it", body = [LeadTimeBucket]),
-        (status = 400, description = "A parameter is missing or invalid; `field` names it", body = ErrorBody),
+        (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
         (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
@@ -509,11 +509,18 @@ fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
     i32::try_from(id).map_err(|_| ApiError::bad_param("hotel_id", "is out of range"))
 }
 
-/// A `YYYY-MM-DD` date within the years the service accepts events in.
+/// A `YYYY-MM-DD` date within the years the service accepts events in: exactly four digits,
+/// two and two (chrono's `%Y-%m-%d` alone also takes `2023-1-1` and `+2023-01-01`).
 fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     let (first, last) = (first_day(), last_day());
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
+    let shape = value.len() == 10
+        && value.bytes().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
         .filter(|d| Some(*d) >= first && Some(*d) <= last)
         .ok_or_else(|| {
             ApiError::bad_param(

@@ -14,8 +14,9 @@
 //! written with maud, which escapes every value spliced into it: nothing here escapes by hand.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
 use chrono::{Datelike, NaiveDate};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::de::DeserializeOwned;
@@ -25,7 +26,7 @@ use super::pace::{self, CurvePoint, CurveQuery, PaceNight};
 use super::store::{self, HotelYears};
 use super::ApiState;
 use super::Basis;
-use crate::auth::Caller;
+use crate::auth::{page_cookie, Auth, Caller};
 use crate::error::ApiError;
 
 /// The parameters the form sends.
@@ -69,6 +70,7 @@ polyline.otb{fill:none;stroke:#2f6db5;stroke-width:2}circle.otb{fill:#2f6db5}
 polyline.stly{fill:none;stroke:#b8322a;stroke-width:2;stroke-dasharray:5 4}circle.stly{fill:#b8322a}
 tr.picked{background:#e8f0fa}
 details{margin-top:.5rem}
+form.account{background:none;border:0;padding:0;margin:.5rem 0;align-items:center;gap:.5rem}
 ";
 
 /// The form's values as sent, echoed back into the form.
@@ -81,6 +83,9 @@ pub struct Form {
     pub view: String,
     pub as_of: String,
     pub night: String,
+    /// The hotel asked for is one the key may not see: the form says so rather than "no
+    /// figures".
+    pub not_allowed: bool,
 }
 
 impl Form {
@@ -139,11 +144,24 @@ fn view_of(query: &str) -> Result<View, ApiError> {
 
 pub async fn index(
     State(state): State<ApiState>,
-    caller: Caller,
+    Extension(auth): Extension<Auth>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
+    let caller = match auth.page_caller(&headers) {
+        Ok(caller) => caller,
+        Err(e) => return super::sign_in::refused(e, &query, page_cookie(&headers).is_some()),
+    };
+    let signed_in = page_cookie(&headers).is_some();
+    let page = |status, form: &Form, hotels: &[HotelYears], body| {
+        frame(status, signed_in, figures_part(form, hotels, body))
+    };
     let mut form = Form::from_query(&query);
+    form.not_allowed = form
+        .hotel_id
+        .parse::<i32>()
+        .is_ok_and(|h| !caller.allows(h));
     let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
         let (status, message) = error_parts(e);
         page(
@@ -242,19 +260,17 @@ fn with_defaults(query: &str, form: &Form) -> String {
 }
 
 /// The pairs of `query` that `keep` accepts, every occurrence as sent (so that a repeated
-/// parameter is still refused), with an empty or missing one of `defaults` replaced by its
-/// default (when that is not empty).
+/// parameter is still refused) but the empty ones, with a missing one of `defaults` replaced by
+/// its default (when that is not empty). A form's field left blank is sent empty, and means "the
+/// default" here; the endpoints, read by programs, refuse an empty value instead.
 fn defaulted(query: &str, keep: impl Fn(&str) -> bool, defaults: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     let mut given = vec![false; defaults.len()];
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if !keep(&key) {
+        if !keep(&key) || value.trim().is_empty() {
             continue;
         }
         if let Some(i) = defaults.iter().position(|(name, _)| *name == key) {
-            if value.trim().is_empty() {
-                continue;
-            }
             given[i] = true;
         }
         q.append_pair(&key, &value);
@@ -277,7 +293,8 @@ fn dashboard_query(
 ) -> Result<DashboardQuery, ApiError> {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if FORM_FIELDS.contains(&key.as_ref()) && (with_month || key != "month") {
+        let blank = value.trim().is_empty();
+        if FORM_FIELDS.contains(&key.as_ref()) && (with_month || key != "month") && !blank {
             q.append_pair(&key, &value);
         }
     }
@@ -440,6 +457,21 @@ fn error_parts(e: ApiError) -> (StatusCode, String) {
 }
 
 pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: Markup) -> Response {
+    frame(status, false, figures_part(form, hotels, body))
+}
+
+/// The figures' form and what it asked for.
+fn figures_part(form: &Form, hotels: &[HotelYears], body: Markup) -> Markup {
+    html! {
+        h2 { "A hotel's figures" }
+        (form_html(form, hotels))
+        (body)
+    }
+}
+
+/// The page around `content`: what the service is, where its API is described, and a sign-out
+/// button when the browser is `signed_in` (holds the page's cookie).
+pub(super) fn frame(status: StatusCode, signed_in: bool, content: Markup) -> Response {
     let html = html! {
         (DOCTYPE)
         html lang="en" {
@@ -466,9 +498,13 @@ pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: Markup
                     a href="/api-docs/data-provider.json" { "Data Provider OpenAPI" }
                     a href="/api-docs/dashboard.json" { "Dashboard OpenAPI" }
                 }
-                h2 { "A hotel's figures" }
-                (form_html(form, hotels))
-                (body)
+                @if signed_in {
+                    form.account method="post" action="/sign-out" {
+                        "Signed in with an API key. "
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                (content)
             } }
         }
     };
@@ -507,7 +543,10 @@ fn hotel_field(form: &Form, hotels: &[HotelYears]) -> Markup {
             "Hotel (years with figures)"
             select name="hotel_id" required {
                 @if unknown {
-                    option value=(form.hotel_id) selected { (form.hotel_id) " (no figures)" }
+                    option value=(form.hotel_id) selected {
+                        (form.hotel_id)
+                        @if form.not_allowed { " (not allowed)" } @else { " (no figures)" }
+                    }
                 }
                 @for h in hotels {
                     @let chosen = hotel_of(std::slice::from_ref(h), &form.hotel_id).is_some();

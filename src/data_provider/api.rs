@@ -76,11 +76,12 @@ pub struct EventBody {
     responses(
         (status = 201, description = "Stored", body = Event),
         (status = 200, description = "This exact event was already stored under this id; nothing changed. Also the answer for an id whose event `roompulse retention` has deleted: nothing is stored again (the dashboard has counted it), and the body is the event as posted, whose content could not be compared (retention keeps only the ids)", body = Event),
-        (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 400, description = "The body is not a JSON object, or the request has two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or INGEST_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not write this event: it lacks the `ingest` scope, or the event's `hotel_id` is not one of its hotels (`field`: `hotel_id`); nothing is stored", body = ErrorBody),
         (status = 409, description = "The id is already taken by an event with different content (ids are one space for every hotel); nothing is stored. `stored` shows that event only to a key that may read it (the `read` scope and that event's hotel); anyone else learns only that the id is taken, the same answer whichever hotel holds it", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The `Content-Type` is not JSON (`application/json` or `application/*+json`): e.g. `text/plain`, or the form encoding `curl -d` sends without `-H 'Content-Type: application/json'`. A request without a `Content-Type` is read as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid; `fields` lists each", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
     )
@@ -88,8 +89,10 @@ pub struct EventBody {
 pub async fn create_event(
     State(state): State<ApiState>,
     caller: Caller,
+    headers: header::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    json_content_type(&headers)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit: BODY_LIMIT }
@@ -138,6 +141,35 @@ pub async fn create_event(
         }
     };
     Ok(response)
+}
+
+/// Refuses a body declared as anything but JSON: read as JSON anyway, a form post or a text
+/// would be answered 400 or 422 about its content rather than about what was sent. A body
+/// without a `Content-Type` is read as JSON, as it always was.
+pub fn json_content_type(headers: &header::HeaderMap) -> Result<(), ApiError> {
+    let Some(given) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = given
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let json = essence.as_deref().is_some_and(|e| {
+        e == "application/json"
+            || e.strip_prefix("application/")
+                .is_some_and(|sub| sub.len() > "+json".len() && sub.ends_with("+json"))
+    });
+    if json {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(format!(
+        "the body must be JSON, sent with `Content-Type: application/json`; got `{}`",
+        String::from_utf8_lossy(given.as_bytes())
+            .chars()
+            .take(100)
+            .collect::<String>()
+    )))
 }
 
 /// Query parameters of `GET /events`. The seed's single-underscore spellings (`updated_gte`,
@@ -303,7 +335,7 @@ fn order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OrderParam>, D::Error
     responses(
         (status = 200, description = "A page of events (a bare JSON array)", body = [Event],
             headers(("Link" = String, description = "`<URL of the next page>; rel=\"next\"`, present when more events match (always, with `order=stored`)"))),
-        (status = 400, description = "A query parameter is malformed or out of range; `field` names it", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
         (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
         (status = 403, description = "The key is valid but may not read this: it lacks the `read` scope, or `hotel_id` names a hotel that is not one of its hotels (`field`: `hotel_id`). Without `hotel_id`, a per-hotel key lists its hotels' events only (the change feed too)", body = ErrorBody),
         (status = 503, description = "The events database is unreachable, the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`), or (with `wait`) half that many requests are already waiting", body = ErrorBody),

@@ -77,6 +77,14 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
         ("413", _) => ApiError::TooLarge {
             limit: api::BODY_LIMIT,
         },
+        ("415", _) => {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain"),
+            );
+            api::json_content_type(&headers).err()?
+        }
         ("422", _) => {
             let bad = br#"{"hotel_id": 0, "event_timestamp": "2022-06-24T13:00:56Z", "status": 3, "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360", "night_of_stay": "2022-06-26"}"#;
             raw_from_json(bad)

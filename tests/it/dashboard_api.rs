@@ -84,7 +84,8 @@ async fn a_hotel_without_data_gets_every_bucket_with_zeros() {
         ("hotel_id=42&period=day&year=2024&month=2&day=29", 1),
         ("hotel_id=42&period=month&year=1900&month=12", 1),
         (
-            "hotel_id=42&period=month&year=2022&basis=event&unknown=1&month=",
+            // Unknown parameters are ignored, empty or not (an empty known one is refused).
+            "hotel_id=42&period=month&year=2022&basis=event&unknown=1&other=",
             12,
         ),
     ] {

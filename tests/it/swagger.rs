@@ -325,6 +325,9 @@ async fn each_documented_error_shows_an_example_of_its_own_status() {
                         }
                         "409" => error.contains("already stored") && example["stored"].is_object(),
                         "413" => error.contains("larger than"),
+                        "415" => {
+                            error.contains("application/json") && example["field"] == "Content-Type"
+                        }
                         "422" => error.starts_with("invalid event") && example["fields"].is_array(),
                         "503" => error.contains("unavailable"),
                         other => panic!("{at}: status {other} has no expectation here"),
@@ -343,7 +346,7 @@ async fn each_documented_error_shows_an_example_of_its_own_status() {
             "{doc_url}"
         );
     }
-    let want: BTreeSet<String> = ["400", "401", "403", "409", "413", "422", "503"]
+    let want: BTreeSet<String> = ["400", "401", "403", "409", "413", "415", "422", "503"]
         .map(String::from)
         .into();
     assert_eq!(seen, want);

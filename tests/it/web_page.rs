@@ -15,7 +15,7 @@ use roompulse::dashboard::{store, Basis};
 
 use crate::helpers::TestApp;
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let path = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| "/usr/bin/chromium".into());
@@ -62,7 +62,7 @@ async fn browse(args: &[&str], url: &str) -> String {
 }
 
 /// `(hotel_id, basis code, day, bookings, cancellations)` rows straight into the Dashboard's table.
-async fn put_figures(app: &TestApp, figures: &[(i32, i16, &str, i64, i64)]) {
+pub(crate) async fn put_figures(app: &TestApp, figures: &[(i32, i16, &str, i64, i64)]) {
     let mut conn = app.dashboard_db().get().await.unwrap();
     for &(hotel, basis, day, bookings, cancellations) in figures {
         diesel::sql_query(
