@@ -86,9 +86,11 @@ pub struct Readiness {
     #[serde(skip_serializing_if = "Option::is_none")]
     feed_held_back_by: Option<FeedBlocker>,
     /// For each database with a read standby (DATA_PROVIDER_READ_DATABASE_URL,
-    /// DASHBOARD_READ_DATABASE_URL): `in use (lag … ms)`, or `fallback to the primary: <reason>`
-    /// while it is down or lags more than READ_REPLICA_MAX_LAG_MS. A fallback leaves the process
-    /// ready: the primary answers the reads.
+    /// DASHBOARD_READ_DATABASE_URL): `in use (lag … ms)`, `fallback to the primary: <reason>`
+    /// while it is down or lags more than READ_REPLICA_MAX_LAG_MS, or `refused, reading from the
+    /// primary: <reason>` when it is not a standby of the primary's database (another server's
+    /// `system_identifier`, or another database). Either leaves the process ready: the primary
+    /// answers the reads.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[schema(example = json!({"data_provider_database": "in use (lag 0 ms)", "dashboard_database": "fallback to the primary: standby: connection refused"}))]
     read_replicas: std::collections::BTreeMap<&'static str, String>,
@@ -237,6 +239,17 @@ fn render_read_replicas(body: &mut String, pools: &[(&'static str, ReadPool)]) {
             body,
             "roompulse_read_replica_in_use{{database=\"{name}\"}} {}",
             i32::from(h.in_use())
+        );
+    }
+    let _ = writeln!(
+        body,
+        "# HELP roompulse_read_replica_refused Whether this database's read standby is refused (1): another server's (its system_identifier differs from the primary's) or another database; reads go to the primary, /ready and the log say why.\n# TYPE roompulse_read_replica_refused gauge"
+    );
+    for (name, h) in &health {
+        let _ = writeln!(
+            body,
+            "roompulse_read_replica_refused{{database=\"{name}\"}} {}",
+            i32::from(h.refused())
         );
     }
     let _ = writeln!(
