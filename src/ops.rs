@@ -279,6 +279,9 @@ pub struct Gauges {
     latest: tokio::sync::Mutex<Option<Arc<Reading>>>,
     refreshes: AtomicU64,
     last_horizon_warning: std::sync::Mutex<Option<Instant>>,
+    /// When this process's readings first found the dashboard behind (an event stored after its
+    /// cursor) since they last found it caught up: `roompulse_sync_lag_seconds` counts from it.
+    behind_since: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Gauges {
@@ -292,6 +295,7 @@ impl Gauges {
             latest: tokio::sync::Mutex::new(None),
             refreshes: AtomicU64::new(0),
             last_horizon_warning: std::sync::Mutex::new(None),
+            behind_since: std::sync::Mutex::new(None),
         }
     }
 
@@ -310,7 +314,9 @@ impl Gauges {
                 return reading.clone();
             }
         }
-        let reading = Arc::new(Reading::take(state).await);
+        let mut reading = Reading::take(state).await;
+        self.time_the_lag(&mut reading);
+        let reading = Arc::new(reading);
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         self.warn_about_horizon(&reading);
         *latest = Some(reading.clone());
@@ -324,6 +330,30 @@ impl Gauges {
             Ok(Some(b)) if b.age_seconds >= self.horizon_warn.as_secs_f64() => Some(b),
             _ => None,
         }
+    }
+
+    /// The sync lag in time: 0 while no event is stored after the dashboard's cursor, else the
+    /// time since a reading first found one. Event timestamps say nothing about it: a counted
+    /// event dated 2100 would pin a difference of timestamps at 0, retention deleting the newest
+    /// ones would make it negative. Readings are taken on demand (scrapes, probes), so this is a
+    /// lower bound, short by at most the time between two of them.
+    fn time_the_lag(&self, reading: &mut Reading) {
+        let Ok(lag) = &mut reading.lag else { return };
+        let mut since = self.behind_since.lock().unwrap_or_else(|e| e.into_inner());
+        lag.seconds = match lag.events {
+            Some(0) => {
+                *since = None;
+                Some(0.0)
+            }
+            Some(_) => Some(
+                reading
+                    .taken
+                    .saturating_duration_since(*since.get_or_insert(reading.taken))
+                    .as_secs_f64(),
+            ),
+            // A cursor this service did not issue: how far behind is unknown.
+            None => None,
+        };
     }
 
     fn warn_about_horizon(&self, reading: &Reading) {
@@ -407,7 +437,9 @@ impl Reading {
         match &self.lag {
             Ok(lag) => {
                 up.push(("dashboard_database", 1));
-                gauge(body, "roompulse_sync_lag_seconds", "Newest event_timestamp stored by the Data Provider minus the newest one counted by the dashboard (minus the oldest stored, before the dashboard has counted any).", lag.seconds);
+                if let Some(seconds) = lag.seconds {
+                    gauge(body, "roompulse_sync_lag_seconds", "How long the dashboard has been behind: 0 while it has counted every event stored, else the time since this process first found an event stored that it has not counted (at a scrape or probe: a lower bound). Never negative; event timestamps play no part.", seconds);
+                }
                 if let Some(events) = lag.events {
                     gauge(
                         body,
@@ -460,7 +492,8 @@ impl Reading {
 }
 
 struct SyncLag {
-    seconds: f64,
+    /// Set by `Gauges::time_the_lag`, which keeps the time across readings.
+    seconds: Option<f64>,
     events: Option<i64>,
 }
 
@@ -494,14 +527,8 @@ async fn sync_lag(state: &OpsState) -> Result<SyncLag, LagUnavailable> {
     .await
     .map_err(|_| events_down(format!("no answer within {READ_TIMEOUT:?}")))?
     .map_err(|e| events_down(e.to_string()))?;
-    // Before the dashboard has counted anything it is behind by every stored event: the lag
-    // spans them all, from the oldest to the newest.
-    let seconds = match (behind.newest, synced.last_event_at.or(behind.oldest)) {
-        (Some(newest), Some(counted)) => (newest - counted).num_milliseconds() as f64 / 1000.0,
-        _ => 0.0,
-    };
     Ok(SyncLag {
-        seconds,
+        seconds: None,
         // An undecodable cursor (never written by this version) leaves the event lag out rather
         // than guessing it.
         events: behind.events,
