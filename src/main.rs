@@ -120,6 +120,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 // The key alone on standard output, so that `KEY=$(roompulse keys create …)`
                 // takes it; what it is goes to standard error.
                 eprintln!("{}", created.summary());
+                if let Some(warning) = manage::other_module_open(
+                    target.module,
+                    &target.events_db.data_provider_database_url,
+                    &target.dashboard_db.dashboard_database_url,
+                )
+                .await
+                {
+                    eprintln!("{warning}");
+                }
                 println!("{}", created.key);
             }
             KeysCommand::List { target } => {

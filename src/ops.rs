@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::auth::{exposure, Auth};
 use crate::dashboard::client::DataProviderClient;
 use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::gauges::{
@@ -43,6 +44,9 @@ pub struct OpsState {
     pub read_pools: Vec<(&'static str, ReadPool)>,
     /// This process's long polls of the change feed, whose number held `/metrics` reports.
     pub feed_wait: Arc<FeedWait>,
+    /// Each module's API access (named as `roompulse keys --module` names it), which `/ready`
+    /// reports: open to anyone, or closed.
+    pub auth: Vec<(&'static str, Auth)>,
 }
 
 /// `/health`, `/ready` and `/metrics`, each with and without a trailing slash.
@@ -94,6 +98,12 @@ pub struct Readiness {
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[schema(example = json!({"data_provider_database": "in use (lag 0 ms)", "dashboard_database": "fallback to the primary: standby: connection refused"}))]
     read_replicas: std::collections::BTreeMap<&'static str, String>,
+    /// Each module's API: `closed: a key or token is required`, or `open: anyone can call it…`
+    /// (no API key in that module's database and no token); `reads open…`, `writes open…` when
+    /// only one token is set. Each module checks keys in its own database: a key created with
+    /// `keys create --module data-provider` leaves the dashboard open.
+    #[schema(example = json!({"data-provider": "closed: a key or token is required", "dashboard": "open: anyone can call it (no API key in its database, no token)"}))]
+    api_access: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 /// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
@@ -173,6 +183,11 @@ pub async fn ready(State(state): State<OpsState>) -> Response {
                 .read_pools
                 .iter()
                 .filter_map(|(name, pool)| Some((*name, pool.health()?.describe())))
+                .collect(),
+            api_access: state
+                .auth
+                .iter()
+                .map(|(module, auth)| (*module, exposure::describe(auth)))
                 .collect(),
         }),
     )

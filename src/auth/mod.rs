@@ -13,6 +13,7 @@
 //! Health, readiness, metrics and the API documents stay open, so that probes and Swagger UI
 //! work.
 
+pub mod exposure;
 pub mod key;
 pub mod keyring;
 pub mod manage;
