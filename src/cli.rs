@@ -121,10 +121,16 @@ pub enum Command {
         /// dashboards follow this Data Provider). Default: read from DASHBOARD_DATABASE_URL.
         #[arg(long, value_name = "CURSOR", conflicts_with = "unsafe_ignore_sync")]
         synced_cursor: Option<String>,
-        /// Delete old events whether the dashboard has counted them or not: those it has not
-        /// will never be in its figures.
+        /// Delete old events whether the dashboard has counted them or not. The dashboard's
+        /// cursor is still read (when it can be) to count those it has not counted: they would
+        /// never be in its figures, so a run that would delete any is refused unless
+        /// --yes-lose-uncounted is given as well. --dry-run reports how many.
         #[arg(long)]
         unsafe_ignore_sync: bool,
+        /// With --unsafe-ignore-sync: delete old events the dashboard has not counted too,
+        /// losing them from its figures for good (README, "Retention", to recover them).
+        #[arg(long, requires = "unsafe_ignore_sync")]
+        yes_lose_uncounted: bool,
         /// Events deleted per transaction.
         #[arg(long, default_value_t = crate::data_provider::retention::DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         batch_size: u32,

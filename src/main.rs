@@ -120,6 +120,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 // The key alone on standard output, so that `KEY=$(roompulse keys create …)`
                 // takes it; what it is goes to standard error.
                 eprintln!("{}", created.summary());
+                if let Some(warning) = manage::other_module_open(
+                    target.module,
+                    &target.events_db.data_provider_database_url,
+                    &target.dashboard_db.dashboard_database_url,
+                )
+                .await
+                {
+                    eprintln!("{warning}");
+                }
                 println!("{}", created.key);
             }
             KeysCommand::List { target } => {
@@ -161,6 +170,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             dry_run,
             synced_cursor,
             unsafe_ignore_sync,
+            yes_lose_uncounted,
             batch_size,
             events_db,
             dashboard_db,
@@ -175,7 +185,22 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             .ok_or("give --older-than-months N or --before YYYY-MM-DD (a day from year 1 on)")?;
             let guard = if unsafe_ignore_sync {
-                Guard::Ignore
+                // Read anyway, to count the uncounted events the run would lose.
+                let counted =
+                    match retention::dashboard_cursor(&dashboard_db.dashboard_database_url).await {
+                        Ok(cursor) => Some(cursor),
+                        Err(retention::RetentionError::NothingSynced) => None,
+                        Err(e) => {
+                            eprintln!(
+                                "{e}; every old event counts as not counted by the dashboard"
+                            );
+                            None
+                        }
+                    };
+                Guard::Ignore {
+                    counted,
+                    lose_uncounted: yes_lose_uncounted,
+                }
             } else if let Some(cursor) = synced_cursor {
                 Guard::SyncedUpTo(retention::parse_cursor(&cursor)?)
             } else {

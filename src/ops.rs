@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::auth::{exposure, Auth};
 use crate::dashboard::client::DataProviderClient;
 use crate::data_provider::feed_wait::FeedWait;
 use crate::data_provider::gauges::{
@@ -43,6 +44,9 @@ pub struct OpsState {
     pub read_pools: Vec<(&'static str, ReadPool)>,
     /// This process's long polls of the change feed, whose number held `/metrics` reports.
     pub feed_wait: Arc<FeedWait>,
+    /// Each module's API access (named as `roompulse keys --module` names it), which `/ready`
+    /// reports: open to anyone, or closed.
+    pub auth: Vec<(&'static str, Auth)>,
 }
 
 /// `/health`, `/ready` and `/metrics`, each with and without a trailing slash.
@@ -86,12 +90,20 @@ pub struct Readiness {
     #[serde(skip_serializing_if = "Option::is_none")]
     feed_held_back_by: Option<FeedBlocker>,
     /// For each database with a read standby (DATA_PROVIDER_READ_DATABASE_URL,
-    /// DASHBOARD_READ_DATABASE_URL): `in use (lag … ms)`, or `fallback to the primary: <reason>`
-    /// while it is down or lags more than READ_REPLICA_MAX_LAG_MS. A fallback leaves the process
-    /// ready: the primary answers the reads.
+    /// DASHBOARD_READ_DATABASE_URL): `in use (lag … ms)`, `fallback to the primary: <reason>`
+    /// while it is down or lags more than READ_REPLICA_MAX_LAG_MS, or `refused, reading from the
+    /// primary: <reason>` when it is not a standby of the primary's database (another server's
+    /// `system_identifier`, or another database). Either leaves the process ready: the primary
+    /// answers the reads.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[schema(example = json!({"data_provider_database": "in use (lag 0 ms)", "dashboard_database": "fallback to the primary: standby: connection refused"}))]
     read_replicas: std::collections::BTreeMap<&'static str, String>,
+    /// Each module's API: `closed: a key or token is required`, or `open: anyone can call it…`
+    /// (no API key in that module's database and no token); `reads open…`, `writes open…` when
+    /// only one token is set. Each module checks keys in its own database: a key created with
+    /// `keys create --module data-provider` leaves the dashboard open.
+    #[schema(example = json!({"data-provider": "closed: a key or token is required", "dashboard": "open: anyone can call it (no API key in its database, no token)"}))]
+    api_access: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 /// Both databases and Redis answer. 503 names whichever does not. An unreachable Data Provider
@@ -172,6 +184,11 @@ pub async fn ready(State(state): State<OpsState>) -> Response {
                 .iter()
                 .filter_map(|(name, pool)| Some((*name, pool.health()?.describe())))
                 .collect(),
+            api_access: state
+                .auth
+                .iter()
+                .map(|(module, auth)| (*module, exposure::describe(auth)))
+                .collect(),
         }),
     )
         .into_response()
@@ -241,6 +258,17 @@ fn render_read_replicas(body: &mut String, pools: &[(&'static str, ReadPool)]) {
     }
     let _ = writeln!(
         body,
+        "# HELP roompulse_read_replica_refused Whether this database's read standby is refused (1): another server's (its system_identifier differs from the primary's) or another database; reads go to the primary, /ready and the log say why.\n# TYPE roompulse_read_replica_refused gauge"
+    );
+    for (name, h) in &health {
+        let _ = writeln!(
+            body,
+            "roompulse_read_replica_refused{{database=\"{name}\"}} {}",
+            i32::from(h.refused())
+        );
+    }
+    let _ = writeln!(
+        body,
         "# HELP roompulse_read_replica_lag_seconds How far the standby's replay was behind the primary at its latest check.\n# TYPE roompulse_read_replica_lag_seconds gauge"
     );
     for (name, h) in &health {
@@ -266,6 +294,9 @@ pub struct Gauges {
     latest: tokio::sync::Mutex<Option<Arc<Reading>>>,
     refreshes: AtomicU64,
     last_horizon_warning: std::sync::Mutex<Option<Instant>>,
+    /// When this process's readings first found the dashboard behind (an event stored after its
+    /// cursor) since they last found it caught up: `roompulse_sync_lag_seconds` counts from it.
+    behind_since: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Gauges {
@@ -279,6 +310,7 @@ impl Gauges {
             latest: tokio::sync::Mutex::new(None),
             refreshes: AtomicU64::new(0),
             last_horizon_warning: std::sync::Mutex::new(None),
+            behind_since: std::sync::Mutex::new(None),
         }
     }
 
@@ -297,7 +329,9 @@ impl Gauges {
                 return reading.clone();
             }
         }
-        let reading = Arc::new(Reading::take(state).await);
+        let mut reading = Reading::take(state).await;
+        self.time_the_lag(&mut reading);
+        let reading = Arc::new(reading);
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         self.warn_about_horizon(&reading);
         *latest = Some(reading.clone());
@@ -311,6 +345,30 @@ impl Gauges {
             Ok(Some(b)) if b.age_seconds >= self.horizon_warn.as_secs_f64() => Some(b),
             _ => None,
         }
+    }
+
+    /// The sync lag in time: 0 while no event is stored after the dashboard's cursor, else the
+    /// time since a reading first found one. Event timestamps say nothing about it: a counted
+    /// event dated 2100 would pin a difference of timestamps at 0, retention deleting the newest
+    /// ones would make it negative. Readings are taken on demand (scrapes, probes), so this is a
+    /// lower bound, short by at most the time between two of them.
+    fn time_the_lag(&self, reading: &mut Reading) {
+        let Ok(lag) = &mut reading.lag else { return };
+        let mut since = self.behind_since.lock().unwrap_or_else(|e| e.into_inner());
+        lag.seconds = match lag.events {
+            Some(0) => {
+                *since = None;
+                Some(0.0)
+            }
+            Some(_) => Some(
+                reading
+                    .taken
+                    .saturating_duration_since(*since.get_or_insert(reading.taken))
+                    .as_secs_f64(),
+            ),
+            // A cursor this service did not issue: how far behind is unknown.
+            None => None,
+        };
     }
 
     fn warn_about_horizon(&self, reading: &Reading) {
@@ -394,7 +452,9 @@ impl Reading {
         match &self.lag {
             Ok(lag) => {
                 up.push(("dashboard_database", 1));
-                gauge(body, "roompulse_sync_lag_seconds", "Newest event_timestamp stored by the Data Provider minus the newest one counted by the dashboard (minus the oldest stored, before the dashboard has counted any).", lag.seconds);
+                if let Some(seconds) = lag.seconds {
+                    gauge(body, "roompulse_sync_lag_seconds", "How long the dashboard has been behind: 0 while it has counted every event stored, else the time since this process first found an event stored that it has not counted (at a scrape or probe: a lower bound). Never negative; event timestamps play no part.", seconds);
+                }
                 if let Some(events) = lag.events {
                     gauge(
                         body,
@@ -447,7 +507,8 @@ impl Reading {
 }
 
 struct SyncLag {
-    seconds: f64,
+    /// Set by `Gauges::time_the_lag`, which keeps the time across readings.
+    seconds: Option<f64>,
     events: Option<i64>,
 }
 
@@ -481,14 +542,8 @@ async fn sync_lag(state: &OpsState) -> Result<SyncLag, LagUnavailable> {
     .await
     .map_err(|_| events_down(format!("no answer within {READ_TIMEOUT:?}")))?
     .map_err(|e| events_down(e.to_string()))?;
-    // Before the dashboard has counted anything it is behind by every stored event: the lag
-    // spans them all, from the oldest to the newest.
-    let seconds = match (behind.newest, synced.last_event_at.or(behind.oldest)) {
-        (Some(newest), Some(counted)) => (newest - counted).num_milliseconds() as f64 / 1000.0,
-        _ => 0.0,
-    };
     Ok(SyncLag {
-        seconds,
+        seconds: None,
         // An undecodable cursor (never written by this version) leaves the event lag out rather
         // than guessing it.
         events: behind.events,

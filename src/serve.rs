@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{router, AppState};
 use crate::auth::keyring::Keyring;
 use crate::auth::store::KeyStoreError;
-use crate::auth::{Auth, Tokens};
+use crate::auth::{exposure, Auth, Tokens};
 use crate::config::Config;
 use crate::dashboard::api::DashboardCache;
 use crate::dashboard::client::{ClientError, DataProviderClient};
@@ -120,6 +120,16 @@ pub fn app_state(
         &cfg.data_provider_database_url,
         Duration::from_secs(cfg.request_timeout_secs),
     ));
+    let data_provider_auth = Auth {
+        tokens: tokens.clone(),
+        keys: keys.data_provider,
+        process_secret: Some(crate::auth::key::process_secret()?.into()),
+    };
+    let dashboard_auth = Auth {
+        tokens,
+        keys: keys.dashboard,
+        process_secret: None,
+    };
     Ok(AppState {
         data_provider: crate::data_provider::ApiState {
             events_db: events_db.clone(),
@@ -151,20 +161,53 @@ pub fn app_state(
                 ("dashboard_database", dashboard_read),
             ],
             feed_wait,
+            auth: vec![
+                ("data-provider", data_provider_auth.clone()),
+                ("dashboard", dashboard_auth.clone()),
+            ],
         },
-        data_provider_auth: Auth {
-            tokens: tokens.clone(),
-            keys: keys.data_provider,
-            process_secret: Some(crate::auth::key::process_secret()?.into()),
-        },
-        dashboard_auth: Auth {
-            tokens,
-            keys: keys.dashboard,
-            process_secret: None,
-        },
+        data_provider_auth,
+        dashboard_auth,
         max_concurrent_requests: cfg.max_concurrent_requests as usize,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
     })
+}
+
+fn modules_auth(state: &AppState) -> [(&'static str, &Auth); 2] {
+    [
+        ("data-provider", &state.data_provider_auth),
+        ("dashboard", &state.dashboard_auth),
+    ]
+}
+
+/// Logs each module's API opening or closing as keys are created or revoked (by `roompulse
+/// keys` elsewhere), and warns whenever that leaves one closed while another is open. The keys
+/// are in memory: looking costs nothing, once a second.
+fn watch_exposure(state: &AppState, shutdown: CancellationToken) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut last = exposure::states(&modules_auth(&state));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let modules = modules_auth(&state);
+            let now = exposure::states(&modules);
+            if now == last {
+                continue;
+            }
+            for ((module, was), (_, is)) in last.iter().zip(&now) {
+                if was != is {
+                    tracing::info!(module, "the {module} API is now {is}");
+                }
+            }
+            if let Some(warning) = exposure::half_open_warning(&modules) {
+                tracing::warn!("{warning}");
+            }
+            last = now;
+        }
+    });
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.
@@ -208,6 +251,9 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         if let Some(warning) =
             Auth::open_warning(&[&state.data_provider_auth, &state.dashboard_auth])
         {
+            tracing::warn!("{warning}");
+        }
+        if let Some(warning) = exposure::half_open_warning(&modules_auth(&state)) {
             tracing::warn!("{warning}");
         }
     }
@@ -322,6 +368,7 @@ pub async fn run_with(
         // Keys created or revoked from now on take effect here too.
         state.data_provider_auth.keys.follow(&shutdown);
         state.dashboard_auth.keys.follow(&shutdown);
+        watch_exposure(&state, shutdown.clone());
         let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
         serve_http(listener, router(state), idle, shutdown.clone()).await;
     } else {

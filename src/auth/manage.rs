@@ -175,6 +175,37 @@ pub async fn create(
     })
 }
 
+/// What `keys create --module <one>` warns about when the other module's database holds no key:
+/// each module checks keys in its own database, so a `serve` running both leaves that module's
+/// API open to anyone, whatever hotels the new key is limited to. `None` for `--module both`, or
+/// when the other database has keys.
+pub async fn other_module_open(
+    module: Modules,
+    data_provider_url: &str,
+    dashboard_url: &str,
+) -> Option<String> {
+    let other = match module {
+        Modules::Both => return None,
+        Modules::DataProvider => Modules::Dashboard,
+        Modules::Dashboard => Modules::DataProvider,
+    };
+    let target = other.targets(data_provider_url, dashboard_url).pop()?;
+    let keys = match db::pool(&target.url, 1) {
+        Ok(pool) => store::all(&pool).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let (module, other) = (module.targets("", "").pop()?.module, target.module);
+    match keys {
+        Ok(keys) if !keys.is_empty() => None,
+        Ok(_) => Some(format!(
+            "warning: the {other} database has no API key: a `serve` running both modules leaves the {other} API open to anyone (every hotel), while the {module} API now requires a key. Create keys with --module both, or in the {other} database too, unless the {other} module runs elsewhere with keys of its own (`/ready` says which modules are open)"
+        )),
+        Err(e) => Some(format!(
+            "warning: cannot tell whether the {other} database has API keys ({e}): without one, a `serve` running both modules leaves the {other} API open to anyone (`/ready` says which modules are open)"
+        )),
+    }
+}
+
 /// A key as `keys list` shows it, merged over the targets.
 #[derive(Debug, Clone)]
 pub struct Listed {

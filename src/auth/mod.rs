@@ -14,6 +14,7 @@
 //! work. The chart page, which a browser opens without a header, also takes the key from its
 //! sign-in cookie (`page_caller`; the sign-in itself is the Dashboard's `sign_in`).
 
+pub mod exposure;
 pub mod key;
 pub mod keyring;
 pub mod manage;

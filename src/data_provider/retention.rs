@@ -33,8 +33,16 @@ pub enum Guard {
     /// Only events at or before this position of the change feed: those a dashboard whose sync
     /// cursor is here has counted.
     SyncedUpTo(StoredCursor),
-    /// Any old event, counted or not (`--unsafe-ignore-sync`).
-    Ignore,
+    /// Any old event, counted or not (`--unsafe-ignore-sync`). `counted`: the dashboard's sync
+    /// cursor when it could be read (`None`: nothing counted, or unknown, so every old event
+    /// counts as uncounted), to count the deleted events the dashboard never counted. Those
+    /// leave its figures for good (their ids are retired), so they go only with
+    /// `lose_uncounted` (`--yes-lose-uncounted`); without it a run that would delete any is
+    /// refused as a whole.
+    Ignore {
+        counted: Option<StoredCursor>,
+        lose_uncounted: bool,
+    },
 }
 
 impl Guard {
@@ -42,10 +50,26 @@ impl Guard {
     fn bound(self) -> StoredCursor {
         match self {
             Guard::SyncedUpTo(c) => c,
-            Guard::Ignore => StoredCursor {
+            Guard::Ignore {
+                lose_uncounted: true,
+                ..
+            } => StoredCursor {
                 tx_id: i64::MAX,
                 id: i64::MAX,
             },
+            // Events stored after the check that refuses uncounted ones are not taken either.
+            Guard::Ignore {
+                counted,
+                lose_uncounted: false,
+            } => counted.unwrap_or(StoredCursor::START),
+        }
+    }
+
+    /// The dashboard's position as far as is known: events after it are uncounted.
+    fn counted(self) -> StoredCursor {
+        match self {
+            Guard::SyncedUpTo(c) => c,
+            Guard::Ignore { counted, .. } => counted.unwrap_or(StoredCursor::START),
         }
     }
 }
@@ -88,6 +112,13 @@ pub enum RetentionError {
     BadCursor(String),
     #[error("the cursor {cursor} is past every event this Data Provider has stored: it is not a position of this Data Provider's change feed (another deployment's dashboard?). Nothing was deleted")]
     CursorBeyondFeed { cursor: String },
+    #[error("{uncounted} of the events before {before} have not been counted by the dashboard ({after}): deleting them would leave them out of its figures for good (their ids are retired, so loading them again is refused). Nothing was deleted. Let the dashboard sync and run again, or pass --yes-lose-uncounted as well to lose them (README, \"Retention\")")]
+    WouldLoseUncounted {
+        uncounted: i64,
+        before: String,
+        /// Where the dashboard stands, in words.
+        after: String,
+    },
     #[error("another `roompulse retention` is running on this database; nothing was deleted")]
     Busy,
     #[error("the archive {path}: {source}")]
@@ -113,6 +144,10 @@ pub struct Report {
     pub dry_run: bool,
     /// Events deleted (with `dry_run`: that would be deleted).
     pub retired: u64,
+    /// Of `retired`, those the dashboard had not counted (after its sync cursor, or all of them
+    /// when it has none): gone from its figures for good. Only `--unsafe-ignore-sync` deletes
+    /// such events.
+    pub uncounted: u64,
     /// Old events left in place because the dashboard has not counted them yet.
     pub kept_unsynced: i64,
     pub archive: Option<PathBuf>,
@@ -141,7 +176,21 @@ impl Report {
                 " and counted by the dashboard (up to its sync cursor {})",
                 encode_stored_cursor(&c)
             )),
-            Guard::Ignore => s.push_str(", counted by the dashboard or not (--unsafe-ignore-sync)"),
+            Guard::Ignore { lose_uncounted, .. } => {
+                s.push_str(", counted by the dashboard or not (--unsafe-ignore-sync)");
+                if self.uncounted > 0 || self.dry_run {
+                    let n = self.uncounted;
+                    s.push_str(&format!(
+                        ", {n} of them not counted by the dashboard: {}",
+                        match (n, self.dry_run, lose_uncounted) {
+                            (0, _, _) => "none lost from its figures".to_string(),
+                            (_, false, _) => "lost from its figures for good (README, \"Retention\", to recover them)".to_string(),
+                            (_, true, true) => "they would be lost from its figures for good".to_string(),
+                            (_, true, false) => "the run refuses to lose them from its figures without --yes-lose-uncounted".to_string(),
+                        }
+                    ));
+                }
+            }
         }
         s.push_str(&format!(" in {:.1} s", self.elapsed.as_secs_f64()));
         if let Some(path) = &self.archive {
@@ -237,16 +286,53 @@ async fn run_on(
     }
     check_cursor(client, options.guard).await?;
     let bound = options.guard.bound();
+    let counted = options.guard.counted();
     let mut report = Report {
         before: options.before,
         guard: options.guard,
         dry_run: options.dry_run,
         retired: 0,
+        uncounted: 0,
         kept_unsynced: 0,
         archive: options.archive.clone(),
         appended: false,
         elapsed: Duration::ZERO,
     };
+    if let Guard::Ignore {
+        counted: cursor,
+        lose_uncounted,
+    } = options.guard
+    {
+        // What `--unsafe-ignore-sync` could take: every old event, and those not counted.
+        let row = client
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE (tx_id, id) > ($2, $3)) \
+                 FROM events WHERE event_timestamp < $1",
+                &[&options.before, &counted.tx_id, &counted.id],
+            )
+            .await?;
+        let uncounted: i64 = row.try_get(1)?;
+        if options.dry_run {
+            report.retired = row.try_get::<_, i64>(0)? as u64;
+            report.uncounted = uncounted as u64;
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        }
+        if uncounted > 0 && !lose_uncounted {
+            return Err(RetentionError::WouldLoseUncounted {
+                uncounted,
+                before: options
+                    .before
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                after: match cursor {
+                    Some(c) => format!("stored after its sync cursor {}", encode_stored_cursor(&c)),
+                    None => {
+                        "it has counted nothing, or its sync cursor could not be read".to_string()
+                    }
+                },
+            });
+        }
+    }
     if options.dry_run {
         let row = client
             .query_one(
@@ -291,14 +377,16 @@ async fn run_on(
                      DELETE FROM events WHERE id IN (SELECT id FROM picked) \
                      RETURNING id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id \
                  ), kept_ids AS ( \
-                     INSERT INTO retired_event_ids (id) SELECT id FROM gone \
+                     INSERT INTO retired_event_ids (id, uncounted) \
+                     SELECT id, (tx_id, id) > ($7, $8) FROM gone \
                      ON CONFLICT (id) DO NOTHING \
                  ), floor AS ( \
                      INSERT INTO retired_feed_floor AS f (id, tx_id) \
                      SELECT 1, max(tx_id) FROM gone HAVING count(*) > 0 \
                      ON CONFLICT (id) DO UPDATE SET tx_id = greatest(f.tx_id, excluded.tx_id) \
                  ) \
-                 SELECT id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay \
+                 SELECT id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, \
+                        (tx_id, id) > ($7, $8) AS uncounted \
                  FROM gone ORDER BY event_timestamp, id",
                 &[
                     &options.before,
@@ -307,6 +395,8 @@ async fn run_on(
                     &bound.tx_id,
                     &bound.id,
                     &limit,
+                    &counted.tx_id,
+                    &counted.id,
                 ],
             )
             .await?;
@@ -323,6 +413,13 @@ async fn run_on(
                 })
             })
             .collect::<Result<Vec<Event>, tokio_postgres::Error>>()?;
+        let uncounted = rows
+            .iter()
+            .map(|r| r.try_get::<_, bool>(6))
+            .collect::<Result<Vec<bool>, tokio_postgres::Error>>()?
+            .into_iter()
+            .filter(|&u| u)
+            .count();
         let Some(last) = events.last() else {
             tx.rollback().await?;
             break;
@@ -335,7 +432,12 @@ async fn run_on(
         }
         tx.commit().await?;
         report.retired += events.len() as u64;
-        tracing::info!(retired = report.retired, "retention: batch committed");
+        report.uncounted += uncounted as u64;
+        tracing::info!(
+            retired = report.retired,
+            uncounted = report.uncounted,
+            "retention: batch committed"
+        );
         if (events.len() as i64) < limit {
             break;
         }
@@ -509,6 +611,7 @@ mod tests {
             guard: Guard::SyncedUpTo(StoredCursor { tx_id: 10, id: 7 }),
             dry_run: false,
             retired: 1,
+            uncounted: 0,
             kept_unsynced: 2,
             archive: Some(PathBuf::from("old.csv")),
             appended: true,
@@ -523,15 +626,36 @@ mod tests {
         );
         let dry = Report {
             dry_run: true,
-            guard: Guard::Ignore,
+            guard: Guard::Ignore {
+                counted: None,
+                lose_uncounted: false,
+            },
             kept_unsynced: 0,
             retired: 3,
+            uncounted: 2,
             ..report
         };
         assert_eq!(
             dry.summary(),
             "dry run: would retire 3 events with event_timestamp before 2023-01-01T00:00:00Z, \
-             counted by the dashboard or not (--unsafe-ignore-sync) in 1.5 s"
+             counted by the dashboard or not (--unsafe-ignore-sync), 2 of them not counted by the \
+             dashboard: the run refuses to lose them from its figures without \
+             --yes-lose-uncounted in 1.5 s"
+        );
+        let lost = Report {
+            dry_run: false,
+            guard: Guard::Ignore {
+                counted: None,
+                lose_uncounted: true,
+            },
+            archive: None,
+            ..dry
+        };
+        assert!(
+            lost.summary()
+                .contains("2 of them not counted by the dashboard: lost from its figures for good"),
+            "{}",
+            lost.summary()
         );
     }
 

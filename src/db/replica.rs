@@ -11,6 +11,14 @@
 //! primary and sends the following reads to the primary until a check passes again, so a
 //! standby that stops fails no request.
 //!
+//! Each check also compares the two servers' identities: the standby must report the primary's
+//! `system_identifier` (`pg_control_system()`, fixed at initdb and kept by `pg_basebackup`, so a
+//! standby of another cluster, e.g. one kept from before a dump-and-restore move, differs) and the
+//! same database (name and oid in `pg_database`: a physical standby replays the catalog, so the
+//! oid matches only when the URL names the very database the primary's URL does). A standby that
+//! differs is refused: its WAL positions say nothing about the primary's, and its rows are
+//! another database's.
+//!
 //! Only reads that may see a slightly older snapshot come here: a standby's snapshot can move
 //! backwards (after a fallback, or on another standby), so the change feed is never paged on one.
 
@@ -19,7 +27,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
@@ -43,6 +51,9 @@ pub enum ReplicaHealth {
         reason: String,
         lag: Option<Duration>,
     },
+    /// Reads go to the primary: the server is not a standby of the primary's database, for
+    /// `reason` (checked again every `CHECK_EVERY`).
+    Refused { reason: String },
 }
 
 impl ReplicaHealth {
@@ -55,8 +66,13 @@ impl ReplicaHealth {
         match self {
             Self::InUse { lag } => Some(*lag),
             Self::Fallback { lag, .. } => *lag,
-            Self::Unchecked => None,
+            Self::Unchecked | Self::Refused { .. } => None,
         }
+    }
+
+    /// Whether the standby was refused as not a copy of the primary's database.
+    pub fn refused(&self) -> bool {
+        matches!(self, Self::Refused { .. })
     }
 
     /// One line for `/ready`.
@@ -65,6 +81,9 @@ impl ReplicaHealth {
             Self::Unchecked => "not checked yet: reading from the primary".to_string(),
             Self::InUse { lag } => format!("in use (lag {} ms)", lag.as_millis()),
             Self::Fallback { reason, .. } => format!("fallback to the primary: {reason}"),
+            Self::Refused { reason } => {
+                format!("refused, reading from the primary: {reason}")
+            }
         }
     }
 }
@@ -177,23 +196,39 @@ impl Replica {
         m.health = ReplicaHealth::Fallback { reason, lag };
     }
 
+    /// Sends the reads to the primary until a check finds a copy of its database there. Logged as
+    /// an error whenever the reason changes: a misconfiguration to fix, not a passing state.
+    fn refuse(&self, reason: String) {
+        let mut m = self.lock();
+        if !matches!(&m.health, ReplicaHealth::Refused { reason: r } if *r == reason) {
+            tracing::error!(%reason, "the read standby is refused: reads go to the primary");
+        }
+        m.health = ReplicaHealth::Refused { reason };
+    }
+
     async fn check(&self) {
-        let primary = match tokio::time::timeout(CHECK_TIMEOUT, primary_lsn(&self.primary)).await {
-            Ok(Ok(lsn)) => lsn,
+        let primary = match tokio::time::timeout(CHECK_TIMEOUT, primary_position(&self.primary))
+            .await
+        {
+            Ok(Ok(p)) => p,
             Ok(Err(e)) => return self.fall_back(format!("the primary's WAL position: {e}"), None),
             Err(_) => return self.fall_back("the primary did not answer".to_string(), None),
         };
         let sampled = Instant::now();
-        let replayed = match tokio::time::timeout(CHECK_TIMEOUT, replayed_lsn(&self.pool)).await {
-            Ok(Ok(lsn)) => lsn,
+        let standby = match tokio::time::timeout(CHECK_TIMEOUT, standby_position(&self.pool)).await
+        {
+            Ok(Ok(p)) => p,
             Ok(Err(e)) => return self.fall_back(format!("standby: {e}"), None),
             Err(_) => {
                 return self.fall_back(format!("standby: no answer within {CHECK_TIMEOUT:?}"), None)
             }
         };
+        if let Some(reason) = standby.identity.differs_from(&primary.identity) {
+            return self.refuse(reason);
+        }
         let lag = self
             .lock()
-            .observe(sampled, primary, replayed, Instant::now());
+            .observe(sampled, primary.lsn, standby.lsn, Instant::now());
         if lag > self.max_lag {
             return self.fall_back(
                 format!(
@@ -247,10 +282,54 @@ async fn monitor(replica: Weak<Replica>) {
     }
 }
 
+/// Which server and database a connection reached.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+struct Identity {
+    /// `pg_control_system()`'s, as text: a bigint some servers print as negative.
+    #[diesel(sql_type = Text)]
+    system_identifier: String,
+    #[diesel(sql_type = Text)]
+    database: String,
+    #[diesel(sql_type = BigInt)]
+    database_oid: i64,
+}
+
+impl Identity {
+    /// Why a server of identity `self` cannot stand in for the `primary`; `None` when it can.
+    fn differs_from(&self, primary: &Identity) -> Option<String> {
+        if self.system_identifier != primary.system_identifier {
+            return Some(format!(
+                "not a standby of the primary: its system_identifier is {}, the primary's {} (a standby of another server)",
+                self.system_identifier, primary.system_identifier
+            ));
+        }
+        if (&self.database, self.database_oid) != (&primary.database, primary.database_oid) {
+            return Some(format!(
+                "another database: the standby's URL names {:?} (oid {}), the primary's {:?} (oid {})",
+                self.database, self.database_oid, primary.database, primary.database_oid
+            ));
+        }
+        None
+    }
+}
+
+/// Selected with each position: one round trip per server and check.
+const IDENTITY: &str =
+    "(SELECT system_identifier FROM pg_control_system())::text AS system_identifier, \
+     current_database()::text AS database, \
+     (SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS database_oid";
+
+struct Position {
+    lsn: u64,
+    identity: Identity,
+}
+
 #[derive(QueryableByName)]
 struct PrimaryLsn {
     #[diesel(sql_type = Text)]
     lsn: String,
+    #[diesel(embed)]
+    identity: Identity,
 }
 
 #[derive(QueryableByName)]
@@ -259,22 +338,29 @@ struct StandbyLsn {
     in_recovery: bool,
     #[diesel(sql_type = Nullable<Text>)]
     lsn: Option<String>,
+    #[diesel(embed)]
+    identity: Identity,
 }
 
-async fn primary_lsn(pool: &PgPool) -> Result<u64, String> {
+async fn primary_position(pool: &PgPool) -> Result<Position, String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    let row: PrimaryLsn = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn")
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    parse_lsn(&row.lsn)
+    let row: PrimaryLsn = diesel::sql_query(format!(
+        "SELECT pg_current_wal_lsn()::text AS lsn, {IDENTITY}"
+    ))
+    .get_result(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Position {
+        lsn: parse_lsn(&row.lsn)?,
+        identity: row.identity,
+    })
 }
 
-async fn replayed_lsn(pool: &PgPool) -> Result<u64, String> {
+async fn standby_position(pool: &PgPool) -> Result<Position, String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    let row: StandbyLsn = diesel::sql_query(
-        "SELECT pg_is_in_recovery() AS in_recovery, pg_last_wal_replay_lsn()::text AS lsn",
-    )
+    let row: StandbyLsn = diesel::sql_query(format!(
+        "SELECT pg_is_in_recovery() AS in_recovery, pg_last_wal_replay_lsn()::text AS lsn, {IDENTITY}"
+    ))
     .get_result(&mut conn)
     .await
     .map_err(|e| e.to_string())?;
@@ -282,7 +368,10 @@ async fn replayed_lsn(pool: &PgPool) -> Result<u64, String> {
         // Promoted, or another primary: its data may differ from the primary's.
         return Err("not a standby (pg_is_in_recovery() is false)".to_string());
     }
-    parse_lsn(row.lsn.as_deref().unwrap_or("0/0"))
+    Ok(Position {
+        lsn: parse_lsn(row.lsn.as_deref().unwrap_or("0/0"))?,
+        identity: row.identity,
+    })
 }
 
 /// `16/B374D848` → the 64-bit WAL position.
@@ -327,6 +416,33 @@ mod tests {
         // 200 replayed: 300, sampled at 2 s, is the oldest one left.
         assert_eq!(m.observe(t0 + s(4), 300, 250, t0 + s(4)), s(2));
         assert_eq!(m.observe(t0 + s(5), 300, 300, t0 + s(5)), Duration::ZERO);
+    }
+
+    fn identity(system: &str, database: &str, oid: i64) -> Identity {
+        Identity {
+            system_identifier: system.to_string(),
+            database: database.to_string(),
+            database_oid: oid,
+        }
+    }
+
+    #[test]
+    fn only_a_copy_of_the_primarys_database_may_stand_in_for_it() {
+        let primary = identity("7716335388578392222", "events", 16384);
+        assert_eq!(primary.differs_from(&primary.clone()), None);
+        let other_server = identity("7716335388578392999", "events", 16384);
+        let why = other_server.differs_from(&primary).expect("refused");
+        assert!(
+            why.contains("7716335388578392999") && why.contains("7716335388578392222"),
+            "{why}"
+        );
+        let other_database = identity("7716335388578392222", "dashboard", 16385);
+        let why = other_database.differs_from(&primary).expect("refused");
+        assert!(why.contains("\"dashboard\""), "{why}");
+        // Recreated under the same name: another database all the same.
+        assert!(identity("7716335388578392222", "events", 16999)
+            .differs_from(&primary)
+            .is_some());
     }
 
     #[test]

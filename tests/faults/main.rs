@@ -5,6 +5,7 @@
 mod cluster;
 mod follow;
 mod harness;
+mod keys;
 mod moves;
 mod regressions;
 mod replica;

@@ -305,3 +305,91 @@ async fn reads_on_a_standby_equal_the_primary_and_survive_its_stop() {
         p.terminate(GUARD).await;
     }
 }
+
+/// A standby of another server given as the read URL (one kept from before a dump-and-restore
+/// move, say): the other server's events must not be served as the primary's. Both databases'
+/// standbys are refused, reads stay on the primary, `/ready`, `/metrics` and the log say why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_of_another_server_is_refused() {
+    let _serial = SERIAL.lock().await;
+    const OTHERS: i64 = 100;
+    let (stack, other) = tokio::join!(Stack::start(), PrivatePostgres::start_new());
+    stack
+        .run(
+            "migrate-other",
+            &["migrate"],
+            &[
+                (
+                    "DATA_PROVIDER_DATABASE_URL",
+                    other.url("roompulse_data_provider"),
+                ),
+                ("DASHBOARD_DATABASE_URL", other.url("roompulse_dashboard")),
+            ],
+        )
+        .succeeds(GUARD)
+        .await;
+    other
+        .sql("roompulse_data_provider")
+        .await
+        .execute(
+            "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
+             SELECT g, 2600, now(), 1, gen_random_uuid(), current_date FROM generate_series(1, $1::bigint) g",
+            &[&OTHERS],
+        )
+        .await
+        .expect("the other server's events");
+    let standby = PrivatePostgres::start_standby_of(&other).await;
+    assert_eq!(primary_count(&standby, 2600).await, OTHERS as usize);
+    assert_eq!(primary_count(&stack.pg, 2600).await, 0);
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // However far behind the bound allows: only the identity check keeps the reads off it.
+    let mut process = serve_reading_from(
+        &stack,
+        "misdirected",
+        &standby,
+        port,
+        &["--workers", "0", "--no-schedule"],
+        "3600000",
+    );
+    let b = &base;
+    eventually("serve answers", GUARD, || http_ok(format!("{b}/health"))).await;
+    eventually("both standbys are refused", GUARD, || async move {
+        replica_state(b, "data_provider_database")
+            .await
+            .starts_with("refused, reading from the primary: not a standby of the primary")
+            && replica_state(b, "dashboard_database")
+                .await
+                .starts_with("refused, reading from the primary: not a standby of the primary")
+    })
+    .await;
+    assert_eq!(
+        listed(&base, 2600).await,
+        0,
+        "the listing reads the primary"
+    );
+    let r = reqwest::get(format!("{base}/ready")).await.expect("ready");
+    assert_eq!(
+        r.status(),
+        200,
+        "a refused standby leaves the process ready"
+    );
+    let metrics = body(&base, "/metrics").await;
+    for database in ["data_provider_database", "dashboard_database"] {
+        for line in [
+            format!("roompulse_read_replica_refused{{database=\"{database}\"}} 1"),
+            format!("roompulse_read_replica_in_use{{database=\"{database}\"}} 0"),
+        ] {
+            assert!(metrics.contains(&line), "no {line} in\n{metrics}");
+        }
+    }
+    assert!(
+        process
+            .log()
+            .contains("the read standby is refused: reads go to the primary"),
+        "{}",
+        process.log_tail(20)
+    );
+    process.terminate(GUARD).await;
+}

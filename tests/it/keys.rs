@@ -640,3 +640,111 @@ async fn a_guess_at_a_process_secret_is_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `keys create` against the app's databases, as an operator runs it.
+fn keys_cli_on(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .arg("keys")
+        .args(args)
+        .env_clear()
+        .env("DATA_PROVIDER_DATABASE_URL", app.events_db_url())
+        .env("DASHBOARD_DATABASE_URL", app.dashboard_db_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run roompulse keys")
+}
+
+async fn access(app: &TestApp, module: &str) -> String {
+    let ready: Value = app.get_json("/ready").await;
+    ready["api_access"][module]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Keys created for the Data Provider alone leave the Dashboard of the same `serve` open (each
+/// module checks its own database): `keys create` warns, `/ready` says which modules are open,
+/// and a key for the Dashboard too closes it and silences the warning.
+#[tokio::test]
+async fn a_key_for_one_module_leaves_the_other_open_and_says_so() {
+    let app = TestApp::spawn().await;
+    for module in ["data-provider", "dashboard"] {
+        assert!(access(&app, module).await.starts_with("open"), "{module}");
+    }
+    let args = [
+        "create",
+        "--module",
+        "data-provider",
+        "--hotels",
+        "2607",
+        "--scope",
+        "read",
+        "--name",
+        "dp-only",
+    ];
+    let out = keys_cli_on(&app, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        told.contains("warning: the dashboard database has no API key"),
+        "{told}"
+    );
+    let a = &app;
+    eventually(
+        "/ready says the dashboard stays open",
+        Duration::from_secs(30),
+        || async move {
+            access(a, "data-provider").await.starts_with("closed")
+                && access(a, "dashboard").await.starts_with("open")
+        },
+    )
+    .await;
+    // As reported: anyone reads any hotel's figures there.
+    let r = get(
+        &app,
+        &format!("/dashboard?hotel_id={OTHER}&period=month&year=2022"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let out = keys_cli_on(
+        &app,
+        &[
+            "create",
+            "--module",
+            "dashboard",
+            "--hotels",
+            "2607",
+            "--scope",
+            "read",
+            "--name",
+            "dash-too",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(!told.contains("warning"), "{told}");
+    eventually(
+        "/ready says both are closed",
+        Duration::from_secs(30),
+        || async move { access(a, "dashboard").await.starts_with("closed") },
+    )
+    .await;
+    let r = get(
+        &app,
+        &format!("/dashboard?hotel_id={OTHER}&period=month&year=2022"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}

@@ -156,31 +156,13 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         after.value("roompulse_dead_letters_total", &[("reason", reason)]);
     }
 
-    // Nothing counted yet: the whole load is the lag, in events and in time (from the oldest
-    // event stored to the newest).
+    // Nothing counted yet: the whole load is the lag, in events and in time (counted from the
+    // first reading that found the dashboard behind, so it only grows while it stays behind).
     assert_eq!(after.value("roompulse_sync_lag_events", &[]), ROWS as f64);
-    let span = {
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        use roompulse::data_provider::schema::events;
-        let mut conn = roompulse::data_provider::store::connection(app.events_db())
-            .await
-            .unwrap();
-        let (oldest, newest): (
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        ) = events::table
-            .select((
-                diesel::dsl::min(events::event_timestamp),
-                diesel::dsl::max(events::event_timestamp),
-            ))
-            .get_result(&mut conn)
-            .await
-            .unwrap();
-        (newest.unwrap() - oldest.unwrap()).num_milliseconds() as f64 / 1000.0
-    };
-    assert!(span > 0.0);
-    assert_eq!(after.value("roompulse_sync_lag_seconds", &[]), span);
+    let first = after.value("roompulse_sync_lag_seconds", &[]);
+    assert!(first >= 0.0, "{first}");
+    let later = scrape(&app).await.value("roompulse_sync_lag_seconds", &[]);
+    assert!(later >= first, "{later} < {first}");
 
     app.synced(ROWS as i64, 500).await;
     let synced = scrape(&app).await;
@@ -204,6 +186,81 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
         - failed_before;
     assert!(failed >= 1.0, "{failed}");
     app.stop().await;
+}
+
+async fn post_event(app: &TestApp, id: i64, at: &str) {
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&serde_json::json!({
+            "id": id, "hotel_id": 7, "event_timestamp": at, "status": 1,
+            "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
+            "night_of_stay": "2022-03-04",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+/// The time lag comes from the feed, not from event timestamps: a counted event dated 2100 does
+/// not pin it at 0 while the dashboard is behind, and retention deleting the newest timestamps
+/// does not make it negative.
+#[tokio::test]
+async fn the_sync_lag_in_seconds_counts_while_behind_whatever_the_timestamps() {
+    let app = TestApp::spawn().await;
+    post_event(&app, 1, "2022-03-03T03:03:03Z").await;
+    post_event(&app, 2, "2100-06-01T00:00:00Z").await;
+    app.synced(2, 100).await;
+    let caught_up = scrape(&app).await;
+    assert_eq!(caught_up.value("roompulse_sync_lag_events", &[]), 0.0);
+    assert_eq!(caught_up.value("roompulse_sync_lag_seconds", &[]), 0.0);
+
+    // Stored after the dashboard's last pass, dated before everything it counted.
+    post_event(&app, 3, "2021-01-01T00:00:00Z").await;
+    assert_eq!(
+        scrape(&app).await.value("roompulse_sync_lag_events", &[]),
+        1.0
+    );
+    let a = &app;
+    eventually(
+        "the lag in seconds grows while behind",
+        LIMIT,
+        || async move { scrape(a).await.value("roompulse_sync_lag_seconds", &[]) > 0.0 },
+    )
+    .await;
+    let before_retention = scrape(&app).await.value("roompulse_sync_lag_seconds", &[]);
+
+    // The counted events go (the newest timestamps stored); the uncounted one stays.
+    use roompulse::data_provider::retention::{self, Guard, Options};
+    let cursor = retention::dashboard_cursor(&app.dashboard_db_url())
+        .await
+        .unwrap();
+    let report = retention::run(
+        &app.events_db_url(),
+        &Options {
+            before: retention::start_of("2101-01-01".parse().unwrap()).unwrap(),
+            guard: Guard::SyncedUpTo(cursor),
+            archive: None,
+            dry_run: false,
+            batch_size: 100,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.retired, report.kept_unsynced), (2, 1));
+    let after_retention = scrape(&app).await;
+    assert_eq!(after_retention.value("roompulse_sync_lag_events", &[]), 1.0);
+    let seconds = after_retention.value("roompulse_sync_lag_seconds", &[]);
+    assert!(
+        seconds >= before_retention,
+        "{seconds} < {before_retention}"
+    );
+
+    app.synced(3, 100).await;
+    let synced = scrape(&app).await;
+    assert_eq!(synced.value("roompulse_sync_lag_events", &[]), 0.0);
+    assert_eq!(synced.value("roompulse_sync_lag_seconds", &[]), 0.0);
 }
 
 #[tokio::test]

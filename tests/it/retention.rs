@@ -361,6 +361,10 @@ async fn the_archive_loads_back_through_the_loader_and_a_rerun_appends() {
 }
 
 async fn post_old(app: &TestApp, id: i64) {
+    assert_eq!(post_old_status(app, id).await, 201);
+}
+
+async fn post_old_status(app: &TestApp, id: i64) -> u16 {
     let r = app
         .client
         .post(app.url("/events"))
@@ -372,7 +376,7 @@ async fn post_old(app: &TestApp, id: i64) {
         .send()
         .await
         .expect("POST");
-    assert_eq!(r.status(), 201);
+    r.status().as_u16()
 }
 
 #[tokio::test]
@@ -446,6 +450,89 @@ async fn the_guard_keeps_old_events_the_dashboard_has_not_counted() {
     app.stop().await;
 }
 
+/// `--unsafe-ignore-sync` on old events the dashboard has not counted: the dry run says how
+/// many, the run refuses them unless asked twice (`--yes-lose-uncounted`), the summary says how
+/// many went, and they are flagged so that un-retiring them and loading them again (README,
+/// "Retention") brings them into the figures, counted once.
+#[tokio::test]
+async fn ignoring_the_sync_loses_uncounted_events_only_when_asked_twice_and_says_how_many() {
+    let app = TestApp::spawn().await;
+    for id in 1..=5 {
+        post_old(&app, id).await;
+    }
+    app.synced(5, 100).await;
+    let Guard::SyncedUpTo(cursor) = synced_up_to(&app).await else {
+        panic!("a cursor")
+    };
+    for id in 6..=8 {
+        post_old(&app, id).await;
+    }
+    let ignore = |lose_uncounted| Guard::Ignore {
+        counted: Some(cursor),
+        lose_uncounted,
+    };
+    let dry = retention::run(
+        &app.events_db_url(),
+        &Options {
+            dry_run: true,
+            ..options(ignore(false))
+        },
+    )
+    .await
+    .expect("dry run");
+    assert_eq!((dry.retired, dry.uncounted), (8, 3));
+    assert!(
+        dry.summary()
+            .contains("3 of them not counted by the dashboard"),
+        "{}",
+        dry.summary()
+    );
+
+    let refused = retention::run(&app.events_db_url(), &options(ignore(false))).await;
+    assert!(
+        matches!(
+            refused,
+            Err(RetentionError::WouldLoseUncounted { uncounted: 3, .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(ids(&app, "events").await, (1..=8).collect());
+
+    let report = retention::run(&app.events_db_url(), &options(ignore(true)))
+        .await
+        .expect("retention");
+    assert_eq!((report.retired, report.uncounted), (8, 3));
+    assert!(
+        report
+            .summary()
+            .contains("3 of them not counted by the dashboard: lost from its figures for good"),
+        "{}",
+        report.summary()
+    );
+    assert!(ids(&app, "events").await.is_empty());
+
+    // The recovery the README gives: un-retire the flagged ids, load the events again (here
+    // posted, as the archive's rows would be loaded): the lost ones are counted, once; the
+    // counted ones stay retired.
+    let client = app.events_db_client().await;
+    let unretired = client
+        .execute("DELETE FROM retired_event_ids WHERE uncounted", &[])
+        .await
+        .expect("un-retire");
+    assert_eq!(unretired, 3);
+    for id in 1..=8 {
+        let expected = if id <= 5 { 200 } else { 201 };
+        assert_eq!(post_old_status(&app, id).await, expected, "event {id}");
+    }
+    assert_eq!(ids(&app, "events").await, (6..=8).collect());
+    app.synced(8, 100).await;
+    let days: Vec<Value> = app
+        .get_json("/dashboard?hotel_id=1&period=month&year=2022&basis=event")
+        .await;
+    assert_eq!(days[2]["bookings"], 8);
+    app.stop().await;
+}
+
 fn event(id: i64) -> Event {
     Event {
         id,
@@ -463,9 +550,15 @@ async fn a_retired_id_in_a_batch_is_not_stored_again_and_the_new_ones_are() {
     let url = app.events_db_url();
     let mut copy = store::CopyConnection::new(&url);
     assert!(copy.copy_batch(&[event(1), event(2)]).await.expect("copy"));
-    retention::run(&url, &options(Guard::Ignore))
-        .await
-        .expect("retention");
+    retention::run(
+        &url,
+        &options(Guard::Ignore {
+            counted: None,
+            lose_uncounted: true,
+        }),
+    )
+    .await
+    .expect("retention");
     assert!(ids(&app, "events").await.is_empty());
 
     // The COPY fast path refuses the batch as a whole, as for an id still stored…
@@ -539,9 +632,15 @@ async fn feed_positions_after_a_move_stay_after_retired_events() {
         )
         .await
         .expect("insert");
-    let report = retention::run(&app.events_db_url(), &options(Guard::Ignore))
-        .await
-        .expect("retention");
+    let report = retention::run(
+        &app.events_db_url(),
+        &options(Guard::Ignore {
+            counted: None,
+            lose_uncounted: true,
+        }),
+    )
+    .await
+    .expect("retention");
     assert_eq!(report.retired, 1);
     // What a restore on another server amounts to: no epoch for this (server, database) yet.
     client

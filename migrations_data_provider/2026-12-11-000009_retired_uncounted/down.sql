@@ -1,0 +1,1 @@
+ALTER TABLE retired_event_ids DROP COLUMN uncounted;
