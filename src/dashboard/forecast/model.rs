@@ -1,0 +1,365 @@
+//! The forecast method (`docs/forecast-research.md` §3): four simple forecasts of a night's final,
+//! weighted per lead by how accurate each has been over the last 56 nights, capped at the most
+//! the hotel sold on one night in the last year, with a p10–p90 band from the forecast's own last
+//! 91 errors at that lead and an adaptive (conformal) quantile level.
+//!
+//! Cost: everything but the night's own components depends only on (hotel, lead, as-of day) and
+//! on events dated before the as-of day. A [`LeadJob`] computes it for one lead and every as-of
+//! day in one pass over the nights; a [`DayModel`] is one row of it per lead, after which a
+//! forecast of a night is about 27 reads of the lead matrix.
+
+use super::baselines::{refs, LY};
+use super::lead::{Day, LeadMatrix, KCAP};
+use super::quantile::{quantile_sorted, sort};
+
+/// Nights of training for the weights (8 weeks, as the additive baseline's references).
+const T: i64 = 56;
+/// Training nights a component needs before it gets a weight.
+const MIN_ROWS: i64 = 14;
+/// Floor of the mean absolute error (room-nights): no division by zero.
+const MAE_FLOOR: f64 = 0.5;
+/// Residuals behind the band (one quarter), and the fewest that make one.
+const WQ: i64 = 91;
+const QMIN: usize = 28;
+/// Miss rate the band aims at (p10–p90), the adaptive level's step and its clamp.
+const TARGET: f64 = 0.20;
+const GAMMA: f64 = 0.005;
+const BETA_MIN: f64 = 0.01;
+const BETA_MAX: f64 = 0.90;
+/// Nights behind the capacity cap (one year).
+const CAP_WINDOW: i64 = 364;
+/// Last year's nights used: same weekday, ±2 weeks around n − 364.
+const SMOOTH: i64 = 2;
+
+/// The four components of night i's final as of i − k, and what they are built from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Components {
+    /// On the books now.
+    pub o: f64,
+    /// [A additive pickup, P last year's pickup, S last year's final, R recent level].
+    pub c: [Option<f64>; 4],
+    /// Mean otb at this lead of the reference nights / of last year's nights.
+    pub ro: Option<f64>,
+    pub so: Option<f64>,
+}
+
+pub(crate) fn components(m: &LeadMatrix, i: i64, k: i64) -> Components {
+    let a = i - k;
+    let o = f64::from(m.at(i, k));
+    let (mut rf, mut ro, mut n) = (0i64, 0i64, 0i64);
+    for r in refs(i, k) {
+        rf += i64::from(m.fin(r));
+        ro += i64::from(m.at(r, k));
+        n += 1;
+    }
+    let (a_c, r_c, ro) = if n > 0 {
+        let (rf, ro) = (rf as f64 / n as f64, ro as f64 / n as f64);
+        (Some(o + rf - ro), Some(rf), Some(ro))
+    } else {
+        (None, None, None)
+    };
+    let (mut sf, mut so, mut n) = (0i64, 0i64, 0i64);
+    for t in -SMOOTH..=SMOOTH {
+        let l = i - LY + 7 * t;
+        if l >= 0 && l < a {
+            sf += i64::from(m.fin(l));
+            so += i64::from(m.at(l, k));
+            n += 1;
+        }
+    }
+    let (p_c, s_c, so) = if n > 0 {
+        let (sf, so) = (sf as f64 / n as f64, so as f64 / n as f64);
+        (Some(o + sf - so), Some(sf), Some(so))
+    } else {
+        (None, None, None)
+    };
+    Components {
+        o,
+        c: [a_c, p_c, s_c, r_c],
+        ro,
+        so,
+    }
+}
+
+/// What the model knows at one lead on one as-of day (from events dated before it).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LeadRow {
+    /// 1 / max(MAE, 0.5)² of each component over the training nights; `None`: too few rows.
+    pub weights: [Option<f64>; 4],
+    /// Residual quantiles (final − forecast) at the adaptive levels β/2 and 1 − β/2.
+    pub band: Option<(f64, f64)>,
+}
+
+/// The uncapped combination; `None` when no component is usable and additive pickup is absent
+/// (the forecast then falls back to on-the-books, without a band).
+fn combine(row: &LeadRow, c: &Components) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (w, v) in row.weights.iter().zip(c.c.iter()) {
+        if let (Some(w), Some(v)) = (w, v) {
+            num += w * v;
+            den += w;
+        }
+    }
+    if den > 0.0 {
+        Some(num / den)
+    } else {
+        c.c[0]
+    }
+}
+
+/// The most one night sold in the year before as-of index a; `None` before any night ended.
+pub(crate) fn cap(m: &LeadMatrix, a: i64) -> Option<i32> {
+    (a >= 1).then(|| {
+        ((a - CAP_WINDOW).max(0)..a)
+            .map(|x| m.fin(x))
+            .max()
+            .unwrap_or(0)
+    })
+}
+
+/// One night's forecast from its lead's row and the day's cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Point {
+    pub o: i32,
+    pub f: f64,
+    pub p10: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+pub(crate) fn point(m: &LeadMatrix, i: i64, k: i64, row: &LeadRow, cap: Option<i32>) -> Point {
+    let c = components(m, i, k);
+    let o = m.at(i, k);
+    let raw = combine(row, &c);
+    let (p10, p90) = match (raw, row.band) {
+        (Some(f), Some((lo, hi))) => (Some((f + lo).max(0.0)), Some(f + hi)),
+        _ => (None, None),
+    };
+    let mut f = raw.unwrap_or(c.o);
+    if let Some(cap) = cap {
+        // Not above the most sold on one night in the last year, unless already on the books.
+        f = f.min(f64::from(cap.max(o)));
+    }
+    Point {
+        o,
+        f,
+        p10: p10.map(|p| p.min(f)),
+        p90,
+    }
+}
+
+/// Everything §3.2–3.3 needs for one lead, over as-of days from the first night on: one step per
+/// as-of day, each reading only events dated before that day.
+#[derive(Debug, Clone)]
+pub struct LeadJob {
+    lead: i64,
+    first: Option<Day>,
+    /// rows[a]: the row in force on as-of index a.
+    rows: Vec<LeadRow>,
+    /// Prefix sums over nights of each component's absolute error and count.
+    cum_err: Vec<[f64; 4]>,
+    cum_cnt: Vec<[i64; 4]>,
+    /// final − uncapped forecast of each night at this lead (once its final is known).
+    resid: Vec<Option<f64>>,
+    /// The adaptive level after each step (kept so that a back-dated event can rewind).
+    betas: Vec<f64>,
+}
+
+impl LeadJob {
+    pub fn new(m: &LeadMatrix, lead: usize) -> Self {
+        LeadJob {
+            lead: lead.min(KCAP) as i64,
+            first: m.first_night(),
+            rows: Vec::new(),
+            cum_err: vec![[0.0; 4]],
+            cum_cnt: vec![[0; 4]],
+            resid: Vec::new(),
+            betas: Vec::new(),
+        }
+    }
+
+    pub fn lead(&self) -> usize {
+        self.lead as usize
+    }
+
+    /// Whether the job still indexes nights as `m` does (a night earlier than the first one
+    /// renumbers them: build the job again).
+    pub fn fits(&self, m: &LeadMatrix) -> bool {
+        self.first == m.first_night()
+    }
+
+    /// Forgets what an event dated `event_day` may change: the rows of the days after it.
+    pub fn rewind(&mut self, event_day: Day) {
+        let Some(first) = self.first else { return };
+        let keep = (event_day - first + 1).max(0) as usize;
+        if keep < self.rows.len() {
+            self.rows.truncate(keep);
+            self.betas.truncate(keep);
+            self.resid.truncate(keep.saturating_sub(1));
+            self.cum_err.truncate(keep.max(1));
+            self.cum_cnt.truncate(keep.max(1));
+        }
+    }
+
+    fn row_at(&self, a: i64) -> LeadRow {
+        if a < 0 {
+            LeadRow::default()
+        } else {
+            self.rows[a as usize]
+        }
+    }
+
+    /// The row in force on `as_of`; computes the steps up to it first.
+    pub fn row(&mut self, m: &LeadMatrix, as_of: Day) -> LeadRow {
+        let Some(first) = self.first else {
+            return LeadRow::default();
+        };
+        let a = as_of - first;
+        if a >= 0 {
+            while (self.rows.len() as i64) <= a {
+                self.step(m);
+            }
+        }
+        self.row_at(a)
+    }
+
+    /// The forecast of `night` as of `night − lead` (the backtest's question; also any past
+    /// as-of day for one lead).
+    pub fn forecast(&mut self, m: &LeadMatrix, night: Day) -> NightForecast {
+        let as_of = night - self.lead;
+        let row = self.row(m, as_of);
+        let i = night - self.first.unwrap_or(night);
+        let p = point(m, i, self.lead, &row, cap(m, i - self.lead));
+        NightForecast::new(night, as_of, p)
+    }
+
+    fn step(&mut self, m: &LeadMatrix) {
+        let a = self.rows.len() as i64;
+        let k = self.lead;
+        let mut beta = self.betas.last().copied().unwrap_or(TARGET);
+        if a >= 1 {
+            // Night a − 1 ended yesterday: score its forecast made k days before it.
+            let p = a - 1;
+            let c = components(m, p, k);
+            let y = f64::from(m.fin(p));
+            let mut err = *self.cum_err.last().unwrap_or(&[0.0; 4]);
+            let mut cnt = *self.cum_cnt.last().unwrap_or(&[0; 4]);
+            for (j, v) in c.c.iter().enumerate() {
+                if let Some(v) = v {
+                    err[j] += (v - y).abs();
+                    cnt[j] += 1;
+                }
+            }
+            self.cum_err.push(err);
+            self.cum_cnt.push(cnt);
+            let made = self.row_at(p - k);
+            let r = combine(&made, &c).map(|f| y - f);
+            self.resid.push(r);
+            if let (Some(r), Some((lo, hi))) = (r, made.band) {
+                let miss = if lo <= r && r <= hi { 0.0 } else { 1.0 };
+                beta = (beta + GAMMA * (TARGET - miss)).clamp(BETA_MIN, BETA_MAX);
+            }
+        }
+        let au = a as usize;
+        let lo = (a - T).max(0) as usize;
+        let mut weights = [None; 4];
+        for (j, w) in weights.iter_mut().enumerate() {
+            let n = self.cum_cnt[au][j] - self.cum_cnt[lo][j];
+            if n >= MIN_ROWS {
+                let mae = (self.cum_err[au][j] - self.cum_err[lo][j]) / n as f64;
+                let e = mae.max(MAE_FLOOR);
+                *w = Some(1.0 / (e * e));
+            }
+        }
+        let mut window: Vec<f64> = self.resid[(a - WQ).max(0) as usize..au]
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
+        let band = (window.len() >= QMIN).then(|| {
+            sort(&mut window);
+            (
+                quantile_sorted(&window, beta / 2.0),
+                quantile_sorted(&window, 1.0 - beta / 2.0),
+            )
+        });
+        self.rows.push(LeadRow { weights, band });
+        self.betas.push(beta);
+    }
+}
+
+/// A night's forecast as the endpoints answer it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NightForecast {
+    pub night: Day,
+    pub as_of: Day,
+    pub lead: usize,
+    pub on_the_books: i32,
+    /// The expected final.
+    pub expected: f64,
+    /// `None` while the hotel has too short a history at this lead.
+    pub p10: Option<f64>,
+    pub p90: Option<f64>,
+    pub pickup_expected: f64,
+}
+
+impl NightForecast {
+    fn new(night: Day, as_of: Day, p: Point) -> Self {
+        NightForecast {
+            night,
+            as_of,
+            lead: (night - as_of).max(0) as usize,
+            on_the_books: p.o,
+            expected: p.f,
+            p10: p.p10,
+            p90: p.p90,
+            pickup_expected: p.f - f64::from(p.o),
+        }
+    }
+}
+
+/// The model of one hotel as of one day: one row per lead and the capacity cap.
+#[derive(Debug, Clone)]
+pub struct DayModel {
+    first: Option<Day>,
+    as_of: Day,
+    cap: Option<i32>,
+    rows: Vec<LeadRow>,
+}
+
+impl DayModel {
+    /// Runs the lead jobs 0..=max_lead up to `as_of` (any day, past or today).
+    pub fn build(m: &LeadMatrix, as_of: Day, max_lead: usize) -> Self {
+        let mut jobs: Vec<LeadJob> = (0..=max_lead.min(KCAP))
+            .map(|k| LeadJob::new(m, k))
+            .collect();
+        Self::from_jobs(m, as_of, &mut jobs)
+    }
+
+    /// The rows of `as_of` from the caller's (cached) jobs, one per lead 0, 1, …
+    pub fn from_jobs(m: &LeadMatrix, as_of: Day, jobs: &mut [LeadJob]) -> Self {
+        let rows = jobs.iter_mut().map(|j| j.row(m, as_of)).collect();
+        DayModel {
+            first: m.first_night(),
+            as_of,
+            cap: m.first_night().and_then(|f| cap(m, as_of - f)),
+            rows,
+        }
+    }
+
+    pub fn as_of(&self) -> Day {
+        self.as_of
+    }
+
+    /// The forecast of `night` as of the model's day, reading the live matrix (today's events
+    /// count at once); `None` for a night before the as-of day or beyond the model's leads.
+    pub fn forecast(&self, m: &LeadMatrix, night: Day) -> Option<NightForecast> {
+        let k = night - self.as_of;
+        let row = self.rows.get(usize::try_from(k).ok()?)?;
+        let i = night - self.first.unwrap_or(night);
+        Some(NightForecast::new(
+            night,
+            self.as_of,
+            point(m, i, k, row, self.cap),
+        ))
+    }
+}
