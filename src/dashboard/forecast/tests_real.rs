@@ -1,0 +1,127 @@
+//! The Rust module against the Python study on the real hotel: the fixture
+//! `research/forecast/fixture_real.json` (written by `research/forecast/export_fixture.py`) holds
+//! the study's WAPE per lead and method, coverage, and forecasts/bands/baselines of sampled
+//! (night, lead) pairs; the events are read from `../shared/real/city_hotel_events.csv.gz`.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use chrono::NaiveDate;
+
+use super::accuracy::accuracy;
+use super::baselines::{baselines, Baseline};
+use super::lead::{day, LeadMatrix, NetCount};
+use super::model::LeadJob;
+
+const EVENTS: &str = "../shared/real/city_hotel_events.csv.gz";
+const FIXTURE: &str = "research/forecast/fixture_real.json";
+
+fn date(s: &str) -> i64 {
+    day(NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date"))
+}
+
+/// The real hotel's (night, event day) net counts; `None` (with a notice) when the file is absent.
+pub(super) fn real_hotel() -> Option<LeadMatrix> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS);
+    let Ok(file) = std::fs::File::open(&path) else {
+        println!("skipped: {} is absent", path.display());
+        return None;
+    };
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("gzip");
+    let mut counts: HashMap<(i64, i64), i32> = HashMap::new();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (night, status, ts) = (col("night_of_stay"), col("status"), col("event_timestamp"));
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let net = if f[status] == "1" { 1 } else { -1 };
+        *counts
+            .entry((date(f[night]), date(&f[ts][..10])))
+            .or_default() += net;
+    }
+    let counts: Vec<NetCount> = counts
+        .into_iter()
+        .map(|((night, event_day), net)| NetCount {
+            night,
+            event_day,
+            net,
+        })
+        .collect();
+    Some(LeadMatrix::from_counts(&counts))
+}
+
+fn close(rust: Option<f64>, python: &serde_json::Value, what: &str) {
+    match (rust, python.as_f64()) {
+        (Some(r), Some(p)) => assert!((r - p).abs() <= 1e-9, "{what}: rust {r} python {p}"),
+        (None, None) => {}
+        (r, _) => panic!("{what}: rust {r:?} python {python}"),
+    }
+}
+
+#[test]
+fn real_hotel_matches_python() {
+    let Some(m) = real_hotel() else { return };
+    let fx: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE))
+            .expect("fixture"),
+    )
+    .expect("fixture json");
+    assert_eq!(
+        m.first_night(),
+        Some(date(fx["first_night"].as_str().unwrap()))
+    );
+    let (from, to) = (
+        date(fx["from"].as_str().unwrap()),
+        date(fx["to"].as_str().unwrap()),
+    );
+    let rows = fx["accuracy"].as_array().unwrap();
+    let leads: Vec<usize> = rows.iter().map(|r| r["lead"].as_u64().unwrap() as usize).collect();
+    let got = accuracy(&m, from, to, &leads);
+    println!("lead | method | stly_final | stly_pickup | additive | multiplicative | best | ratio | coverage");
+    for (r, py) in got.iter().zip(rows) {
+        let best = r.best_baseline().unwrap();
+        println!(
+            "{} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} {} | {:.3} | {:.1} %",
+            r.lead,
+            r.method.wape.unwrap(),
+            r.baselines[0].wape.unwrap(),
+            r.baselines[1].wape.unwrap(),
+            r.baselines[2].wape.unwrap(),
+            r.baselines[3].wape.unwrap(),
+            best.1,
+            best.0.name(),
+            r.method.wape.unwrap() / best.1,
+            100.0 * r.coverage.unwrap()
+        );
+        let lead = r.lead;
+        assert_eq!(r.nights as u64, py["nights"].as_u64().unwrap());
+        close(r.method.wape, &py["method"], &format!("method wape lead {lead}"));
+        close(r.coverage, &py["coverage"], &format!("coverage lead {lead}"));
+        for (w, b) in r.baselines.iter().zip(Baseline::ALL) {
+            close(w.wape, &py[b.name()], &format!("{} lead {lead}", b.name()));
+            assert_eq!(w.nights as u64, py[format!("{}_nights", b.name())].as_u64().unwrap());
+        }
+    }
+    for p in fx["pairs"].as_array().unwrap() {
+        let night = date(p["night"].as_str().unwrap());
+        let lead = p["lead"].as_u64().unwrap() as usize;
+        let what = format!("night {} lead {lead}", p["night"]);
+        let f = LeadJob::new(&m, lead).forecast(&m, night);
+        if p["final"].is_null() {
+            // The study has no forecast without any component; the service answers otb.
+            assert_eq!(f.expected, f64::from(f.on_the_books), "{what}");
+        } else {
+            close(Some(f.expected), &p["final"], &format!("{what} final"));
+        }
+        close(f.p10, &p["p10"], &format!("{what} p10"));
+        close(f.p90, &p["p90"], &format!("{what} p90"));
+        let b = baselines(&m, night, night - lead as i64);
+        for which in Baseline::ALL {
+            close(b.get(which), &p[which.name()], &format!("{what} {}", which.name()));
+        }
+    }
+}
