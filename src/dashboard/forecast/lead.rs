@@ -3,7 +3,7 @@
 //! Row n is the hotel's n-th night counted from its first night; column k holds what was on the
 //! books k days before the night, so column 0 is the night's final and column [`KCAP`] holds
 //! every event booked [`KCAP`] or more days ahead. Reading otb is one array read; an event adds
-//! its ±1 to at most 733 cells of one row. The rare event booked more than [`KCAP`] days ahead is
+//! its ±1 to at most 733 cells of one row. The rare event booked [`KCAP`] or more days ahead is
 //! also kept in a per-night list, so that otb stays exact at any lead.
 
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ pub struct LeadMatrix {
     /// The first night with an event dated on or before it (row 0); `None` while empty.
     first: Option<Day>,
     cells: Vec<i32>,
-    /// Per row: (lead, net) of the events booked more than KCAP days ahead.
+    /// Per row: (lead, net) of the events booked KCAP or more days ahead.
     far: BTreeMap<usize, Vec<(i64, i32)>>,
 }
 
@@ -70,7 +70,7 @@ impl LeadMatrix {
             let row = (c.night - first) as usize;
             let lead = c.night - c.event_day;
             m.cells[row * WIDTH + (lead as usize).min(KCAP)] += c.net;
-            if lead > KCAP as i64 {
+            if lead >= KCAP as i64 {
                 m.far.entry(row).or_default().push((lead, c.net));
             }
         }
@@ -116,7 +116,7 @@ impl LeadMatrix {
         for cell in &mut self.cells[row * WIDTH..=row * WIDTH + upto] {
             *cell += net;
         }
-        if lead > KCAP as i64 {
+        if lead >= KCAP as i64 {
             self.far.entry(row).or_default().push((lead, net));
         }
     }

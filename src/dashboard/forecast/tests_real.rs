@@ -79,7 +79,10 @@ fn real_hotel_matches_python() {
         date(fx["to"].as_str().unwrap()),
     );
     let rows = fx["accuracy"].as_array().unwrap();
-    let leads: Vec<usize> = rows.iter().map(|r| r["lead"].as_u64().unwrap() as usize).collect();
+    let leads: Vec<usize> = rows
+        .iter()
+        .map(|r| r["lead"].as_u64().unwrap() as usize)
+        .collect();
     let got = accuracy(&m, from, to, &leads);
     println!("lead | method | stly_final | stly_pickup | additive | multiplicative | best | ratio | coverage");
     for (r, py) in got.iter().zip(rows) {
@@ -99,11 +102,22 @@ fn real_hotel_matches_python() {
         );
         let lead = r.lead;
         assert_eq!(r.nights as u64, py["nights"].as_u64().unwrap());
-        close(r.method.wape, &py["method"], &format!("method wape lead {lead}"));
-        close(r.coverage, &py["coverage"], &format!("coverage lead {lead}"));
+        close(
+            r.method.wape,
+            &py["method"],
+            &format!("method wape lead {lead}"),
+        );
+        close(
+            r.coverage,
+            &py["coverage"],
+            &format!("coverage lead {lead}"),
+        );
         for (w, b) in r.baselines.iter().zip(Baseline::ALL) {
             close(w.wape, &py[b.name()], &format!("{} lead {lead}", b.name()));
-            assert_eq!(w.nights as u64, py[format!("{}_nights", b.name())].as_u64().unwrap());
+            assert_eq!(
+                w.nights as u64,
+                py[format!("{}_nights", b.name())].as_u64().unwrap()
+            );
         }
     }
     for p in fx["pairs"].as_array().unwrap() {
@@ -121,7 +135,11 @@ fn real_hotel_matches_python() {
         close(f.p90, &p["p90"], &format!("{what} p90"));
         let b = baselines(&m, night, night - lead as i64);
         for which in Baseline::ALL {
-            close(b.get(which), &p[which.name()], &format!("{what} {}", which.name()));
+            close(
+                b.get(which),
+                &p[which.name()],
+                &format!("{what} {}", which.name()),
+            );
         }
     }
 }
