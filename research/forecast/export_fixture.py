@@ -39,5 +39,20 @@ for k in SAMPLE_LEADS:
         one = np.array([n])
         pairs.append({'night': day(n), 'lead': k, 'final': num(f[n]), 'p10': num(p10[n]), 'p90': num(p90[n]),
                       **{nm: num(bf(D, one, k)[0]) for nm, bf in BASELINES.items()}})
+# Alerts: alerts.py's rule for a few as-of days whose 91 + 3 nights ahead are all in the data
+# (alerts.py pools only nights before the last one with an event).
+import sys
+sys.argv = ['alerts.py', '--burst', '0', '--from', '2016-09-15', '--to', '2016-09-15']
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()):
+    import alerts as AL
+alert_days = []
+for s in ['2016-09-15', '2016-12-20', '2017-03-01', '2017-05-20']:
+    a = ix(s)
+    listed, score, out = AL.evaluate(a)
+    alert_days.append({'as_of': s, 'horizon': AL.H,
+                       'listed': [{'night': day(a + k), 'score': float(score[k]),
+                                   'checks': [c for c, o in zip(['otb', 'pickup_1d', 'pickup_7d'], out[:, k]) if o]}
+                                  for k in range(AL.H + 1) if listed[k]]})
 print(json.dumps({'events': 'city_hotel_events.csv.gz', 'first_night': day(0), 'from': FROM, 'to': TO,
-                  'accuracy': acc, 'pairs': pairs}, indent=1))
+                  'accuracy': acc, 'pairs': pairs, 'alerts': alert_days}, indent=1))

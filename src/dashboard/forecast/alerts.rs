@@ -40,7 +40,12 @@ impl Check {
 /// The three figures of row i at lead k (as of i − k); `None` where undefined.
 fn figures(m: &LeadMatrix, i: i64, k: i64) -> [Option<f64>; 3] {
     let c = components(m, i, k);
-    let expected = match (c.ro, c.so) {
+    let [pa, pp, ps, pr] = c.c;
+    // The reference nights' and last year's mean otb, recovered from the components as the
+    // study does (so that a figure on the edge of its range falls on the same side).
+    let ro = pa.zip(pr).map(|(a, rf)| (c.o + rf) - a);
+    let so = pp.zip(ps).map(|(p, sf)| (c.o + sf) - p);
+    let expected = match (ro, so) {
         (Some(ro), Some(so)) => Some(0.5 * (ro + so)),
         (ro, _) => ro,
     };

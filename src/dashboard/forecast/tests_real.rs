@@ -9,6 +9,7 @@ use std::io::Read;
 use chrono::NaiveDate;
 
 use super::accuracy::accuracy;
+use super::alerts::{alerts, AlertRanges};
 use super::baselines::{baselines, Baseline};
 use super::lead::{day, LeadMatrix, NetCount};
 use super::model::LeadJob;
@@ -20,13 +21,25 @@ fn date(s: &str) -> i64 {
     day(NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date"))
 }
 
-/// The real hotel's (night, event day) net counts; `None` (with a notice) when the file is absent.
-pub(super) fn real_hotel() -> Option<LeadMatrix> {
+/// The real hotel's lead matrix, read once for the tests of this file; `None` (with a notice)
+/// when the events file is absent.
+fn real_hotel() -> Option<&'static LeadMatrix> {
+    static HOTEL: std::sync::OnceLock<Option<LeadMatrix>> = std::sync::OnceLock::new();
+    let hotel = HOTEL.get_or_init(read_real_hotel).as_ref();
+    if hotel.is_none() {
+        println!("skipped: {EVENTS} is absent");
+    }
+    hotel
+}
+
+fn fixture() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture json")
+}
+
+fn read_real_hotel() -> Option<LeadMatrix> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS);
-    let Ok(file) = std::fs::File::open(&path) else {
-        println!("skipped: {} is absent", path.display());
-        return None;
-    };
+    let file = std::fs::File::open(path).ok()?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(file)
         .read_to_string(&mut text)
@@ -65,11 +78,7 @@ fn close(rust: Option<f64>, python: &serde_json::Value, what: &str) {
 #[test]
 fn real_hotel_matches_python() {
     let Some(m) = real_hotel() else { return };
-    let fx: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE))
-            .expect("fixture"),
-    )
-    .expect("fixture json");
+    let fx = fixture();
     assert_eq!(
         m.first_night(),
         Some(date(fx["first_night"].as_str().unwrap()))
@@ -83,7 +92,7 @@ fn real_hotel_matches_python() {
         .iter()
         .map(|r| r["lead"].as_u64().unwrap() as usize)
         .collect();
-    let got = accuracy(&m, from, to, &leads);
+    let got = accuracy(m, from, to, &leads);
     println!("lead | method | stly_final | stly_pickup | additive | multiplicative | best | ratio | coverage");
     for (r, py) in got.iter().zip(rows) {
         let best = r.best_baseline().unwrap();
@@ -124,7 +133,7 @@ fn real_hotel_matches_python() {
         let night = date(p["night"].as_str().unwrap());
         let lead = p["lead"].as_u64().unwrap() as usize;
         let what = format!("night {} lead {lead}", p["night"]);
-        let f = LeadJob::new(&m, lead).forecast(&m, night);
+        let f = LeadJob::new(m, lead).forecast(m, night);
         if p["final"].is_null() {
             // The study has no forecast without any component; the service answers otb.
             assert_eq!(f.expected, f64::from(f.on_the_books), "{what}");
@@ -133,13 +142,50 @@ fn real_hotel_matches_python() {
         }
         close(f.p10, &p["p10"], &format!("{what} p10"));
         close(f.p90, &p["p90"], &format!("{what} p90"));
-        let b = baselines(&m, night, night - lead as i64);
+        let b = baselines(m, night, night - lead as i64);
         for which in Baseline::ALL {
             close(
                 b.get(which),
                 &p[which.name()],
                 &format!("{what} {}", which.name()),
             );
+        }
+    }
+}
+
+#[test]
+fn real_hotel_alerts_match_python() {
+    let Some(m) = real_hotel() else { return };
+    let fx = fixture();
+    for d in fx["alerts"].as_array().unwrap() {
+        let as_of = date(d["as_of"].as_str().unwrap());
+        let horizon = d["horizon"].as_u64().unwrap() as usize;
+        let ranges = AlertRanges::build(m, as_of, horizon, 0.01);
+        let mut got = alerts(m, &ranges, false);
+        got.sort_by_key(|a| a.night);
+        let want = d["listed"].as_array().unwrap();
+        let nights: Vec<i64> = got.iter().map(|a| a.night).collect();
+        let want_nights: Vec<i64> = want
+            .iter()
+            .map(|w| date(w["night"].as_str().unwrap()))
+            .collect();
+        assert_eq!(nights, want_nights, "as of {}", d["as_of"]);
+        for (a, w) in got.iter().zip(want) {
+            close(
+                Some(a.score),
+                &w["score"],
+                &format!("as of {} night {}", d["as_of"], w["night"]),
+            );
+            let mut checks: Vec<&str> = a.surprises.iter().map(|s| s.check.name()).collect();
+            checks.sort();
+            let mut want_checks: Vec<&str> = w["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            want_checks.sort();
+            assert_eq!(checks, want_checks);
         }
     }
 }
