@@ -3,7 +3,7 @@
 //! final fell inside [p10, p90].
 
 use super::baselines::{baselines_at, Baseline};
-use super::lead::{Day, LeadMatrix, KCAP};
+use super::lead::{Day, LeadMatrix};
 use super::model::LeadJob;
 
 /// A WAPE and the nights it is over (a baseline may be absent on some).
@@ -62,12 +62,12 @@ impl Sum {
     }
 }
 
-/// The backtest of nights `from..=to` at each lead (leads above 732 read as 732).
+/// The backtest of nights `from..=to` at each lead: one lead job per lead, run up to `to − lead`.
 pub fn accuracy(m: &LeadMatrix, from: Day, to: Day, leads: &[usize]) -> Vec<LeadAccuracy> {
     leads
         .iter()
         .map(|&lead| {
-            let k = lead.min(KCAP) as i64;
+            let k = lead as i64;
             let mut job = LeadJob::new(m, k as usize);
             let first = m.first_night().unwrap_or(from);
             let (mut method, mut base) = (Sum::default(), <[Sum; 4]>::default());

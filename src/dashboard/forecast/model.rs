@@ -9,7 +9,7 @@
 //! forecast of a night is about 27 reads of the lead matrix.
 
 use super::baselines::{refs, LY};
-use super::lead::{Day, LeadMatrix, KCAP};
+use super::lead::{Day, LeadMatrix};
 use super::quantile::{quantile_sorted, sort};
 
 /// Nights of training for the weights (8 weeks, as the additive baseline's references).
@@ -167,7 +167,7 @@ pub struct LeadJob {
 impl LeadJob {
     pub fn new(m: &LeadMatrix, lead: usize) -> Self {
         LeadJob {
-            lead: lead.min(KCAP) as i64,
+            lead: lead as i64,
             first: m.first_night(),
             rows: Vec::new(),
             cum_err: vec![[0.0; 4]],
@@ -327,11 +327,12 @@ pub struct DayModel {
 }
 
 impl DayModel {
-    /// Runs the lead jobs 0..=max_lead up to `as_of` (any day, past or today).
+    /// Runs the lead jobs 0..=max_lead up to `as_of` (any day, past or today): about
+    /// max_lead × (as_of − first night) steps. The caller bounds both (the forecast covers at
+    /// most 732 nights, [`KCAP`](super::lead::KCAP)) and keeps the model for the day: it is valid until an event
+    /// dated before `as_of` arrives or the first night moves (see [`LeadJob::fits`]).
     pub fn build(m: &LeadMatrix, as_of: Day, max_lead: usize) -> Self {
-        let mut jobs: Vec<LeadJob> = (0..=max_lead.min(KCAP))
-            .map(|k| LeadJob::new(m, k))
-            .collect();
+        let mut jobs: Vec<LeadJob> = (0..=max_lead).map(|k| LeadJob::new(m, k)).collect();
         Self::from_jobs(m, as_of, &mut jobs)
     }
 

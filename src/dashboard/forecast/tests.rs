@@ -440,3 +440,20 @@ fn day_numbers_are_utc_dates() {
     assert_eq!(day(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
     assert_eq!(super::lead::date(day(d)), Some(d));
 }
+
+#[test]
+fn while_the_day_is_not_over_a_low_one_day_pickup_is_not_a_surprise() {
+    let mut m = matrix(&hotel(11, 420));
+    let as_of = START + 330;
+    let ranges = AlertRanges::build(&m, as_of, 90, 0.01);
+    m.apply(as_of + 10, as_of, -12);
+    let low_pickup = |list: &[super::alerts::Alert]| {
+        list.iter().any(|a| {
+            a.surprises
+                .iter()
+                .any(|s| s.check == Check::Pickup1d && s.value < s.range.q01)
+        })
+    };
+    assert!(low_pickup(&alerts(&m, &ranges, false)));
+    assert!(!low_pickup(&alerts(&m, &ranges, true)));
+}
