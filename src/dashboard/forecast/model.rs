@@ -8,6 +8,8 @@
 //! day in one pass over the nights; a [`DayModel`] is one row of it per lead, after which a
 //! forecast of a night is about 27 reads of the lead matrix.
 
+use std::collections::VecDeque;
+
 use super::baselines::{refs, LY};
 use super::lead::{Day, LeadMatrix};
 use super::quantile::{quantile_sorted, sort};
@@ -148,32 +150,38 @@ pub(crate) fn point(m: &LeadMatrix, i: i64, k: i64, row: &LeadRow, cap: Option<i
 }
 
 /// Everything §3.2–3.3 needs for one lead, over as-of days from the first night on: one step per
-/// as-of day, each reading only events dated before that day.
+/// as-of day, each reading only events dated before that day. It keeps only what the next steps
+/// read (the last lead + 2 rows, 57 error sums, 91 residuals), so a cached job per lead costs
+/// kilobytes; asking for a day before those it keeps runs it again from the first night.
 #[derive(Debug, Clone)]
 pub struct LeadJob {
     lead: i64,
     first: Option<Day>,
-    /// rows[a]: the row in force on as-of index a.
-    rows: Vec<LeadRow>,
-    /// Prefix sums over nights of each component's absolute error and count.
-    cum_err: Vec<[f64; 4]>,
-    cum_cnt: Vec<[i64; 4]>,
-    /// final − uncapped forecast of each night at this lead (once its final is known).
-    resid: Vec<Option<f64>>,
-    /// The adaptive level after each step (kept so that a back-dated event can rewind).
-    betas: Vec<f64>,
+    /// The as-of index of the next step.
+    next: i64,
+    /// The rows in force on as-of indices next − len .. next − 1.
+    rows: VecDeque<LeadRow>,
+    /// Prefix sums over nights of each component's absolute error and count: entries
+    /// next − len .. next − 1 (entry j covers nights 0..j).
+    cum: VecDeque<([f64; 4], [i64; 4])>,
+    /// final − uncapped forecast of the last 91 nights that ended (`None`: no forecast).
+    resid: VecDeque<Option<f64>>,
+    /// The adaptive level in force.
+    beta: f64,
 }
 
 impl LeadJob {
     pub fn new(m: &LeadMatrix, lead: usize) -> Self {
+        let mut cum = VecDeque::with_capacity(T as usize + 2);
+        cum.push_back(([0.0; 4], [0; 4]));
         LeadJob {
             lead: lead as i64,
             first: m.first_night(),
-            rows: Vec::new(),
-            cum_err: vec![[0.0; 4]],
-            cum_cnt: vec![[0; 4]],
-            resid: Vec::new(),
-            betas: Vec::new(),
+            next: 0,
+            rows: VecDeque::with_capacity(lead + 3),
+            cum,
+            resid: VecDeque::with_capacity(WQ as usize + 1),
+            beta: TARGET,
         }
     }
 
@@ -187,24 +195,25 @@ impl LeadJob {
         self.first == m.first_night()
     }
 
-    /// Forgets what an event dated `event_day` may change: the rows of the days after it.
+    /// Forgets what an event dated `event_day` (counted in the matrix since) may have changed:
+    /// the steps of the days after it, by starting again from the first night on the next ask.
     pub fn rewind(&mut self, event_day: Day) {
         let Some(first) = self.first else { return };
-        let keep = (event_day - first + 1).max(0) as usize;
-        if keep < self.rows.len() {
-            self.rows.truncate(keep);
-            self.betas.truncate(keep);
-            self.resid.truncate(keep.saturating_sub(1));
-            self.cum_err.truncate(keep.max(1));
-            self.cum_cnt.truncate(keep.max(1));
+        // Step a reads events dated up to a − 1.
+        if self.next > event_day - first + 1 {
+            *self = LeadJob {
+                first: self.first,
+                ..Self::new(&LeadMatrix::default(), self.lead as usize)
+            };
         }
     }
 
     fn row_at(&self, a: i64) -> LeadRow {
+        let front = self.next - self.rows.len() as i64;
         if a < 0 {
             LeadRow::default()
         } else {
-            self.rows[a as usize]
+            self.rows[(a - front) as usize]
         }
     }
 
@@ -214,10 +223,14 @@ impl LeadJob {
             return LeadRow::default();
         };
         let a = as_of - first;
-        if a >= 0 {
-            while (self.rows.len() as i64) <= a {
-                self.step(m);
-            }
+        if a < 0 {
+            return LeadRow::default();
+        }
+        if a < self.next - self.rows.len() as i64 {
+            *self = LeadJob::new(m, self.lead as usize);
+        }
+        while self.next <= a {
+            self.step(m);
         }
         self.row_at(a)
     }
@@ -233,48 +246,49 @@ impl LeadJob {
     }
 
     fn step(&mut self, m: &LeadMatrix) {
-        let a = self.rows.len() as i64;
+        let a = self.next;
         let k = self.lead;
-        let mut beta = self.betas.last().copied().unwrap_or(TARGET);
         if a >= 1 {
             // Night a − 1 ended yesterday: score its forecast made k days before it.
             let p = a - 1;
             let c = components(m, p, k);
             let y = f64::from(m.fin(p));
-            let mut err = *self.cum_err.last().unwrap_or(&[0.0; 4]);
-            let mut cnt = *self.cum_cnt.last().unwrap_or(&[0; 4]);
+            let (mut err, mut cnt) = self.cum.back().copied().unwrap_or(([0.0; 4], [0; 4]));
             for (j, v) in c.c.iter().enumerate() {
                 if let Some(v) = v {
                     err[j] += (v - y).abs();
                     cnt[j] += 1;
                 }
             }
-            self.cum_err.push(err);
-            self.cum_cnt.push(cnt);
+            self.cum.push_back((err, cnt));
+            if self.cum.len() > T as usize + 1 {
+                self.cum.pop_front();
+            }
             let made = self.row_at(p - k);
             let r = combine(&made, &c).map(|f| y - f);
-            self.resid.push(r);
+            self.resid.push_back(r);
+            if self.resid.len() > WQ as usize {
+                self.resid.pop_front();
+            }
             if let (Some(r), Some((lo, hi))) = (r, made.band) {
                 let miss = if lo <= r && r <= hi { 0.0 } else { 1.0 };
-                beta = (beta + GAMMA * (TARGET - miss)).clamp(BETA_MIN, BETA_MAX);
+                self.beta = (self.beta + GAMMA * (TARGET - miss)).clamp(BETA_MIN, BETA_MAX);
             }
         }
-        let au = a as usize;
-        let lo = (a - T).max(0) as usize;
+        // cum holds entries a + 1 − len ..= a; the training window is nights [a − 56, a − 1].
+        let front = a + 1 - self.cum.len() as i64;
+        let (hi_err, hi_cnt) = self.cum[(a - front) as usize];
+        let (lo_err, lo_cnt) = self.cum[((a - T).max(0) - front) as usize];
         let mut weights = [None; 4];
         for (j, w) in weights.iter_mut().enumerate() {
-            let n = self.cum_cnt[au][j] - self.cum_cnt[lo][j];
+            let n = hi_cnt[j] - lo_cnt[j];
             if n >= MIN_ROWS {
-                let mae = (self.cum_err[au][j] - self.cum_err[lo][j]) / n as f64;
-                let e = mae.max(MAE_FLOOR);
+                let e = ((hi_err[j] - lo_err[j]) / n as f64).max(MAE_FLOOR);
                 *w = Some(1.0 / (e * e));
             }
         }
-        let mut window: Vec<f64> = self.resid[(a - WQ).max(0) as usize..au]
-            .iter()
-            .flatten()
-            .copied()
-            .collect();
+        let mut window: Vec<f64> = self.resid.iter().flatten().copied().collect();
+        let beta = self.beta;
         let band = (window.len() >= QMIN).then(|| {
             sort(&mut window);
             (
@@ -282,8 +296,11 @@ impl LeadJob {
                 quantile_sorted(&window, 1.0 - beta / 2.0),
             )
         });
-        self.rows.push(LeadRow { weights, band });
-        self.betas.push(beta);
+        self.rows.push_back(LeadRow { weights, band });
+        if self.rows.len() > self.lead as usize + 2 {
+            self.rows.pop_front();
+        }
+        self.next += 1;
     }
 }
 

@@ -406,9 +406,22 @@ fn a_lead_job_rewound_after_a_back_dated_event_equals_a_fresh_one() {
     m.apply(START + 370, START + 350, 7);
     job.rewind(START + 350);
     assert!(job.fits(&m));
-    for d in [START + 340, START + 351, START + 360, day_] {
+    // Ascending, then a day before those the job keeps (it runs again from the first night).
+    for d in [
+        START + 340,
+        START + 351,
+        START + 360,
+        day_,
+        START + 300,
+        START + 301,
+    ] {
         assert_eq!(job.row(&m, d), LeadJob::new(&m, 14).row(&m, d), "as of {d}");
     }
+    assert_ne!(
+        LeadJob::new(&m, 14).row(&m, START + 390),
+        LeadJob::new(&m, 14).row(&m, START + 380),
+        "the rows compared differ from day to day"
+    );
 }
 
 #[test]
