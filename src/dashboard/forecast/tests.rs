@@ -470,3 +470,145 @@ fn while_the_day_is_not_over_a_low_one_day_pickup_is_not_a_surprise() {
     assert!(low_pickup(&alerts(&m, &ranges, false)));
     assert!(!low_pickup(&alerts(&m, &ranges, true)));
 }
+
+/// The method written again from `docs/forecast-research.md` §3 as plain loops over dates (as
+/// `research/forecast/reference.py` is): the forecast, p10 and p90 of every night at lead k;
+/// `None` where the study has no forecast.
+// Written as the report states it (l ≤ a − 1, a loop over the components), not as clippy prefers.
+#[allow(
+    clippy::type_complexity,
+    clippy::int_plus_one,
+    clippy::needless_range_loop
+)]
+fn naive_lead_series(
+    m: &LeadMatrix,
+    nights: i64,
+    k: i64,
+) -> Vec<(Option<f64>, Option<f64>, Option<f64>)> {
+    let first = m.first_night().unwrap();
+    let otb = |n: i64, a: i64| f64::from(m.otb(first + n, first + a));
+    let fin = |n: i64| otb(n, n);
+    let comps = |n: i64| -> [Option<f64>; 4] {
+        let a = n - k;
+        let o = otb(n, a);
+        let j0 = 1.max((k + 6) / 7);
+        let refs: Vec<i64> = (j0..j0 + 8)
+            .filter(|&j| j <= 60 && n - 7 * j >= 0)
+            .map(|j| n - 7 * j)
+            .collect();
+        let ly: Vec<i64> = (-2..=2)
+            .map(|t| n - 364 + 7 * t)
+            .filter(|&l| l >= 0 && l <= a - 1)
+            .collect();
+        let mean = |xs: &[i64], f: &dyn Fn(i64) -> f64| {
+            (!xs.is_empty()).then(|| xs.iter().map(|&x| f(x)).sum::<f64>() / xs.len() as f64)
+        };
+        let (rf, ro) = (mean(&refs, &fin), mean(&refs, &|r| otb(r, r - k)));
+        let (sf, so) = (mean(&ly, &fin), mean(&ly, &|l| otb(l, l - k)));
+        [
+            rf.zip(ro).map(|(f, o_)| o + f - o_),
+            sf.zip(so).map(|(f, o_)| o + f - o_),
+            sf,
+            rf,
+        ]
+    };
+    let c: Vec<[Option<f64>; 4]> = (0..nights).map(comps).collect();
+    let mut f = vec![None; nights as usize];
+    for n in 0..nights {
+        let a = n - k;
+        let (mut num, mut den) = (0.0, 0.0);
+        for ci in 0..4 {
+            let Some(v) = c[n as usize][ci] else { continue };
+            let (mut err, mut cnt) = (0.0, 0);
+            for t in (a - 56).max(0)..a.max(0) {
+                if let Some(x) = c[t as usize][ci] {
+                    err += (x - fin(t)).abs();
+                    cnt += 1;
+                }
+            }
+            if cnt >= 14 {
+                let w = 1.0 / f64::max(err / cnt as f64, 0.5).powi(2);
+                num += w * v;
+                den += w;
+            }
+        }
+        f[n as usize] = if den > 0.0 {
+            Some(num / den)
+        } else {
+            c[n as usize][0]
+        };
+    }
+    let mut band: Vec<Option<(f64, f64)>> = vec![None; nights as usize];
+    let mut beta: f64 = 0.2;
+    for d in -k..nights {
+        if d >= 1 {
+            if let (Some((lo, hi)), Some(fd)) = (band[(d - 1) as usize], f[(d - 1) as usize]) {
+                let r = fin(d - 1) - fd;
+                let miss = if lo <= r && r <= hi { 0.0 } else { 1.0 };
+                beta = (beta + 0.005 * (0.2 - miss)).clamp(0.01, 0.9);
+            }
+        }
+        let n = d + k;
+        if n < 0 || n >= nights || f[n as usize].is_none() {
+            continue;
+        }
+        let mut win: Vec<f64> = ((d - 91).max(0)..d.max(0))
+            .filter_map(|t| f[t as usize].map(|ft| fin(t) - ft))
+            .collect();
+        if win.len() >= 28 {
+            win.sort_by(|a, b| a.total_cmp(b));
+            band[n as usize] = Some((
+                quantile_sorted(&win, beta / 2.0),
+                quantile_sorted(&win, 1.0 - beta / 2.0),
+            ));
+        }
+    }
+    (0..nights)
+        .map(|n| {
+            let Some(raw) = f[n as usize] else {
+                return (None, None, None);
+            };
+            let a = n - k;
+            let (mut p10, p90) = match band[n as usize] {
+                Some((lo, hi)) => (Some(f64::max(raw + lo, 0.0)), Some(raw + hi)),
+                None => (None, None),
+            };
+            let mut out = raw;
+            if a >= 1 {
+                let cap = ((a - 364).max(0)..a).map(fin).fold(f64::MIN, f64::max);
+                out = out.min(cap.max(otb(n, a)));
+            }
+            p10 = p10.map(|p| p.min(out));
+            (Some(out), p10, p90)
+        })
+        .collect()
+}
+
+#[test]
+fn the_method_equals_a_plain_loop_twin_on_generated_hotels() {
+    for (seed, nights) in [(21, 430), (22, 200)] {
+        let m = matrix(&hotel(seed, nights));
+        let first = m.first_night().unwrap();
+        for k in [0, 3, 7, 20, 45] {
+            let want = naive_lead_series(&m, nights, k);
+            let mut job = LeadJob::new(&m, k as usize);
+            let mut banded = 0;
+            for (n, (f, p10, p90)) in want.into_iter().enumerate() {
+                let got = job.forecast(&m, first + n as i64);
+                let what = format!("seed {seed} lead {k} night {n}");
+                match f {
+                    Some(f) => assert!((got.expected - f).abs() < 1e-9, "{what}"),
+                    None => assert_eq!(got.expected, f64::from(got.on_the_books), "{what}"),
+                }
+                for (g, w) in [(got.p10, p10), (got.p90, p90)] {
+                    match (g, w) {
+                        (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{what}"),
+                        (g, w) => assert_eq!(g, w, "{what}"),
+                    }
+                }
+                banded += usize::from(p10.is_some());
+            }
+            assert!(banded > 50, "seed {seed} lead {k}: bands compared");
+        }
+    }
+}
