@@ -219,6 +219,9 @@ impl LeadJob {
 
     /// The row in force on `as_of`; computes the steps up to it first.
     pub fn row(&mut self, m: &LeadMatrix, as_of: Day) -> LeadRow {
+        if !self.fits(m) {
+            *self = LeadJob::new(m, self.lead as usize);
+        }
         let Some(first) = self.first else {
             return LeadRow::default();
         };

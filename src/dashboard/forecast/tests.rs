@@ -417,6 +417,14 @@ fn a_lead_job_rewound_after_a_back_dated_event_equals_a_fresh_one() {
     ] {
         assert_eq!(job.row(&m, d), LeadJob::new(&m, 14).row(&m, d), "as of {d}");
     }
+    // A night before the first renumbers the nights: the job notices and starts again.
+    m.apply(START - 3, START - 20, 1);
+    assert!(!job.fits(&m));
+    assert_eq!(
+        job.row(&m, day_ + 5),
+        LeadJob::new(&m, 14).row(&m, day_ + 5),
+        "after a night before the first"
+    );
     assert_ne!(
         LeadJob::new(&m, 14).row(&m, START + 390),
         LeadJob::new(&m, 14).row(&m, START + 380),
