@@ -70,15 +70,13 @@ pub struct Range {
 /// The usual ranges as of one day: per lead 0..=horizon, per check (`None`: nothing to pool).
 #[derive(Debug, Clone)]
 pub struct AlertRanges {
-    first: Option<Day>,
     as_of: Day,
     ranges: Vec<[Option<Range>; 3]>,
 }
 
 impl AlertRanges {
     pub fn build(m: &LeadMatrix, as_of: Day, horizon: usize, q: f64) -> Self {
-        let first = m.first_night();
-        let a = as_of - first.unwrap_or(as_of);
+        let a = m.index(as_of);
         let h = horizon as i64;
         let days: Vec<i64> = ((a - W).max(0)..a).collect();
         // grid[j][d]: the figures of night d + j at lead j.
@@ -107,11 +105,7 @@ impl AlertRanges {
                 out
             })
             .collect();
-        AlertRanges {
-            first,
-            as_of,
-            ranges,
-        }
+        AlertRanges { as_of, ranges }
     }
 }
 
@@ -138,11 +132,10 @@ pub struct Alert {
 /// The listed nights as of the ranges' day, most surprising first. `partial_day`: the as-of day
 /// is today and not over, so a low one-day pickup is not yet a surprise.
 pub fn alerts(m: &LeadMatrix, ranges: &AlertRanges, partial_day: bool) -> Vec<Alert> {
-    let base = ranges.first.unwrap_or(ranges.as_of);
     let mut out = Vec::new();
     for (k, r) in ranges.ranges.iter().enumerate() {
         let night = ranges.as_of + k as i64;
-        let i = night - base;
+        let i = m.index(night);
         let x = figures(m, i, k as i64);
         let mut surprises: Vec<Surprise> = Check::ALL
             .iter()

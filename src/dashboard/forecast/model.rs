@@ -243,7 +243,7 @@ impl LeadJob {
     pub fn forecast(&mut self, m: &LeadMatrix, night: Day) -> NightForecast {
         let as_of = night - self.lead;
         let row = self.row(m, as_of);
-        let i = night - self.first.unwrap_or(night);
+        let i = m.index(night);
         let p = point(m, i, self.lead, &row, cap(m, i - self.lead));
         NightForecast::new(night, as_of, p)
     }
@@ -340,7 +340,6 @@ impl NightForecast {
 /// The model of one hotel as of one day: one row per lead and the capacity cap.
 #[derive(Debug, Clone)]
 pub struct DayModel {
-    first: Option<Day>,
     as_of: Day,
     cap: Option<i32>,
     rows: Vec<LeadRow>,
@@ -350,7 +349,7 @@ impl DayModel {
     /// Runs the lead jobs 0..=max_lead up to `as_of` (any day, past or today): about
     /// max_lead × (as_of − first night) steps. The caller bounds both (the forecast covers at
     /// most 732 nights, [`KCAP`](super::lead::KCAP)) and keeps the model for the day: it is valid until an event
-    /// dated before `as_of` arrives or the first night moves (see [`LeadJob::fits`]).
+    /// dated before `as_of` arrives (it reads nights by date, so a new first night is harmless).
     pub fn build(m: &LeadMatrix, as_of: Day, max_lead: usize) -> Self {
         let mut jobs: Vec<LeadJob> = (0..=max_lead).map(|k| LeadJob::new(m, k)).collect();
         Self::from_jobs(m, as_of, &mut jobs)
@@ -360,7 +359,6 @@ impl DayModel {
     pub fn from_jobs(m: &LeadMatrix, as_of: Day, jobs: &mut [LeadJob]) -> Self {
         let rows = jobs.iter_mut().map(|j| j.row(m, as_of)).collect();
         DayModel {
-            first: m.first_night(),
             as_of,
             cap: m.first_night().and_then(|f| cap(m, as_of - f)),
             rows,
@@ -376,7 +374,7 @@ impl DayModel {
     pub fn forecast(&self, m: &LeadMatrix, night: Day) -> Option<NightForecast> {
         let k = night - self.as_of;
         let row = self.rows.get(usize::try_from(k).ok()?)?;
-        let i = night - self.first.unwrap_or(night);
+        let i = m.index(night);
         Some(NightForecast::new(
             night,
             self.as_of,
