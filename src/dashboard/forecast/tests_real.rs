@@ -129,6 +129,17 @@ fn real_hotel_matches_python() {
             );
         }
     }
+    // The targets: no worse than the best baseline at any lead, ≤ 0.85 of it on
+    // average, p10–p90 holding the final on 72–88 % of the nights.
+    let ratios: Vec<f64> = got
+        .iter()
+        .map(|r| r.method.wape.unwrap() / r.best_baseline().unwrap().1)
+        .collect();
+    assert!(ratios.iter().all(|&x| x <= 1.0), "{ratios:?}");
+    assert!(ratios.iter().sum::<f64>() / ratios.len() as f64 <= 0.85);
+    assert!(got
+        .iter()
+        .all(|r| (0.72..=0.88).contains(&r.coverage.unwrap())));
     for p in fx["pairs"].as_array().unwrap() {
         let night = date(p["night"].as_str().unwrap());
         let lead = p["lead"].as_u64().unwrap() as usize;
