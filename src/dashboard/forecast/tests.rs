@@ -92,12 +92,17 @@ fn hand_made_hotel_otb_and_final() {
         (n, n, 1),
         (n, n - 800, 1),
         (n, n + 1, 1),
+        // Booked exactly 732 days ahead (the last column's first lead), then cancelled.
+        (n, n - 732, 1),
+        (n, n - 700, -1),
     ];
     let m = matrix(&ev);
     assert_eq!(m.first_night(), Some(n));
     assert_eq!(m.otb(n, n - 801), 0);
     assert_eq!(m.otb(n, n - 800), 1);
     assert_eq!(m.otb(n, n - 733), 1);
+    assert_eq!(m.otb(n, n - 732), 2);
+    assert_eq!(m.otb(n, n - 700), 1);
     assert_eq!(m.otb(n, n - 11), 1);
     assert_eq!(m.otb(n, n - 10), 2);
     assert_eq!(m.otb(n, n - 5), 3);
