@@ -20,4 +20,5 @@ python3 reference.py                   >> out_checks.txt
 python3 alerts.py                      > out_alerts_main.txt
 python3 alerts.py --thin 0.3           > out_alerts_thin03.txt
 python3 alerts.py --from 2016-01-01 --to 2016-07-31 > out_alerts_h1_2016.txt
+python3 export_fixture.py            > fixture_real.json
 tail -n +1 out_*.txt

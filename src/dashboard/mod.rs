@@ -9,6 +9,7 @@
 pub mod api;
 pub mod client;
 pub mod follow;
+pub mod forecast;
 pub mod freshness;
 pub mod pace;
 pub mod page;
