@@ -56,6 +56,21 @@ pub struct FeedPage {
 
 #[derive(QueryableByName)]
 struct PageRow {
+    #[diesel(embed)]
+    event: PageEvent,
+    #[diesel(sql_type = BigInt)]
+    first_tx: i64,
+    #[diesel(sql_type = BigInt)]
+    last_tx: i64,
+    #[diesel(sql_type = BigInt)]
+    last_id: i64,
+    #[diesel(sql_type = BigInt)]
+    looked: i64,
+}
+
+/// A page's event, absent on the row that only says where the look ended.
+#[derive(QueryableByName)]
+struct PageEvent {
     #[diesel(sql_type = Nullable<BigInt>)]
     id: Option<i64>,
     #[diesel(sql_type = Nullable<Int4>)]
@@ -70,17 +85,9 @@ struct PageRow {
     night_of_stay: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<BigInt>)]
     tx_id: Option<i64>,
-    #[diesel(sql_type = BigInt)]
-    first_tx: i64,
-    #[diesel(sql_type = BigInt)]
-    last_tx: i64,
-    #[diesel(sql_type = BigInt)]
-    last_id: i64,
-    #[diesel(sql_type = BigInt)]
-    looked: i64,
 }
 
-impl PageRow {
+impl PageEvent {
     fn event(&self) -> Option<(Event, i64)> {
         Some((
             Event {
@@ -116,6 +123,14 @@ pub async fn page(
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
     let limit = limit.max(1);
+    if let Some(hotels) = hotels_of(filter) {
+        // A few hotels' rows are cheaper to read through their own index than the feed's
+        // window: a hotel with no events, or a small one, costs next to nothing however much
+        // the other hotels store.
+        if hotel_rows(pool, &hotels, FILTERED_WINDOW).await? <= FILTERED_WINDOW {
+            return hotel_page(pool, filter, &hotels, after, limit).await;
+        }
+    }
     let mut st = Statement::default();
     let (tx, id) = (
         st.bind(Bind::I64(after.tx_id)),
@@ -150,6 +165,103 @@ pub async fn page(
     Ok(page_from(found, after, limit, window))
 }
 
+/// The hotels a filter narrows the feed to, if it does.
+fn hotels_of(filter: &EventFilter) -> Option<Vec<i32>> {
+    match (filter.hotel_id, &filter.hotels) {
+        (Some(h), Some(hs)) => Some(if hs.contains(&h) { vec![h] } else { Vec::new() }),
+        (Some(h), None) => Some(vec![h]),
+        (None, Some(hs)) => Some(hs.clone()),
+        (None, None) => None,
+    }
+}
+
+/// How many rows `hotels` have in all, counted up to `cap + 1` on their index.
+async fn hotel_rows(pool: &PgPool, hotels: &[i32], cap: i64) -> Result<i64, StoreError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = connection(pool).await?;
+    let c: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE hotel_id = ANY($1) LIMIT $2) c",
+    )
+    .bind::<Array<Int4>, _>(hotels)
+    .bind::<BigInt, _>(cap + 1)
+    .get_result(&mut conn)
+    .await?;
+    Ok(c.n)
+}
+
+#[derive(QueryableByName)]
+struct HotelRow {
+    #[diesel(embed)]
+    event: PageEvent,
+    #[diesel(sql_type = BigInt)]
+    horizon: i64,
+}
+
+/// A page of `hotels` whose rows are few (`hotel_rows`): all of them read on their index, the
+/// filter and the cursor applied in memory. At most `FILTERED_WINDOW` rows, whatever is stored.
+async fn hotel_page(
+    pool: &PgPool,
+    filter: &EventFilter,
+    hotels: &[i32],
+    after: StoredCursor,
+    limit: i64,
+) -> Result<FeedPage, StoreError> {
+    let mut st = Statement::default();
+    let hotels_param = st.bind(Bind::I32s(hotels.to_vec()));
+    let (tx, id) = (
+        st.bind(Bind::I64(after.tx_id)),
+        st.bind(Bind::I64(after.id)),
+    );
+    let conditions = st.conditions(filter, None, true);
+    let limit_param = st.bind(Bind::I64(limit));
+    st.sql = format!(
+        "WITH h AS MATERIALIZED (SELECT {HORIZON} AS horizon), \
+              r AS MATERIALIZED ( \
+             SELECT {EVENT_COLUMNS}, e.tx_id FROM events e \
+              WHERE e.hotel_id = ANY({hotels_param}::int4[]) AND e.tx_id < (SELECT horizon FROM h)) \
+         SELECT p.id, p.hotel_id, p.event_timestamp, p.status, p.room_reservation_id, \
+                p.night_of_stay, p.tx_id, (SELECT horizon FROM h) AS horizon \
+           FROM (SELECT 1) one \
+           LEFT JOIN LATERAL ( \
+               SELECT e.* FROM r e WHERE (e.tx_id, e.id) > ({tx}, {id}) AND {conditions} \
+                ORDER BY e.tx_id, e.id LIMIT {limit_param}) p \
+             ON TRUE \
+          ORDER BY p.tx_id, p.id"
+    );
+    let mut conn = connection(pool).await?;
+    let found: Vec<HotelRow> = st.fetch(&mut conn, None).await?;
+    let horizon = <[HotelRow]>::first(&found).map_or(0, |r| r.horizon);
+    let rows: Vec<(Event, i64)> = found.iter().filter_map(|r| r.event.event()).collect();
+    let full = rows.len() as i64 >= limit;
+    let last_returned = rows.last().map(|(e, tx_id)| StoredCursor {
+        tx_id: *tx_id,
+        id: e.id,
+    });
+    // Every row below the horizon was looked at: the next look starts there, naming no event.
+    let end = StoredCursor {
+        tx_id: horizon - 1,
+        id: i64::MAX,
+    };
+    let next = if full {
+        last_returned.unwrap_or(after)
+    } else {
+        [Some(after), last_returned, Some(end)]
+            .into_iter()
+            .flatten()
+            .max_by_key(|c| position(*c))
+            .unwrap_or(after)
+    };
+    Ok(FeedPage {
+        rows,
+        next,
+        caught_up: !full,
+    })
+}
+
 /// The page, its next position and whether it reached the end, from the statement's rows.
 fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) -> FeedPage {
     let Some(first) = <[PageRow]>::first(&found) else {
@@ -165,7 +277,7 @@ fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) 
         id: first.last_id,
     };
     let window_full = first.looked >= window;
-    let rows: Vec<(Event, i64)> = found.iter().filter_map(PageRow::event).collect();
+    let rows: Vec<(Event, i64)> = found.iter().filter_map(|r| r.event.event()).collect();
     let full = rows.len() as i64 >= limit;
     let last_returned = rows.last().map(|(e, tx_id)| StoredCursor {
         tx_id: *tx_id,
