@@ -345,8 +345,12 @@ pub async fn get_booking_curve(
     let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
     answer(&state, Question::Curve(q.clone()), async {
-        let last_year = year_before(q.night)?;
-        let (hotel_id, nights) = (q.hotel_id, [q.night, last_year]);
+        let first = shift(q.night, -q.days)
+            .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
+        let (hotel_id, nights) = (
+            q.hotel_id,
+            [(q.night, first), (year_before(q.night)?, year_before(first)?)],
+        );
         let history = state
             .reads
             .read(|pool| async move { store::night_history(&pool, hotel_id, &nights).await })
@@ -687,8 +691,8 @@ pub fn pace_nights(
     Ok(out)
 }
 
-/// The curve of `q`, from `history`: the net of each event day of the night and of the night a
-/// year earlier, sorted by night and day.
+/// The curve of `q`, from `history`: the on the books of the night and of the night a year
+/// earlier as of event days up to each as-of day, sorted by night and day.
 pub fn curve(q: &CurveQuery, history: &[NightDay]) -> Result<Vec<CurvePoint>, ApiError> {
     let as_ofs = (0..=q.days)
         .rev()
@@ -714,8 +718,8 @@ pub fn curve(q: &CurveQuery, history: &[NightDay]) -> Result<Vec<CurvePoint>, Ap
         .collect())
 }
 
-/// On the books of `night` as of each of `as_ofs` (ascending): the net of its event days up to
-/// each, summed in one walk.
+/// On the books of `night` as of each of `as_ofs` (ascending): that of its last event day up to
+/// each, in one walk.
 fn running_sums(history: &[NightDay], night: NaiveDate, as_ofs: &[NaiveDate]) -> Vec<i64> {
     let mut days = history.iter().filter(|h| h.night == night).peekable();
     let mut total = 0;
@@ -723,7 +727,7 @@ fn running_sums(history: &[NightDay], night: NaiveDate, as_ofs: &[NaiveDate]) ->
         .iter()
         .map(|&as_of| {
             while let Some(h) = days.next_if(|h| h.event_day <= as_of) {
-                total += h.net;
+                total = h.on_the_books;
             }
             total
         })
@@ -897,16 +901,17 @@ mod tests {
             night: d("2024-03-01"),
             days: 3,
         };
-        let h = |night: &str, day: &str, net| NightDay {
+        let h = |night: &str, day: &str, on_the_books| NightDay {
             night: d(night),
             event_day: d(day),
-            net,
+            on_the_books,
         };
+        // Running totals: the first row of each night is what it starts from.
         let history = [
             h("2023-03-03", "2023-02-01", 2),
-            h("2023-03-03", "2023-03-01", 1),
+            h("2023-03-03", "2023-03-01", 3),
             h("2024-03-01", "2024-02-27", 5),
-            h("2024-03-01", "2024-02-29", -1),
+            h("2024-03-01", "2024-02-29", 4),
         ];
         let points = curve(&q, &history).unwrap();
         let got: Vec<_> = points
