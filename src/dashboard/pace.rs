@@ -349,7 +349,10 @@ pub async fn get_booking_curve(
             .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
         let (hotel_id, nights) = (
             q.hotel_id,
-            [(q.night, first), (year_before(q.night)?, year_before(first)?)],
+            [
+                (q.night, first),
+                (year_before(q.night)?, year_before(first)?),
+            ],
         );
         let history = state
             .reads

@@ -600,10 +600,9 @@ fn nights_as_of(
         }
         q.sql("]::int8[]")
     };
-    let query = query
-        .sql("(SELECT ")
-        .bind::<SmallInt, _>(part)
-        .sql(" AS part, g.night, (a.running_bookings - a.running_cancellations)::int8 AS on_the_books, ");
+    let query = query.sql("(SELECT ").bind::<SmallInt, _>(part).sql(
+        " AS part, g.night, (a.running_bookings - a.running_cancellations)::int8 AS on_the_books, ",
+    );
     let query = pickups(query, "running_bookings").sql(" AS bookings, ");
     let mut query = pickups(query, "running_cancellations")
         .sql(" AS cancellations FROM (SELECT ")
