@@ -74,7 +74,7 @@ BEGIN
     FROM unnest(a.h, a.n, a.d, a.nd, a.rb, a.rc)
         AS d(hotel_id, night, day, next_day, running_bookings, running_cancellations)
     WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day > d.day
-        AND (d.next_day IS NULL OR p.event_day < d.next_day);
+        AND p.event_day < COALESCE(d.next_day, 'infinity'::date);
   END LOOP;
 END $f$;
 \echo old layout

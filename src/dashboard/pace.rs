@@ -1,5 +1,6 @@
 //! The revenue manager's figures, from the counts per hotel, night of stay and event day that
-//! the sync keeps (`dashboard_pace`):
+//! the sync keeps (`dashboard_pace`: per hotel, night and event day, the counts and the
+//! night's running totals up to that day):
 //!
 //! - `GET /dashboard/pace`: on the books per night as of a day, pickup over 1 to 5 windows, and
 //!   the same time last year (364 days earlier, the same weekday);
@@ -8,7 +9,9 @@
 //!   arrival.
 //!
 //! All days are UTC dates; an event's day is the UTC date of its `event_timestamp`. Every
-//! figure is a sum of stored counts, so it is exact for any as-of day, from the first event on.
+//! figure is a stored running total, a difference of two, or (the lead time) a sum of stored
+//! counts, so it is exact for any as-of day, from the first event on; on the books and pickup
+//! cost a few index lookups per night, whatever the number of event days behind them.
 //!
 //! Dates: every date parameter must lie in the years the service accepts events in
 //! (`MIN_YEAR`–`MAX_YEAR`). Dates derived from them (a year earlier, days before a night) may

@@ -326,6 +326,9 @@ pub async fn add_pace(
     .bind::<Array<BigInt>, _>(&pace.running_cancellations)
     .execute(conn)
     .await?;
+    // Both bounds of the range are index conditions (`COALESCE`, not `next_day IS NULL OR …`):
+    // with only the lower one, each day of a page reads the rest of its night (EXPLAIN on the
+    // real hotel: 115 index entries read a day, 57 of them dropped).
     diesel::sql_query(
         "UPDATE dashboard_pace p SET \
              running_bookings = p.running_bookings + d.running_bookings, \
@@ -333,7 +336,7 @@ pub async fn add_pace(
          FROM unnest($1, $2, $3, $4, $5, $6) \
              AS d(hotel_id, night, day, next_day, running_bookings, running_cancellations) \
          WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day > d.day \
-             AND (d.next_day IS NULL OR p.event_day < d.next_day)",
+             AND p.event_day < COALESCE(d.next_day, 'infinity'::date)",
     )
     .bind::<Array<Int4>, _>(&pace.hotels)
     .bind::<Array<Date>, _>(&pace.nights)
