@@ -2,7 +2,7 @@
 # PostgreSQL's part of the pace endpoints, old layout against new, with pgbench: the statements
 # the service sends (pace-*.sql, curve-*.sql, prepared, parallel plans off as the service's pools
 # have them), closed loop, p50 / p99 per statement and the TPS. Usage:
-#   scripts/pace-sql/run.sh OLD_DB NEW_DB [SECONDS]
+#   scripts/pace-sql/run.sh OLD_DB NEW_DB [SECONDS] [history]
 # OLD_DB: a dashboard database on the migrations before 2026-12-10-000005, NEW_DB: the same rows
 # after it (scripts/pace-sql/fill.sql fills both from the real city hotel).
 set -euo pipefail
@@ -33,6 +33,18 @@ measure() { # label script db clients vars
   cat "$tmp"/pgbench_log.* | awk '{print $3}' | sort -n | awk -v label="$label" -v c="$clients" -v tps="$tps" \
     '{a[NR]=$1} END {printf "| %s | %d | %.2f | %.2f | %.0f |\n", label, c, a[int(NR*0.5)+1]/1000, a[int(NR*0.99)+1]/1000, tps}'
 }
+if [ "${4:-}" = history ]; then
+  # The same one-night request on a night booked on 10 event days and on one booked on 700
+  # (hotel 9001 of fill.sql), 1 client.
+  echo "| statement | clients | p50 ms | p99 ms | per s |"
+  echo "|---|---:|---:|---:|---:|"
+  for side in old new; do
+    db=$old; [ $side = new ] && db=$new
+    measure "pace 1 night, 10 event days, $side" pace-$side.sql "$db" 1 -D hotel=9001 $(pace x 2017-06-01 1 2017-06-01)
+    measure "pace 1 night, 700 event days, $side" pace-$side.sql "$db" 1 -D hotel=9001 $(pace x 2017-06-02 1 2017-06-02)
+  done
+  exit 0
+fi
 echo "| statement | clients | p50 ms | p99 ms | per s |"
 echo "|---|---:|---:|---:|---:|"
 for clients in 1 10; do
