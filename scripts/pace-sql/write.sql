@@ -1,7 +1,7 @@
 -- The sync's writes to dashboard_pace, old layout against new, on the real city hotel's events
 -- (both hotels of fill.sql: 668k events) in shuffled order, in the sync's batches of 200,000
 -- events (PAGES_PER_COMMIT × PAGE_SIZE) or pages of 10,000, in shuffled order or in time order
--- (live traffic). The statements are add_pace's and the old upsert's, verbatim, with
+-- (live traffic). The statements are add_pace's and the old upsert's, verbatim (add_pace as of the commit of this file), with
 -- the page's arrays built here instead of in Rust. Run with psql -v order=random|time on an
 -- empty scratch database, -v page=200000 (a backlog) or 10000 (one page per commit): it creates
 -- both tables and prints each side's time. Run it from the repository's root (it reads
@@ -51,30 +51,45 @@ CREATE FUNCTION pg_temp.new_side() RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE a record;
 BEGIN
   FOR a IN SELECT * FROM arrays ORDER BY page LOOP
+    WITH probed AS MATERIALIZED (
+        SELECT d.*, last.event_day AS last_day,
+            CASE WHEN last.event_day IS NULL THEN 0
+                WHEN last.event_day <= d.day THEN last.running_bookings
+                ELSE COALESCE(prev.running_bookings, 0) END AS base_bookings,
+            CASE WHEN last.event_day IS NULL THEN 0
+                WHEN last.event_day <= d.day THEN last.running_cancellations
+                ELSE COALESCE(prev.running_cancellations, 0) END AS base_cancellations
+        FROM unnest(a.h, a.n, a.d, a.nd, a.b, a.c, a.rb, a.rc)
+            AS d(hotel_id, night, day, next_day, bookings, cancellations,
+                 running_bookings, running_cancellations)
+        LEFT JOIN LATERAL (
+            SELECT p.event_day, p.running_bookings, p.running_cancellations
+            FROM new_pace p WHERE p.hotel_id = d.hotel_id AND p.night = d.night
+            ORDER BY p.event_day DESC LIMIT 1) last ON true
+        LEFT JOIN LATERAL (
+            SELECT p.running_bookings, p.running_cancellations FROM new_pace p
+            WHERE last.event_day > d.day
+                AND p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day <= d.day
+            ORDER BY p.event_day DESC LIMIT 1) prev ON true
+    ), rewritten AS (
+        UPDATE new_pace p SET
+            running_bookings = p.running_bookings + r.running_bookings,
+            running_cancellations = p.running_cancellations + r.running_cancellations
+        FROM probed r
+        WHERE r.last_day > r.day
+            AND p.hotel_id = r.hotel_id AND p.night = r.night AND p.event_day > r.day
+            AND p.event_day < COALESCE(r.next_day, 'infinity'::date)
+    )
     INSERT INTO new_pace (hotel_id, night, event_day, bookings, cancellations,
         running_bookings, running_cancellations)
-    SELECT d.hotel_id, d.night, d.day, d.bookings, d.cancellations,
-        COALESCE(prev.running_bookings, 0) + d.running_bookings,
-        COALESCE(prev.running_cancellations, 0) + d.running_cancellations
-    FROM unnest(a.h, a.n, a.d, a.b, a.c, a.rb, a.rc)
-        AS d(hotel_id, night, day, bookings, cancellations, running_bookings, running_cancellations)
-    LEFT JOIN LATERAL (
-        SELECT p.running_bookings, p.running_cancellations FROM new_pace p
-        WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day <= d.day
-        ORDER BY p.event_day DESC LIMIT 1) prev ON true
-    WHERE true
+    SELECT hotel_id, night, day, bookings, cancellations,
+        base_bookings + running_bookings, base_cancellations + running_cancellations
+    FROM probed WHERE true
     ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET
         bookings = new_pace.bookings + EXCLUDED.bookings,
         cancellations = new_pace.cancellations + EXCLUDED.cancellations,
         running_bookings = EXCLUDED.running_bookings,
         running_cancellations = EXCLUDED.running_cancellations;
-    UPDATE new_pace p SET
-        running_bookings = p.running_bookings + d.running_bookings,
-        running_cancellations = p.running_cancellations + d.running_cancellations
-    FROM unnest(a.h, a.n, a.d, a.nd, a.rb, a.rc)
-        AS d(hotel_id, night, day, next_day, running_bookings, running_cancellations)
-    WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day > d.day
-        AND p.event_day < COALESCE(d.next_day, 'infinity'::date);
   END LOOP;
 END $f$;
 \echo old layout

@@ -278,18 +278,21 @@ impl PaceColumns {
     }
 }
 
-/// Adds a page's pace deltas to `dashboard_pace` and keeps its running totals exact, in two
-/// statements, whatever the order the events came in:
+/// Adds a page's pace deltas to `dashboard_pace` and keeps its running totals exact, in one
+/// statement, whatever the order the events came in. For each (hotel, night, event day) of the
+/// page, one probe finds the night's last stored row:
 ///
-/// 1. each (hotel, night, event day) of the page is upserted with its running totals: those of
-///    the night's last stored row at or before its day, plus the page's counts of the night up
-///    to its day;
-/// 2. the stored rows of a touched night after one of the page's days and before its next one
-///    (or after its last) add the page's running totals up to that day.
+/// - none, or at or before the page's day (live order): the row is upserted with that row's
+///   running totals (or zeros) plus the page's counts of the night up to its day, and nothing
+///   else is read;
+/// - after the page's day (a late event): a second probe finds the last row at or before the
+///   day for the upsert, and the stored rows after the day and before the page's next day of
+///   that night (or after its last) add the page's running totals up to the day.
 ///
-/// In live order a page's day is the night's latest, and step 2 finds no row. A late event
-/// rewrites the rows after it once per night and page, however many events of that night the
-/// page holds. Run it in the transaction that moves the cursor.
+/// A late event so rewrites the rows after it once per night and page, however many events of
+/// that night the page holds. The rows rewritten (between the page's days) and the rows upserted
+/// (on the page's days) are distinct, so both can be one statement on one snapshot. Run it in
+/// the transaction that moves the cursor.
 pub async fn add_pace(
     conn: &mut AsyncPgConnection,
     pace: &PaceColumns,
@@ -297,20 +300,45 @@ pub async fn add_pace(
     if pace.hotels.is_empty() {
         return Ok(());
     }
-    // `WHERE true`: without it, the parser would read `ON CONFLICT` as the join's condition.
+    // `WHERE true`: without it, the parser would read `ON CONFLICT` as a join's condition.
+    // Both bounds of the rewrite's range are index conditions (`COALESCE`, not `next_day IS
+    // NULL OR …`): with only the lower one, each late day reads the rest of its night (EXPLAIN
+    // on the real hotel: 115 index entries read a day, 57 of them dropped).
     diesel::sql_query(
-        "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations, \
+        "WITH probed AS MATERIALIZED ( \
+             SELECT d.*, last.event_day AS last_day, \
+                 CASE WHEN last.event_day IS NULL THEN 0 \
+                     WHEN last.event_day <= d.day THEN last.running_bookings \
+                     ELSE COALESCE(prev.running_bookings, 0) END AS base_bookings, \
+                 CASE WHEN last.event_day IS NULL THEN 0 \
+                     WHEN last.event_day <= d.day THEN last.running_cancellations \
+                     ELSE COALESCE(prev.running_cancellations, 0) END AS base_cancellations \
+             FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
+                 AS d(hotel_id, night, day, next_day, bookings, cancellations, \
+                      running_bookings, running_cancellations) \
+             LEFT JOIN LATERAL ( \
+                 SELECT p.event_day, p.running_bookings, p.running_cancellations \
+                 FROM dashboard_pace p WHERE p.hotel_id = d.hotel_id AND p.night = d.night \
+                 ORDER BY p.event_day DESC LIMIT 1) last ON true \
+             LEFT JOIN LATERAL ( \
+                 SELECT p.running_bookings, p.running_cancellations FROM dashboard_pace p \
+                 WHERE last.event_day > d.day \
+                     AND p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day <= d.day \
+                 ORDER BY p.event_day DESC LIMIT 1) prev ON true \
+         ), rewritten AS ( \
+             UPDATE dashboard_pace p SET \
+                 running_bookings = p.running_bookings + r.running_bookings, \
+                 running_cancellations = p.running_cancellations + r.running_cancellations \
+             FROM probed r \
+             WHERE r.last_day > r.day \
+                 AND p.hotel_id = r.hotel_id AND p.night = r.night AND p.event_day > r.day \
+                 AND p.event_day < COALESCE(r.next_day, 'infinity'::date) \
+         ) \
+         INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations, \
              running_bookings, running_cancellations) \
-         SELECT d.hotel_id, d.night, d.day, d.bookings, d.cancellations, \
-             COALESCE(prev.running_bookings, 0) + d.running_bookings, \
-             COALESCE(prev.running_cancellations, 0) + d.running_cancellations \
-         FROM unnest($1, $2, $3, $4, $5, $6, $7) \
-             AS d(hotel_id, night, day, bookings, cancellations, running_bookings, running_cancellations) \
-         LEFT JOIN LATERAL ( \
-             SELECT p.running_bookings, p.running_cancellations FROM dashboard_pace p \
-             WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day <= d.day \
-             ORDER BY p.event_day DESC LIMIT 1) prev ON true \
-         WHERE true \
+         SELECT hotel_id, night, day, bookings, cancellations, \
+             base_bookings + running_bookings, base_cancellations + running_cancellations \
+         FROM probed WHERE true \
          ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
              bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
              cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations, \
@@ -320,28 +348,9 @@ pub async fn add_pace(
     .bind::<Array<Int4>, _>(&pace.hotels)
     .bind::<Array<Date>, _>(&pace.nights)
     .bind::<Array<Date>, _>(&pace.days)
+    .bind::<Array<Nullable<Date>>, _>(&pace.next_days)
     .bind::<Array<BigInt>, _>(&pace.bookings)
     .bind::<Array<BigInt>, _>(&pace.cancellations)
-    .bind::<Array<BigInt>, _>(&pace.running_bookings)
-    .bind::<Array<BigInt>, _>(&pace.running_cancellations)
-    .execute(conn)
-    .await?;
-    // Both bounds of the range are index conditions (`COALESCE`, not `next_day IS NULL OR …`):
-    // with only the lower one, each day of a page reads the rest of its night (EXPLAIN on the
-    // real hotel: 115 index entries read a day, 57 of them dropped).
-    diesel::sql_query(
-        "UPDATE dashboard_pace p SET \
-             running_bookings = p.running_bookings + d.running_bookings, \
-             running_cancellations = p.running_cancellations + d.running_cancellations \
-         FROM unnest($1, $2, $3, $4, $5, $6) \
-             AS d(hotel_id, night, day, next_day, running_bookings, running_cancellations) \
-         WHERE p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day > d.day \
-             AND p.event_day < COALESCE(d.next_day, 'infinity'::date)",
-    )
-    .bind::<Array<Int4>, _>(&pace.hotels)
-    .bind::<Array<Date>, _>(&pace.nights)
-    .bind::<Array<Date>, _>(&pace.days)
-    .bind::<Array<Nullable<Date>>, _>(&pace.next_days)
     .bind::<Array<BigInt>, _>(&pace.running_bookings)
     .bind::<Array<BigInt>, _>(&pace.running_cancellations)
     .execute(conn)
