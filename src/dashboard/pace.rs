@@ -1,5 +1,6 @@
 //! The revenue manager's figures, from the counts per hotel, night of stay and event day that
-//! the sync keeps (`dashboard_pace`):
+//! the sync keeps (`dashboard_pace`: per hotel, night and event day, the counts and the
+//! night's running totals up to that day):
 //!
 //! - `GET /dashboard/pace`: on the books per night as of a day, pickup over 1 to 5 windows, and
 //!   the same time last year (364 days earlier, the same weekday);
@@ -8,7 +9,9 @@
 //!   arrival.
 //!
 //! All days are UTC dates; an event's day is the UTC date of its `event_timestamp`. Every
-//! figure is a sum of stored counts, so it is exact for any as-of day, from the first event on.
+//! figure is a stored running total, a difference of two, or (the lead time) a sum of stored
+//! counts, so it is exact for any as-of day, from the first event on; on the books and pickup
+//! cost a few index lookups per night, whatever the number of event days behind them.
 //!
 //! Dates: every date parameter must lie in the years the service accepts events in
 //! (`MIN_YEAR`–`MAX_YEAR`). Dates derived from them (a year earlier, days before a night) may
@@ -345,8 +348,15 @@ pub async fn get_booking_curve(
     let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
     answer(&state, Question::Curve(q.clone()), async {
-        let last_year = year_before(q.night)?;
-        let (hotel_id, nights) = (q.hotel_id, [q.night, last_year]);
+        let first = shift(q.night, -q.days)
+            .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
+        let (hotel_id, nights) = (
+            q.hotel_id,
+            [
+                (q.night, first),
+                (year_before(q.night)?, year_before(first)?),
+            ],
+        );
         let history = state
             .reads
             .read(|pool| async move { store::night_history(&pool, hotel_id, &nights).await })
@@ -694,8 +704,8 @@ pub fn pace_nights(
     Ok(out)
 }
 
-/// The curve of `q`, from `history`: the net of each event day of the night and of the night a
-/// year earlier, sorted by night and day.
+/// The curve of `q`, from `history`: the on the books of the night and of the night a year
+/// earlier as of event days up to each as-of day, sorted by night and day.
 pub fn curve(q: &CurveQuery, history: &[NightDay]) -> Result<Vec<CurvePoint>, ApiError> {
     let as_ofs = (0..=q.days)
         .rev()
@@ -721,8 +731,8 @@ pub fn curve(q: &CurveQuery, history: &[NightDay]) -> Result<Vec<CurvePoint>, Ap
         .collect())
 }
 
-/// On the books of `night` as of each of `as_ofs` (ascending): the net of its event days up to
-/// each, summed in one walk.
+/// On the books of `night` as of each of `as_ofs` (ascending): that of its last event day up to
+/// each, in one walk.
 fn running_sums(history: &[NightDay], night: NaiveDate, as_ofs: &[NaiveDate]) -> Vec<i64> {
     let mut days = history.iter().filter(|h| h.night == night).peekable();
     let mut total = 0;
@@ -730,7 +740,7 @@ fn running_sums(history: &[NightDay], night: NaiveDate, as_ofs: &[NaiveDate]) ->
         .iter()
         .map(|&as_of| {
             while let Some(h) = days.next_if(|h| h.event_day <= as_of) {
-                total += h.net;
+                total = h.on_the_books;
             }
             total
         })
@@ -904,16 +914,17 @@ mod tests {
             night: d("2024-03-01"),
             days: 3,
         };
-        let h = |night: &str, day: &str, net| NightDay {
+        let h = |night: &str, day: &str, on_the_books| NightDay {
             night: d(night),
             event_day: d(day),
-            net,
+            on_the_books,
         };
+        // Running totals: the first row of each night is what it starts from.
         let history = [
             h("2023-03-03", "2023-02-01", 2),
-            h("2023-03-03", "2023-03-01", 1),
+            h("2023-03-03", "2023-03-01", 3),
             h("2024-03-01", "2024-02-27", 5),
-            h("2024-03-01", "2024-02-29", -1),
+            h("2024-03-01", "2024-02-29", 4),
         ];
         let points = curve(&q, &history).unwrap();
         let got: Vec<_> = points

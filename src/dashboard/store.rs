@@ -135,11 +135,7 @@ pub async fn apply_page(
             .iter()
             .map(|(&(hotel, basis, day), &c)| (hotel, basis.code(), day, c)),
     );
-    let pace = Columns::of(
-        page.pace
-            .iter()
-            .map(|(&(hotel, night, event_day), &c)| (hotel, night, event_day, c)),
-    );
+    let pace = PaceColumns::of(&page.pace);
     let requested = requested.map(str::to_string);
     let next = next.to_string();
     let events = page.events;
@@ -173,22 +169,7 @@ pub async fn apply_page(
                     .execute(conn)
                     .await?;
                 }
-                if !pace.hotels.is_empty() {
-                    diesel::sql_query(
-                        "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
-                         SELECT * FROM unnest($1, $2, $3, $4, $5) \
-                         ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
-                             bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
-                             cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
-                    )
-                    .bind::<Array<Int4>, _>(&pace.hotels)
-                    .bind::<Array<Date>, _>(&pace.second)
-                    .bind::<Array<Date>, _>(&pace.third)
-                    .bind::<Array<BigInt>, _>(&pace.bookings)
-                    .bind::<Array<BigInt>, _>(&pace.cancellations)
-                    .execute(conn)
-                    .await?;
-                }
+                add_pace(conn, &pace).await?;
                 diesel::sql_query(
                     "UPDATE sync_state SET cursor = $1, events_synced = events_synced + $2, \
                          last_event_at = GREATEST(last_event_at, $3), updated_at = now() \
@@ -242,6 +223,139 @@ impl<B, C> Columns<B, C> {
         }
         out
     }
+}
+
+/// A page's pace deltas as the column arrays `add_pace` binds: per row its counts, the running
+/// totals of its night within the page up to its day, and the page's next day of that night
+/// (`None` after the last).
+pub struct PaceColumns {
+    hotels: Vec<i32>,
+    nights: Vec<NaiveDate>,
+    days: Vec<NaiveDate>,
+    next_days: Vec<Option<NaiveDate>>,
+    bookings: Vec<i64>,
+    cancellations: Vec<i64>,
+    running_bookings: Vec<i64>,
+    running_cancellations: Vec<i64>,
+}
+
+impl PaceColumns {
+    pub fn of(pace: &PaceDeltas) -> Self {
+        let n = pace.len();
+        let mut out = Self {
+            hotels: Vec::with_capacity(n),
+            nights: Vec::with_capacity(n),
+            days: Vec::with_capacity(n),
+            next_days: Vec::with_capacity(n),
+            bookings: Vec::with_capacity(n),
+            cancellations: Vec::with_capacity(n),
+            running_bookings: Vec::with_capacity(n),
+            running_cancellations: Vec::with_capacity(n),
+        };
+        let mut running = Counts::default();
+        let mut rows = pace.iter().peekable();
+        while let Some((&(hotel, night, day), &counts)) = rows.next() {
+            let first_of_night =
+                out.hotels.last() != Some(&hotel) || out.nights.last() != Some(&night);
+            if first_of_night {
+                running = Counts::default();
+            }
+            running += counts;
+            let next_day = rows
+                .peek()
+                .filter(|(&(h, n, _), _)| h == hotel && n == night)
+                .map(|(&(_, _, next), _)| next);
+            out.hotels.push(hotel);
+            out.nights.push(night);
+            out.days.push(day);
+            out.next_days.push(next_day);
+            out.bookings.push(counts.bookings);
+            out.cancellations.push(counts.cancellations);
+            out.running_bookings.push(running.bookings);
+            out.running_cancellations.push(running.cancellations);
+        }
+        out
+    }
+}
+
+/// Adds a page's pace deltas to `dashboard_pace` and keeps its running totals exact, in one
+/// statement, whatever the order the events came in. For each (hotel, night, event day) of the
+/// page, one probe finds the night's last stored row:
+///
+/// - none, or at or before the page's day (live order): the row is upserted with that row's
+///   running totals (or zeros) plus the page's counts of the night up to its day, and nothing
+///   else is read;
+/// - after the page's day (a late event): a second probe finds the last row at or before the
+///   day for the upsert, and the stored rows after the day and before the page's next day of
+///   that night (or after its last) add the page's running totals up to the day.
+///
+/// A late event so rewrites the rows after it once per night and page, however many events of
+/// that night the page holds. The rows rewritten (between the page's days) and the rows upserted
+/// (on the page's days) are distinct, so both can be one statement on one snapshot. Run it in
+/// the transaction that moves the cursor.
+pub async fn add_pace(
+    conn: &mut AsyncPgConnection,
+    pace: &PaceColumns,
+) -> Result<(), diesel::result::Error> {
+    if pace.hotels.is_empty() {
+        return Ok(());
+    }
+    // `WHERE true`: without it, the parser would read `ON CONFLICT` as a join's condition.
+    // Both bounds of the rewrite's range are index conditions (`COALESCE`, not `next_day IS
+    // NULL OR …`): with only the lower one, each late day reads the rest of its night (EXPLAIN
+    // on the real hotel: 115 index entries read a day, 57 of them dropped).
+    diesel::sql_query(
+        "WITH probed AS MATERIALIZED ( \
+             SELECT d.*, last.event_day AS last_day, \
+                 CASE WHEN last.event_day IS NULL THEN 0 \
+                     WHEN last.event_day <= d.day THEN last.running_bookings \
+                     ELSE COALESCE(prev.running_bookings, 0) END AS base_bookings, \
+                 CASE WHEN last.event_day IS NULL THEN 0 \
+                     WHEN last.event_day <= d.day THEN last.running_cancellations \
+                     ELSE COALESCE(prev.running_cancellations, 0) END AS base_cancellations \
+             FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
+                 AS d(hotel_id, night, day, next_day, bookings, cancellations, \
+                      running_bookings, running_cancellations) \
+             LEFT JOIN LATERAL ( \
+                 SELECT p.event_day, p.running_bookings, p.running_cancellations \
+                 FROM dashboard_pace p WHERE p.hotel_id = d.hotel_id AND p.night = d.night \
+                 ORDER BY p.event_day DESC LIMIT 1) last ON true \
+             LEFT JOIN LATERAL ( \
+                 SELECT p.running_bookings, p.running_cancellations FROM dashboard_pace p \
+                 WHERE last.event_day > d.day \
+                     AND p.hotel_id = d.hotel_id AND p.night = d.night AND p.event_day <= d.day \
+                 ORDER BY p.event_day DESC LIMIT 1) prev ON true \
+         ), rewritten AS ( \
+             UPDATE dashboard_pace p SET \
+                 running_bookings = p.running_bookings + r.running_bookings, \
+                 running_cancellations = p.running_cancellations + r.running_cancellations \
+             FROM probed r \
+             WHERE r.last_day > r.day \
+                 AND p.hotel_id = r.hotel_id AND p.night = r.night AND p.event_day > r.day \
+                 AND p.event_day < COALESCE(r.next_day, 'infinity'::date) \
+         ) \
+         INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations, \
+             running_bookings, running_cancellations) \
+         SELECT hotel_id, night, day, bookings, cancellations, \
+             base_bookings + running_bookings, base_cancellations + running_cancellations \
+         FROM probed WHERE true \
+         ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
+             bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
+             cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations, \
+             running_bookings = EXCLUDED.running_bookings, \
+             running_cancellations = EXCLUDED.running_cancellations",
+    )
+    .bind::<Array<Int4>, _>(&pace.hotels)
+    .bind::<Array<Date>, _>(&pace.nights)
+    .bind::<Array<Date>, _>(&pace.days)
+    .bind::<Array<Nullable<Date>>, _>(&pace.next_days)
+    .bind::<Array<BigInt>, _>(&pace.bookings)
+    .bind::<Array<BigInt>, _>(&pace.cancellations)
+    .bind::<Array<BigInt>, _>(&pace.running_bookings)
+    .bind::<Array<BigInt>, _>(&pace.running_cancellations)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -459,6 +573,13 @@ const PART_STLY: i16 = 1;
 
 /// Appends the SELECT of the nights of `hotel_id` in `range` with an event counted up to its
 /// as-of day: on the books, and pickup over each of `windows`; rows tagged `part`.
+///
+/// Per night, one probe of the primary key finds the last row at or before the as-of day: its
+/// running totals are the night's on the books. A window's pickup is the difference with the
+/// last row before the window, a second probe, made only when the first row lies inside the
+/// window (else the pickup is zero: PostgreSQL evaluates the lateral's outer condition once,
+/// as a one-time filter, before touching the index). The cost is a few probes a night,
+/// whatever the number of event days behind them.
 fn nights_as_of(
     query: Statement,
     part: i16,
@@ -466,46 +587,65 @@ fn nights_as_of(
     range: NightRange,
     windows: &[i32],
 ) -> Statement {
-    // One FILTER per window, so that the rows of a night are read once whatever the windows;
-    // their number is at most five, so each connection keeps at most five texts prepared.
-    let sums = |mut q: Statement, column: &'static str| {
-        q = q.sql("ARRAY[");
-        for (i, &days) in windows.iter().enumerate() {
-            // The day before the window, computed here: the statement stays prepared, and in a
-            // generic plan `as_of - days` would be evaluated again for every row.
-            let before = u64::try_from(days)
+    // The day before each window, computed here: the statement stays prepared, and in a
+    // generic plan `as_of - days` would be evaluated again for every row.
+    let befores: Vec<NaiveDate> = windows
+        .iter()
+        .map(|&days| {
+            u64::try_from(days)
                 .ok()
                 .and_then(|d| range.as_of.checked_sub_days(chrono::Days::new(d)))
-                .unwrap_or(NaiveDate::MIN);
+                .unwrap_or(NaiveDate::MIN)
+        })
+        .collect();
+    let nights = i32::try_from((range.to - range.from).num_days()).unwrap_or(0);
+    let pickups = |mut q: Statement, column: &'static str| {
+        q = q.sql("ARRAY[");
+        for (i, &before) in befores.iter().enumerate() {
             q = q
                 .sql(if i == 0 { "" } else { ", " })
-                .sql(format!("COALESCE(sum({column}) FILTER (WHERE event_day > "))
+                .sql("CASE WHEN a.event_day > ")
                 .bind::<Date, _>(before)
-                .sql("), 0)");
+                .sql(format!(
+                    " THEN a.{column} - COALESCE(w{i}.{column}, 0) ELSE 0 END"
+                ));
         }
         q.sql("]::int8[]")
     };
-    let query = query
-        .sql("(SELECT ")
-        .bind::<SmallInt, _>(part)
-        .sql(" AS part, night, sum(bookings - cancellations)::int8 AS on_the_books, ");
-    let query = sums(query, "bookings").sql(" AS bookings, ");
-    sums(query, "cancellations")
+    let query = query.sql("(SELECT ").bind::<SmallInt, _>(part).sql(
+        " AS part, g.night, (a.running_bookings - a.running_cancellations)::int8 AS on_the_books, ",
+    );
+    let query = pickups(query, "running_bookings").sql(" AS bookings, ");
+    let mut query = pickups(query, "running_cancellations")
+        .sql(" AS cancellations FROM (SELECT ")
+        .bind::<Date, _>(range.from)
+        .sql(" + i AS night FROM generate_series(0, ")
+        .bind::<Int4, _>(nights)
         .sql(
-            " AS cancellations FROM dashboard_pace \
-             WHERE hotel_id = ",
+            ") AS i) g CROSS JOIN LATERAL (SELECT event_day, running_bookings, \
+                 running_cancellations FROM dashboard_pace WHERE hotel_id = ",
         )
         .bind::<Int4, _>(hotel_id)
-        .sql(" AND night BETWEEN ")
-        .bind::<Date, _>(range.from)
-        .sql(" AND ")
-        .bind::<Date, _>(range.to)
-        .sql(" AND event_day <= ")
+        .sql(" AND night = g.night AND event_day <= ")
         .bind::<Date, _>(range.as_of)
-        .sql(" GROUP BY night)")
+        .sql(" ORDER BY event_day DESC LIMIT 1) a");
+    for (i, &before) in befores.iter().enumerate() {
+        query = query
+            .sql(
+                " LEFT JOIN LATERAL (SELECT running_bookings, running_cancellations \
+                 FROM dashboard_pace WHERE a.event_day > ",
+            )
+            .bind::<Date, _>(before)
+            .sql(" AND hotel_id = ")
+            .bind::<Int4, _>(hotel_id)
+            .sql(" AND night = g.night AND event_day <= ")
+            .bind::<Date, _>(before)
+            .sql(format!(" ORDER BY event_day DESC LIMIT 1) w{i} ON true"));
+    }
+    query.sql(")")
 }
 
-/// Net room-nights (bookings − cancellations) of one night counted on one event day.
+/// One night's on the books as of one of its event days (the running totals of that row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct NightDay {
     #[diesel(sql_type = Date)]
@@ -513,28 +653,49 @@ pub struct NightDay {
     #[diesel(sql_type = Date)]
     pub event_day: NaiveDate,
     #[diesel(sql_type = BigInt)]
-    pub net: i64,
+    pub on_the_books: i64,
 }
 
-/// The event days of each of `nights` of `hotel_id` up to the night itself (later events are
-/// on no as-of day of a booking curve), sorted by night and event day.
+/// For each `(night, first)` of `hotel_id`: the last row of the night before `first` (the on
+/// the books the curve starts from) and its rows from `first` to the night itself (later events
+/// are on no as-of day of a booking curve), sorted by night and event day. At most one row a
+/// day of the curve, whatever the night's history before it.
 pub async fn night_history(
     pool: &PgPool,
     hotel_id: i32,
-    nights: &[NaiveDate],
+    nights: &[(NaiveDate, NaiveDate)],
 ) -> Result<Vec<NightDay>, DashboardStoreError> {
     let mut conn = connection(pool).await?;
-    Ok(Statement::new()
-        .sql(
-            "SELECT night, event_day, bookings - cancellations AS net FROM dashboard_pace \
-             WHERE hotel_id = ",
-        )
-        .bind::<Int4, _>(hotel_id)
-        .sql(" AND night = ANY(")
-        .bind::<Array<Date>, _>(nights.to_vec())
-        .sql(") AND event_day <= night ORDER BY night, event_day")
-        .load(&mut conn)
-        .await?)
+    let mut query = Statement::new();
+    for (i, &(night, first)) in nights.iter().enumerate() {
+        let select = "SELECT night, event_day, \
+                          (running_bookings - running_cancellations)::int8 AS on_the_books \
+                      FROM dashboard_pace WHERE hotel_id = ";
+        query = query
+            .sql(if i == 0 { "(" } else { " UNION ALL (" })
+            .sql(select)
+            .bind::<Int4, _>(hotel_id)
+            .sql(" AND night = ")
+            .bind::<Date, _>(night)
+            .sql(" AND event_day < ")
+            .bind::<Date, _>(first)
+            .sql(" ORDER BY event_day DESC LIMIT 1) UNION ALL (")
+            .sql(select)
+            .bind::<Int4, _>(hotel_id)
+            .sql(" AND night = ")
+            .bind::<Date, _>(night)
+            .sql(" AND event_day BETWEEN ")
+            .bind::<Date, _>(first)
+            .sql(" AND ")
+            .bind::<Date, _>(night)
+            .sql(")");
+    }
+    if nights.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<NightDay> = query.load(&mut conn).await?;
+    rows.sort_unstable_by_key(|r| (r.night, r.event_day));
+    Ok(rows)
 }
 
 /// Bookings and cancellations of the nights `from ..= to` by days before arrival (night −

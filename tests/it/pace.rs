@@ -312,6 +312,176 @@ async fn figures_match_the_oracle_seed_3() {
     figures_match_the_oracle(3, 3000).await;
 }
 
+/// The real city hotel's history (`../shared/real/`): 334k events, nights booked up to two
+/// years ahead on hundreds of event days each, cancellation waves.
+fn real_city_hotel() -> Option<Vec<roompulse::dashboard::client::FeedEvent>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/real/city_hotel_events.csv.gz");
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("SKIPPED: {} cannot be read ({e})", path.display());
+            return None;
+        }
+    };
+    let mut csv = csv::Reader::from_reader(flate2::read::GzDecoder::new(file));
+    let events = csv
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV record");
+            let at = chrono::NaiveDateTime::parse_from_str(&r[4], "%Y-%m-%d %H:%M:%S")
+                .expect("event_timestamp");
+            roompulse::dashboard::client::FeedEvent {
+                id: r[2].parse().expect("id"),
+                hotel_id: r[5].parse().expect("hotel_id"),
+                event_timestamp: at.and_utc(),
+                status: r[3].parse().expect("status"),
+                night_of_stay: r[1].parse().expect("night_of_stay"),
+            }
+        })
+        .collect();
+    Some(events)
+}
+
+/// The real city hotel, shuffled (so that most pages hold events older than rows already
+/// stored, and rewrite the running totals after them), counted through the sync's own fold and
+/// apply (pages of the feed's size, committed a few at a time), then every endpoint compared
+/// with the oracle on a sample of nights, as-of days and windows, and every stored row's
+/// running totals with the oracle's.
+#[tokio::test]
+async fn figures_match_the_oracle_on_the_real_city_hotel() {
+    use roompulse::dashboard::{store, sync};
+    let Some(mut events) = real_city_hotel() else {
+        return;
+    };
+    assert!(events.len() > 300_000, "{}", events.len());
+    let mut rng = Rng::new(17);
+    for i in (1..events.len()).rev() {
+        events.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let oracle = PaceOracle::new(events.iter().map(|e| crate::common::oracle::Counted {
+        hotel_id: e.hotel_id,
+        event_timestamp: e.event_timestamp,
+        status: e.status,
+        night_of_stay: e.night_of_stay,
+    }));
+    let app = TestApp::spawn().await;
+    let mut conn = store::connection(app.dashboard_db())
+        .await
+        .expect("dashboard db");
+    let mut cursor: Option<String> = None;
+    for (i, batch) in events.chunks(sync::PAGE_SIZE as usize * 4).enumerate() {
+        let mut page = store::PageDeltas::default();
+        for events in batch.chunks(sync::PAGE_SIZE as usize) {
+            page.add(sync::fold(events).expect("fold"));
+        }
+        let next = format!("batch-{i}");
+        let applied = store::apply_page(&mut conn, cursor.as_deref(), &next, &page)
+            .await
+            .expect("apply");
+        assert_eq!(applied, store::Applied::Committed);
+        cursor = Some(next);
+    }
+    drop(conn);
+
+    // The layout itself: each row's counts, and running totals equal to the oracle's sums of
+    // the night's counts up to the row's day.
+    let table = oracle.table();
+    let mut conn = store::connection(app.dashboard_db())
+        .await
+        .expect("dashboard db");
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        hotel_id: i32,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        night: NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        event_day: NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bookings: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        cancellations: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        running_bookings: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        running_cancellations: i64,
+    }
+    let stored: Vec<Stored> = diesel::sql_query(
+        "SELECT hotel_id, night, event_day, bookings, cancellations, running_bookings, \
+             running_cancellations FROM dashboard_pace ORDER BY hotel_id, night, event_day",
+    )
+    .load(&mut conn)
+    .await
+    .expect("dashboard_pace");
+    drop(conn);
+    let counts: crate::common::oracle::PaceTable = stored
+        .iter()
+        .map(|r| {
+            (
+                (r.hotel_id, r.night, r.event_day),
+                (r.bookings, r.cancellations),
+            )
+        })
+        .collect();
+    assert!(
+        counts == table,
+        "the stored counts differ from the oracle's"
+    );
+    let running: crate::common::oracle::PaceTable = stored
+        .iter()
+        .map(|r| {
+            (
+                (r.hotel_id, r.night, r.event_day),
+                (r.running_bookings, r.running_cancellations),
+            )
+        })
+        .collect();
+    assert_same(
+        &running,
+        &crate::common::oracle::running_totals(&table),
+        "of the real hotel",
+    );
+
+    let mut seen = Compared::default();
+    let hotel = 4101;
+    assert_eq!(oracle.hotels(), [hotel]);
+    for (i, span) in [
+        (d("2015-07-01"), d("2016-06-30"), d("2015-12-15")),
+        (d("2016-01-01"), d("2016-12-31"), d("2016-06-01")),
+        (d("2016-09-01"), d("2017-08-31"), d("2017-03-01")),
+        (d("2017-01-01"), d("2017-08-31"), d("2017-08-31")),
+        (d("2016-03-01"), d("2016-05-31"), d("2014-01-01")),
+        (d("2017-06-01"), d("2017-09-30"), d("2018-01-01")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let windows: &[i64] = match i % 3 {
+            0 => &[1, 7, 30],
+            1 => &[365, 2, 1, 90, 14],
+            _ => &[3],
+        };
+        check_pace(&app, &oracle, hotel, span, windows, &mut seen).await;
+    }
+    let nights = oracle.nights_of(hotel);
+    for (i, &night) in nights.iter().step_by(37).enumerate() {
+        let days = [None, Some(730), Some(0), Some(400)][i % 4];
+        check_curve(&app, &oracle, hotel, night, days, &mut seen).await;
+    }
+    for (from, to) in [
+        (d("2015-07-01"), d("2017-06-30")),
+        (d("2016-02-29"), d("2016-02-29")),
+        (d("2016-09-01"), d("2017-08-31")),
+    ] {
+        check_lead_time(&app, &oracle, hotel, from, to, &mut seen).await;
+    }
+    eprintln!("real city hotel: {seen:?}");
+    assert!(seen.non_zero > 10_000, "{seen:?}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_parameters_answer_400_naming_them_and_unknown_hotels_get_zeros() {
     let app = TestApp::spawn().await;
@@ -622,4 +792,131 @@ async fn an_upgraded_dashboard_recounts_every_event_once_into_both_tables() {
         .get(0);
     assert_eq!(synced, total);
     app.stop().await;
+}
+
+/// A dashboard database made by the migrations before the running totals, holding counted
+/// events: the upgrade gives every row its running totals exactly, without a recount (the
+/// cursor stays), and pages applied after it keep them exact.
+#[tokio::test]
+async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
+    use crate::common::db::TestDb;
+    use crate::common::oracle::{running_totals, PaceTable};
+    use roompulse::dashboard::{client::FeedEvent, store, sync};
+
+    let mut rows: Vec<Row> = generated_rows(400, 5).chain(edge_rows(5)).collect();
+    shuffle(&mut rows, 5);
+    let (before, after) = rows.split_at(rows.len() / 2);
+    let old_table = PaceOracle::new(before.iter().cloned().map(counted)).table();
+    let full_table = PaceOracle::new(rows.iter().cloned().map(counted)).table();
+
+    // Today's schema, as diesel left it, with the older dashboard's rows and cursor.
+    let old = TestDb::empty().await;
+    let (sql, connection) = tokio_postgres::connect(&old.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    for migration in [
+        include_str!("../../migrations_dashboard/2026-11-22-000002_create_dashboard/up.sql"),
+        include_str!("../../migrations_dashboard/2026-12-01-000003_pace/up.sql"),
+        include_str!("../../migrations_dashboard/2026-12-09-000004_api_keys/up.sql"),
+    ] {
+        sql.batch_execute(migration)
+            .await
+            .expect("an older migration");
+    }
+    sql.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); \
+         INSERT INTO __diesel_schema_migrations (version) \
+             VALUES ('20261122000002'), ('20261201000003'), ('20261209000004'); \
+         UPDATE sync_state SET cursor = 'old-cursor', events_synced = 1",
+    )
+    .await
+    .expect("diesel's bookkeeping");
+    for (&(hotel, night, day), &(b, c)) in &old_table {
+        sql.execute(
+            "INSERT INTO dashboard_pace VALUES ($1, $2, $3, $4, $5)",
+            &[&hotel, &night, &day, &b, &c],
+        )
+        .await
+        .expect("an old row");
+    }
+
+    roompulse::db::migrate(&old.url, roompulse::db::DASHBOARD_MIGRATIONS)
+        .await
+        .expect("the upgrade");
+    let read = |rows: Vec<tokio_postgres::Row>| -> (PaceTable, PaceTable) {
+        let counts = rows
+            .iter()
+            .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
+            .collect();
+        let running = rows
+            .iter()
+            .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(5), r.get(6))))
+            .collect();
+        (counts, running)
+    };
+    const ROWS: &str = "SELECT hotel_id, night, event_day, bookings, cancellations, \
+                            running_bookings, running_cancellations FROM dashboard_pace";
+    let (counts, running) = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
+    assert!(counts == old_table, "the upgrade changed the counts");
+    assert!(running.values().any(|&(b, _)| b > 1), "running, not daily");
+    assert_same(&running, &running_totals(&old_table), "after the upgrade");
+    let cursor: Option<String> = sql
+        .query_one("SELECT cursor FROM sync_state", &[])
+        .await
+        .expect("sync_state")
+        .get(0);
+    assert_eq!(cursor.as_deref(), Some("old-cursor"), "no recount");
+
+    // The rest of the events, through the sync's fold and apply, in pages.
+    let pool = roompulse::db::pool(&old.url, 1).expect("pool");
+    let mut conn = store::connection(&pool).await.expect("connection");
+    let mut cursor = "old-cursor".to_string();
+    for (i, page) in after.chunks(97).enumerate() {
+        let events: Vec<FeedEvent> = page
+            .iter()
+            .map(|r| FeedEvent {
+                id: r.id,
+                hotel_id: r.hotel_id,
+                event_timestamp: r.event_timestamp,
+                status: r.status,
+                night_of_stay: r.night_of_stay,
+            })
+            .collect();
+        let next = format!("after-{i}");
+        let applied = store::apply_page(
+            &mut conn,
+            Some(&cursor),
+            &next,
+            &sync::fold(&events).expect("fold"),
+        )
+        .await
+        .expect("apply");
+        assert_eq!(applied, store::Applied::Committed);
+        cursor = next;
+    }
+    let (counts, running) = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
+    assert!(counts == full_table, "the counts after the upgrade's pages");
+    assert_same(&running, &running_totals(&full_table), "after more pages");
+}
+
+/// Running totals compared, naming the first few rows that differ rather than printing both.
+fn assert_same(
+    got: &crate::common::oracle::PaceTable,
+    want: &crate::common::oracle::PaceTable,
+    what: &str,
+) {
+    let wrong: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(k) != Some(v))
+        .take(5)
+        .map(|(k, v)| (k, v, got.get(k)))
+        .collect();
+    assert!(
+        wrong.is_empty() && got.len() == want.len(),
+        "running totals {what}: {} rows vs {}; e.g. (key, want, got) {wrong:?}",
+        got.len(),
+        want.len()
+    );
 }

@@ -470,26 +470,19 @@ fn long_date(day: NaiveDate) -> String {
 }
 
 /// `(hotel_id, night, event day, bookings, cancellations)` rows into the Dashboard's pace table,
-/// added to any already there.
+/// added to any already there, as the sync adds them (running totals kept).
 async fn put_pace(app: &TestApp, rows: &[(i32, NaiveDate, NaiveDate, i64, i64)]) {
-    let mut conn = app.dashboard_db().get().await.unwrap();
+    let mut deltas = store::PaceDeltas::new();
     for &(hotel, night, event_day, bookings, cancellations) in rows {
-        diesel::sql_query(
-            "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
-                 bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
-                 cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
-        )
-        .bind::<Int4, _>(hotel)
-        .bind::<Date, _>(night)
-        .bind::<Date, _>(event_day)
-        .bind::<BigInt, _>(bookings)
-        .bind::<BigInt, _>(cancellations)
-        .execute(&mut conn)
+        *deltas.entry((hotel, night, event_day)).or_default() += store::Counts {
+            bookings,
+            cancellations,
+        };
+    }
+    let mut conn = app.dashboard_db().get().await.unwrap();
+    store::add_pace(&mut conn, &store::PaceColumns::of(&deltas))
         .await
         .unwrap();
-    }
 }
 
 /// The daily counters of everything in the pace table, on both bases, as the sync keeps them.
