@@ -14,7 +14,7 @@ rate=${RATE:-200}
 secs=${SECS:-30}
 [ -f "$events" ] || { echo "no $events here"; exit 1; }
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bins
-bin=target/release
+bin=${BIN_DIR:-target/release}
 run_id="roompulse_bench_attack_$$"
 export DATA_PROVIDER_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${run_id}_events"
 export DASHBOARD_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${run_id}_dashboard"

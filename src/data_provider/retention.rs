@@ -263,6 +263,12 @@ pub async fn run(url: &str, options: &Options) -> Result<Report, RetentionError>
     let (mut client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let task = tokio::spawn(conn);
     let result = run_on(&mut client, options, started).await;
+    // Released here, before the next run can ask: the server ends a closed session's backend
+    // (and frees its locks) only some time after the client has gone, and a run started right
+    // after this one (a dry run, then the real one) would find the lock still taken.
+    let _ = client
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .await;
     drop(client);
     let _ = task.await;
     result
