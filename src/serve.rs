@@ -119,6 +119,7 @@ pub fn app_state(
         events_db.clone(),
         &cfg.data_provider_database_url,
         Duration::from_secs(cfg.request_timeout_secs),
+        (cfg.database_pool_size / 2) as usize,
     ));
     let data_provider_auth = Auth {
         tokens: tokens.clone(),

@@ -7,9 +7,9 @@
 //! older transaction runs, and the horizon moves without a notification when that one ends),
 //! it reads which hotels the new rows belong to, at most a window at a time. A held request
 //! looks at the feed again only when rows of one of its hotels came (any row, for a request
-//! without a hotel filter), or after a long fallback pause: a thousand requests following
-//! quiet hotels cost nothing while nothing comes for them, whatever else is stored. Nothing
-//! holds a database connection while it waits.
+//! without a hotel filter): a thousand requests following quiet hotels cost nothing while
+//! nothing comes for them, whatever else is stored. Nothing holds a database connection while
+//! it waits, and the long polls' looks take at most half the pool's connections at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,9 +38,6 @@ const HEAD_WHILE_LISTENING: Duration = Duration::from_millis(250);
 const HEAD_WHILE_DEAF: Duration = Duration::from_millis(100);
 /// Rows the head reader reads at a time.
 const HEAD_WINDOW: i64 = 10_000;
-/// A held request looks again on its own this long after its last look, whatever the head
-/// reader says: a bound on what a missed wake-up could cost, not the way news arrives.
-const FALLBACK: Duration = Duration::from_secs(5);
 
 /// Held requests answer this long before the request timeout would answer 503 for them.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
@@ -99,6 +96,8 @@ pub struct FeedWait {
     head: OnceLock<watch::Receiver<Arc<Seen>>>,
     held: Arc<AtomicUsize>,
     relooks: AtomicU64,
+    /// Long polls' looks at once: at most half the pool's connections.
+    looks: Semaphore,
     stop: CancellationToken,
     longest: Duration,
 }
@@ -106,9 +105,11 @@ pub struct FeedWait {
 impl FeedWait {
     /// Long polls on the events database (`pool`, and `url` for its `LISTEN` connection), none
     /// held past `request_timeout` (less a margin, so that the empty page comes before a 503).
-    /// How many may be held at once is the admission's business (`crate::admission`).
-    pub fn new(pool: PgPool, url: &str, request_timeout: Duration) -> Self {
+    /// How many may be held at once is the admission's business (`crate::admission`); at most
+    /// `max_looks` of them look at the feed at once.
+    pub fn new(pool: PgPool, url: &str, request_timeout: Duration, max_looks: usize) -> Self {
         Self {
+            looks: Semaphore::new(max_looks.max(1)),
             pool,
             url: url.to_string(),
             head: OnceLock::new(),
@@ -161,6 +162,17 @@ impl FeedWait {
             .clone()
     }
 
+    /// One look, once a database connection is free for long polls: a burst of them (hundreds
+    /// of long polls re-issued at once) queues here, not on the pool the other requests need.
+    async fn look<F, Fut>(&self, look: &mut F, after: StoredCursor) -> Result<FeedPage, StoreError>
+    where
+        F: FnMut(StoredCursor) -> Fut,
+        Fut: Future<Output = Result<FeedPage, StoreError>>,
+    {
+        let _turn = self.looks.acquire().await;
+        look(after).await
+    }
+
     /// Runs `look` (a page of the feed after a position) until it returns events or has not
     /// reached the end of the feed, `wait` is up or the process stops; returns the last page
     /// (an empty one when nothing came, with the position it looked up to).
@@ -179,7 +191,7 @@ impl FeedWait {
         // Subscribed before the first look, so that rows coming right after it are not missed.
         let mut head = self.head();
         let mut since = head.borrow_and_update().generation;
-        let mut page = look(after).await?;
+        let mut page = self.look(&mut look, after).await?;
         let answer = |page: &FeedPage| {
             !page.rows.is_empty() || !page.caught_up || Instant::now() >= deadline
         };
@@ -187,9 +199,7 @@ impl FeedWait {
             return Ok(page);
         }
         let _held = Held::new(&self.held);
-        let mut looked_at = Instant::now();
         loop {
-            let fallback = (looked_at + FALLBACK).min(deadline);
             tokio::select! {
                 // The head reader gone (it cannot end before `stop`) leaves the timer.
                 Ok(()) = head.changed() => {
@@ -200,17 +210,12 @@ impl FeedWait {
                         continue;
                     }
                 }
-                _ = tokio::time::sleep_until(fallback) => {
-                    // Nothing came for it: the last look's empty page is the answer.
-                    if Instant::now() >= deadline {
-                        return Ok(page);
-                    }
-                }
+                // Nothing came for it: the last look's empty page is the answer.
+                _ = tokio::time::sleep_until(deadline) => return Ok(page),
                 _ = self.stop.cancelled() => return Ok(page),
             }
             self.relooks.fetch_add(1, Ordering::Relaxed);
-            page = look(page.next).await?;
-            looked_at = Instant::now();
+            page = self.look(&mut look, page.next).await?;
             if answer(&page) {
                 return Ok(page);
             }

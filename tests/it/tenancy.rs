@@ -491,8 +491,8 @@ async fn a_held_request_looks_again_only_when_its_hotels_events_come() {
     assert_eq!(got.len(), 1);
     let r = quiet.await.expect("join");
     assert!(r.json::<Vec<Value>>().await.expect("JSON").is_empty());
-    // The busy request looked again once (B's rows do not concern it), the quiet one never in
-    // its 3 s: its wait ran out on the answer of its first look.
+    // The busy request looked again once (B's rows do not concern it), the quiet one never:
+    // its wait ran out on the answer of its first look.
     assert_eq!(app.feed_relooks() - before, 1);
 }
 
