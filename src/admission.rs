@@ -67,7 +67,10 @@ impl Admission {
             request
                 .headers()
                 .get(header::AUTHORIZATION)
-                .is_some_and(|given| presents(given, secret))
+                .and_then(crate::auth::bearer)
+                .is_some_and(|given| {
+                    crate::auth::constant_time_eq(given.as_bytes(), secret.as_bytes())
+                })
         });
         if own {
             Kind::OwnSync
@@ -77,19 +80,6 @@ impl Admission {
             Kind::Other
         }
     }
-}
-
-/// Whether the header is `Bearer <secret>`, compared in constant time.
-fn presents(given: &HeaderValue, secret: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    let Ok(text) = given.to_str() else {
-        return false;
-    };
-    let Some((scheme, token)) = text.trim().split_once(|c: char| c.is_ascii_whitespace()) else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && bool::from(token.trim().as_bytes().ct_eq(secret.as_bytes()))
 }
 
 /// `GET /events` with a non-empty `wait`: a request that may be held for up to 30 s.

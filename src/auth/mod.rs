@@ -247,13 +247,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// Compares in time that depends only on the lengths, so a caller cannot find the token byte by
 /// byte from response times.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
 }
 
 /// The key of an `Authorization` header: the scheme in any case, spaces around the key ignored.
-fn bearer(value: &HeaderValue) -> Option<&str> {
+pub(crate) fn bearer(value: &HeaderValue) -> Option<&str> {
     let value = value.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(|c: char| c.is_ascii_whitespace())?;
     let token = token.trim();

@@ -405,11 +405,7 @@ async fn list_stored(
     let page = match q.wait {
         None => look(after).await?,
         Some(wait) => {
-            let interest = match (q.filter.hotel_id, &q.filter.hotels) {
-                (Some(hotel), _) => Interest::Hotels(vec![hotel]),
-                (None, Some(hotels)) => Interest::Hotels(hotels.clone()),
-                (None, None) => Interest::Every,
-            };
+            let interest = feed::hotels_of(&q.filter).map_or(Interest::Every, Interest::Hotels);
             state.feed_wait.hold(wait, &interest, after, look).await?
         }
     };

@@ -166,7 +166,7 @@ pub async fn page(
 }
 
 /// The hotels a filter narrows the feed to, if it does.
-fn hotels_of(filter: &EventFilter) -> Option<Vec<i32>> {
+pub fn hotels_of(filter: &EventFilter) -> Option<Vec<i32>> {
     match (filter.hotel_id, &filter.hotels) {
         (Some(h), Some(hs)) => Some(if hs.contains(&h) { vec![h] } else { Vec::new() }),
         (Some(h), None) => Some(vec![h]),
@@ -249,11 +249,7 @@ async fn hotel_page(
     let next = if full {
         last_returned.unwrap_or(after)
     } else {
-        [Some(after), last_returned, Some(end)]
-            .into_iter()
-            .flatten()
-            .max_by_key(|c| position(*c))
-            .unwrap_or(after)
+        furthest(after, last_returned, end)
     };
     Ok(FeedPage {
         rows,
@@ -304,11 +300,7 @@ fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) 
             // The window lies inside one transaction larger than it: move inside it.
             last_looked
         };
-        [Some(after), last_returned, Some(skip)]
-            .into_iter()
-            .flatten()
-            .max_by_key(|c| position(*c))
-            .unwrap_or(after)
+        furthest(after, last_returned, skip)
     };
     FeedPage {
         rows,
@@ -319,6 +311,20 @@ fn page_from(found: Vec<PageRow>, after: StoredCursor, limit: i64, window: i64) 
 
 fn position(c: StoredCursor) -> (i64, i64) {
     (c.tx_id, c.id)
+}
+
+/// The furthest of the asked position, the last row returned and where the look ended: a
+/// cursor never moves back.
+fn furthest(
+    after: StoredCursor,
+    returned: Option<StoredCursor>,
+    ended: StoredCursor,
+) -> StoredCursor {
+    [Some(after), returned, Some(ended)]
+        .into_iter()
+        .flatten()
+        .max_by_key(|c| position(*c))
+        .unwrap_or(after)
 }
 
 /// What came to the feed after a position: the hotels of the rows, and where they end.

@@ -327,3 +327,24 @@ pub async fn serve_router(router: axum::Router) -> String {
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// The `cursor` of a feed answer's `next` link.
+pub fn next_cursor(r: &reqwest::Response) -> String {
+    let link = r
+        .headers()
+        .get("link")
+        .expect("a Link header")
+        .to_str()
+        .expect("text");
+    let url = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .expect("a target");
+    url::Url::parse(&format!("http://h{url}"))
+        .expect("a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned())
+        .expect("a cursor")
+}

@@ -13,30 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::fixtures::{event_json, RESERVATION};
 use crate::common::wait::eventually;
-use crate::helpers::TestApp;
+use crate::helpers::{next_cursor, TestApp};
 
 const GUARD: Duration = Duration::from_secs(60);
-
-/// The `cursor` of a feed answer's `next` link.
-fn next_cursor(r: &reqwest::Response) -> String {
-    let link = r
-        .headers()
-        .get("link")
-        .expect("a Link header")
-        .to_str()
-        .expect("text");
-    let url = link
-        .trim_start_matches('<')
-        .split('>')
-        .next()
-        .expect("a target");
-    url::Url::parse(&format!("http://h{url}"))
-        .expect("a URL")
-        .query_pairs()
-        .find(|(k, _)| k == "cursor")
-        .map(|(_, v)| v.into_owned())
-        .expect("a cursor")
-}
 
 /// The feed's cursor after the `stored` events stored so far, once the feed shows them all (a
 /// commit is held back while an older transaction on the server runs).

@@ -13,7 +13,7 @@ use roompulse::data_provider::feed::FILTERED_WINDOW;
 use serde_json::{json, Value};
 
 use crate::common::wait::eventually;
-use crate::helpers::TestApp;
+use crate::helpers::{next_cursor, TestApp};
 use crate::keys::{create, until_accepted};
 
 const GUARD: Duration = Duration::from_secs(60);
@@ -335,22 +335,6 @@ fn check(
     } else {
         assert_shows_nothing_of_b(what, text, secrets);
     }
-}
-
-/// The `cursor` of a response's `next` link.
-fn next_cursor(r: &reqwest::Response) -> String {
-    let link = r.headers()["link"].to_str().expect("text").to_string();
-    let url = link
-        .trim_start_matches('<')
-        .split('>')
-        .next()
-        .expect("a target");
-    url::Url::parse(&format!("http://h{url}"))
-        .expect("a URL")
-        .query_pairs()
-        .find(|(k, _)| k == "cursor")
-        .map(|(_, v)| v.into_owned())
-        .expect("a cursor")
 }
 
 /// The events the unfiltered feed shows now, page after page.
