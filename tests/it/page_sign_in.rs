@@ -304,20 +304,12 @@ impl Browser {
         let (answers_out, their_out) = pipe();
         let (fd_in, fd_out) = (their_in.as_raw_fd(), their_out.as_raw_fd());
         let mut cmd = std::process::Command::new(chromium());
-        cmd.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--remote-debugging-pipe",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        cmd.args(crate::web_page::CHROMIUM_FLAGS)
+            .arg("--remote-debugging-pipe")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         // SAFETY: only async-signal-safe calls between fork and exec. Each end is first moved
         // above 10 so that putting one on fd 3 cannot overwrite the other; dup2 clears
         // close-on-exec on 3 and 4.

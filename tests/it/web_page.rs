@@ -29,24 +29,27 @@ pub(crate) fn chromium() -> PathBuf {
     path
 }
 
+/// How every test starts headless chromium: no sandbox (root in CI), nothing fetched.
+pub(crate) const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
 /// Runs headless chromium on `url` with `args` and returns what it printed.
 async fn browse(args: &[&str], url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(chromium());
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(args)
-    .arg(url)
-    .stdin(Stdio::null())
-    .kill_on_drop(true);
+    cmd.args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
     // A hang guard, not a performance assertion.
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
