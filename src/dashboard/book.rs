@@ -510,3 +510,132 @@ impl Default for Books {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("a date")
+    }
+
+    /// A book from (night, event day, bookings, cancellations) counts, running totals summed
+    /// here as the sync stores them.
+    fn book(counts: &[(&str, &str, i64, i64)]) -> Book {
+        let mut sorted: Vec<(NaiveDate, NaiveDate, i64, i64)> = counts
+            .iter()
+            .map(|&(n, e, b, c)| (d(n), d(e), b, c))
+            .collect();
+        sorted.sort();
+        let mut rows = Vec::new();
+        let mut run = (None, 0, 0);
+        for (night, event_day, b, c) in sorted {
+            if run.0 != Some(night) {
+                run = (Some(night), 0, 0);
+            }
+            run.1 += b;
+            run.2 += c;
+            rows.push(Row {
+                night,
+                event_day,
+                running_bookings: run.1,
+                running_cancellations: run.2,
+            });
+        }
+        Book::new(1, &rows)
+    }
+
+    const HISTORY: [(&str, &str, i64, i64); 6] = [
+        ("2024-03-10", "2024-01-05", 3, 0),
+        ("2024-03-10", "2024-03-01", 2, 1),
+        ("2024-03-10", "2024-03-09", 1, 0),
+        ("2024-03-10", "2024-03-12", 0, 1),
+        ("2024-03-12", "2024-03-11", 4, 0),
+        ("2024-03-15", "2024-02-01", 1, 1),
+    ];
+
+    #[test]
+    fn pace_reads_the_last_row_up_to_the_day_and_differences_for_pickup() {
+        let b = book(&HISTORY);
+        let range = NightRange {
+            from: d("2024-03-09"),
+            to: d("2024-03-16"),
+            as_of: d("2024-03-09"),
+        };
+        let got = b.pace(range, &[1, 8, 100]);
+        // 2024-03-10: 3 + 2 + 1 booked, 1 cancelled by the 9th; 03-12 nothing yet; 03-15 net 0.
+        let nights: Vec<(NaiveDate, i64)> = got.iter().map(|n| (n.night, n.on_the_books)).collect();
+        assert_eq!(nights, [(d("2024-03-10"), 5), (d("2024-03-15"), 0)]);
+        let pickup: Vec<(i64, i64)> = got[0]
+            .pickup
+            .iter()
+            .map(|c| (c.bookings, c.cancellations))
+            .collect();
+        // 1 day: the 9th; 8 days: 03-02 … 03-09 (not the 1st); 100 days: everything.
+        assert_eq!(pickup, [(1, 0), (1, 0), (6, 1)]);
+        assert_eq!(b.last_event_day(), Some(d("2024-03-12")));
+    }
+
+    #[test]
+    fn the_history_and_the_lead_days_come_from_the_running_totals() {
+        let b = book(&HISTORY);
+        let h = b.night_history(&[(d("2024-03-10"), d("2024-03-02"))]);
+        let days: Vec<(NaiveDate, i64)> = h.iter().map(|r| (r.event_day, r.on_the_books)).collect();
+        // The row before the curve's first day, then the days up to the night (not after it).
+        assert_eq!(days, [(d("2024-03-01"), 4), (d("2024-03-09"), 5)]);
+        let leads: Vec<(i32, i64, i64)> = b
+            .lead_days(d("2024-03-10"), d("2024-03-12"))
+            .iter()
+            .map(|l| (l.days_before, l.bookings, l.cancellations))
+            .collect();
+        assert_eq!(leads, [(-2, 0, 1), (1, 5, 0), (9, 2, 1), (65, 3, 0)]);
+    }
+
+    #[test]
+    fn the_first_change_is_the_earliest_event_day_whose_counts_differ() {
+        let a = book(&HISTORY);
+        assert_eq!(a.first_change(&book(&HISTORY)), None);
+        let mut later = HISTORY.to_vec();
+        later.push(("2024-03-20", "2024-03-13", 1, 0));
+        assert_eq!(
+            a.first_change(&book(&later)),
+            Some(lead::day(d("2024-03-13")))
+        );
+        // One more booking on an existing day moves that row and every later one of the night.
+        let mut earlier = HISTORY.to_vec();
+        earlier[1].2 += 1;
+        assert_eq!(
+            a.first_change(&book(&earlier)),
+            Some(lead::day(d("2024-03-01")))
+        );
+        // A new first night, before all others.
+        let mut before = HISTORY.to_vec();
+        before.push(("2023-12-01", "2023-11-20", 1, 0));
+        assert_eq!(
+            a.first_change(&book(&before)),
+            Some(lead::day(d("2023-11-20")))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_version_keeps_the_models_of_as_of_days_its_changes_come_after() {
+        let old = book(&HISTORY);
+        let (early, late) = (lead::day(d("2024-03-05")), lead::day(d("2024-03-11")));
+        old.day_model(early, 5).await;
+        old.day_model(late, 5).await;
+        // An event dated 03-08: the model of 03-05 read nothing it changes, that of 03-11 did.
+        let mut more = HISTORY.to_vec();
+        more.push(("2024-03-12", "2024-03-08", 1, 0));
+        let new = book(&more);
+        new.inherit(&old);
+        let kept: Vec<Day> = new
+            .derived
+            .lock()
+            .await
+            .models
+            .iter()
+            .map(|(_, m)| m.as_of())
+            .collect();
+        assert_eq!(kept, [early]);
+    }
+}
