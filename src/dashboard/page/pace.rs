@@ -1,0 +1,450 @@
+//! The Pace view: a hotel's next 90 nights as of a day (on the books, the same time last year,
+//! the net pickup), the booking curve of a night picked from its table, and when the nights
+//! before the as-of day were booked and cancelled (the lead time).
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use chrono::{NaiveDate, TimeDelta};
+use maud::{html, Markup};
+use serde::de::DeserializeOwned;
+
+use super::defaulted;
+use super::form::Form;
+use super::svg::{at, bar, Axis, LEFT, RIGHT, W};
+use crate::auth::Caller;
+use crate::dashboard::pace::{self, CurvePoint, CurveQuery, LeadTimeBucket, PaceNight};
+use crate::dashboard::store;
+use crate::dashboard::ApiState;
+use crate::error::ApiError;
+
+/// The Pace view: the 90 nights from the as-of day and, when a night is picked, its booking
+/// curve. Every parameter is checked by the endpoints' own parsing before anything is read, so
+/// a bad one is refused (naming it) whatever the figures.
+pub(super) async fn pace_view(
+    state: &ApiState,
+    caller: &Caller,
+    query: &str,
+    form: &Form,
+) -> Result<Markup, ApiError> {
+    let hotel = [("hotel_id", form.hotel_id.as_str())];
+    let sent = pace::parse_pace_query(
+        &defaulted(query, |k| matches!(k, "hotel_id" | "as_of"), &hotel),
+        chrono::Utc::now().date_naive(),
+    )?;
+    caller.check(sent.hotel_id)?;
+    let curve = if form.night.is_empty() {
+        None
+    } else {
+        Some(pace::parse_curve_query(&defaulted(
+            query,
+            |k| matches!(k, "hotel_id" | "night"),
+            &hotel,
+        ))?)
+    };
+    let as_of = if form.as_of.is_empty() {
+        let hotel_id = sent.hotel_id;
+        match state
+            .reads
+            .read(|pool| async move { store::last_event_day(&pool, hotel_id).await })
+            .await?
+        {
+            Some(day) => day,
+            None => {
+                return Ok(html! {
+                    p.empty role="status" {
+                        "No figures for hotel " (sent.hotel_id)
+                        ": the dashboard has counted no events for it, so it has no latest day to show the pace as of. Pick a hotel with figures, or an as-of day."
+                    }
+                })
+            }
+        }
+    } else {
+        sent.as_of
+    };
+    // Checked values only from here on: an integer and dates.
+    let nights: Vec<PaceNight> = answer_of(
+        pace::get_pace(
+            State(state.clone()),
+            caller.clone(),
+            RawQuery(Some(format!("hotel_id={}&as_of={as_of}", sent.hotel_id))),
+        )
+        .await,
+    )
+    .await?;
+    let picked = curve.as_ref().map(|q| q.night);
+    let curve = match curve {
+        Some(q) => {
+            let points: Vec<CurvePoint> = answer_of(
+                pace::get_booking_curve(
+                    State(state.clone()),
+                    caller.clone(),
+                    RawQuery(Some(format!("hotel_id={}&night={}", q.hotel_id, q.night))),
+                )
+                .await,
+            )
+            .await?;
+            Some(curve_section(&q, &points))
+        }
+        None => None,
+    };
+    let (hotel_id, from, to) = (
+        sent.hotel_id,
+        as_of - LEAD_NIGHTS,
+        as_of - TimeDelta::days(1),
+    );
+    let lead = state
+        .reads
+        .read(|pool| async move { store::lead_days(&pool, hotel_id, from, to).await })
+        .await?;
+    Ok(html! {
+        (pace_sections(sent.hotel_id, as_of, &nights, picked, curve))
+        (lead_time_section(from, to, &pace::lead_time(&lead)))
+    })
+}
+
+/// The figures of an endpoint's answer, read back from the JSON it sends.
+pub(super) async fn answer_of<T: DeserializeOwned>(
+    answer: Result<Response, ApiError>,
+) -> Result<T, ApiError> {
+    let body = axum::body::to_bytes(answer?.into_body(), usize::MAX)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The pickup window the pace chart draws under the nights, in days.
+pub(super) const CHART_PICKUP_DAYS: i32 = 7;
+
+/// The lead time is shown for the nights just before the as-of day: nights that are over, so
+/// that every bucket, "after" included, can have figures.
+const LEAD_NIGHTS: TimeDelta = TimeDelta::days(90);
+
+/// The height of the pickup chart: pickup is a small figure beside on the books, so it has its
+/// own axis, under the nights' chart and aligned with it.
+const PICKUP_H: f64 = 200.0;
+
+/// `Fri 1 Mar 2024`.
+pub(super) fn long_date(d: NaiveDate) -> String {
+    d.format("%a %-d %b %Y").to_string()
+}
+
+/// The net pickup of `n` over the window of `days`, when it was asked for.
+pub(super) fn net_pickup(n: &PaceNight, days: i32) -> i64 {
+    n.pickup
+        .iter()
+        .find(|p| p.days == days)
+        .map_or(0, |p| p.net)
+}
+
+/// The Pace view's address for a night of the hotel, as of a day.
+pub(super) fn night_link(hotel_id: i32, as_of: NaiveDate, night: NaiveDate) -> String {
+    format!("/?view=pace&hotel_id={hotel_id}&as_of={as_of}&night={night}#curve")
+}
+
+/// The chart of the nights with the pickup under it, the booking curve of the night picked
+/// (right under them, so that both are in view together), and the nights' table; or a
+/// sentence when none of the nights has a figure.
+pub fn pace_sections(
+    hotel_id: i32,
+    as_of: NaiveDate,
+    nights: &[PaceNight],
+    picked: Option<NaiveDate>,
+    curve: Option<Markup>,
+) -> Markup {
+    let (Some(first), Some(last)) = (nights.first(), nights.last()) else {
+        return html! {};
+    };
+    let caption = format!(
+        "Hotel {hotel_id}: the {} nights from {} to {}, on the books as of {}",
+        nights.len(),
+        long_date(first.night),
+        long_date(last.night),
+        long_date(as_of)
+    );
+    let empty = nights.iter().all(|n| {
+        n.on_the_books == 0
+            && n.stly.on_the_books == 0
+            && n.pickup
+                .iter()
+                .all(|p| p.bookings == 0 && p.cancellations == 0)
+    });
+    let windows: Vec<i32> = first.pickup.iter().map(|p| p.days).collect();
+    html! {
+        section id="pace" {
+            h2 { (caption) }
+            @if empty {
+                p.empty role="status" {
+                    "No room-nights on the books for these nights as of " (long_date(as_of))
+                    ", none a year earlier, and no pickup."
+                }
+            } @else {
+                p.legend {
+                    span.key.otb {} "on the books"
+                    span.key.line.stly {} "same time last year (the night 364 days earlier, as of "
+                        (long_date(first.stly.as_of)) ")"
+                }
+                (pace_chart(&caption, nights))
+                p.legend {
+                    span.key.pickup {} "net pickup over the last " (CHART_PICKUP_DAYS)
+                    " days: bookings − cancellations counted in the " (CHART_PICKUP_DAYS)
+                    " days up to " (long_date(as_of)) " (below zero: more cancelled than booked)"
+                }
+                (pickup_chart(&format!("{caption}: net pickup over {CHART_PICKUP_DAYS} days"), nights))
+                @if picked.is_none() {
+                    p { "Pick a night in the table for its booking curve." }
+                }
+            }
+        }
+        @if let Some(curve) = curve { (curve) }
+        @if !empty {
+            section id="pace-nights" {
+                h2 { "Night by night, as of " (long_date(as_of)) }
+                table {
+                    thead { tr {
+                        th scope="col" { "Night (its booking curve)" }
+                        th scope="col" { "On the books" }
+                        th scope="col" { "Same time last year" }
+                        @for days in &windows {
+                            th scope="col" { "Net pickup, " (days) " d" }
+                        }
+                    } }
+                    tbody {
+                        @for n in nights {
+                            tr data-night=(n.night) class=[(picked == Some(n.night)).then_some("picked")] {
+                                th scope="row" {
+                                    a href=(night_link(hotel_id, as_of, n.night)) { (long_date(n.night)) }
+                                }
+                                td { (n.on_the_books) }
+                                td { (n.stly.on_the_books) }
+                                @for p in &n.pickup { td { (p.net) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The x labels of a chart of nights: every seventh night, from the first.
+fn night_labels(nights: &[PaceNight], slot: f64, y_axis: &Axis) -> Markup {
+    html! {
+        @for (i, n) in nights.iter().enumerate().step_by(7) {
+            text.tick x=(at(LEFT + slot * (i as f64 + 0.5))) y=(at(y_axis.label_y()))
+                text-anchor="middle" {
+                (n.night.format("%-d %b"))
+            }
+        }
+    }
+}
+
+/// The x axis's title under a chart of `nights`.
+fn nights_title(nights: &[PaceNight]) -> String {
+    match nights.first() {
+        Some(n) => format!("night (labelled every 7th, a {})", n.night.format("%A")),
+        None => "night".into(),
+    }
+}
+
+/// Per night: a bar of on the books and a mark across it at the same time last year. Every
+/// night has its shapes, zero or not, so that each has its figures on hover; the axis is
+/// labelled every seventh night.
+pub fn pace_chart(caption: &str, nights: &[PaceNight]) -> Markup {
+    let values = nights
+        .iter()
+        .flat_map(|n| [n.on_the_books, n.stly.on_the_books]);
+    let y_axis = Axis::over(values);
+    let slot = (W - LEFT - RIGHT) / nights.len().max(1) as f64;
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (y_axis.chart_height()) } role="img" aria-label=(caption) {
+            (y_axis.grid(&nights_title(nights)))
+            @for (i, n) in nights.iter().enumerate() {
+                @let x = LEFT + slot * i as f64;
+                @let name = long_date(n.night);
+                (bar("bar otb", x + slot * 0.15, slot * 0.7, n.on_the_books, &y_axis,
+                    &format!("{name}: {} on the books", n.on_the_books)))
+                line.stly x1=(at(x + slot * 0.05)) x2=(at(x + slot * 0.95))
+                    y1=(at(y_axis.y(n.stly.on_the_books))) y2=(at(y_axis.y(n.stly.on_the_books))) {
+                    title { (name) ": " (n.stly.on_the_books) " on the books a year earlier" }
+                }
+            }
+            (night_labels(nights, slot, &y_axis))
+        }
+    }
+}
+
+/// Per night, the net pickup over `CHART_PICKUP_DAYS` as a bar from the zero line (below it
+/// when more was cancelled than booked), on an axis of its own, the nights where they are in
+/// the chart above.
+pub fn pickup_chart(caption: &str, nights: &[PaceNight]) -> Markup {
+    let y_axis =
+        Axis::over(nights.iter().map(|n| net_pickup(n, CHART_PICKUP_DAYS))).in_height(PICKUP_H);
+    let slot = (W - LEFT - RIGHT) / nights.len().max(1) as f64;
+    html! {
+        svg.chart.pickup viewBox={ "0 0 " (W) " " (PICKUP_H) } role="img" aria-label=(caption) {
+            (y_axis.grid(&nights_title(nights)))
+            @for (i, n) in nights.iter().enumerate() {
+                @let x = LEFT + slot * i as f64;
+                @let pickup = net_pickup(n, CHART_PICKUP_DAYS);
+                (bar("bar pickup", x + slot * 0.15, slot * 0.7, pickup, &y_axis,
+                    &format!("{}: {pickup} net pickup over {CHART_PICKUP_DAYS} days", long_date(n.night))))
+            }
+            (night_labels(nights, slot, &y_axis))
+        }
+    }
+}
+
+/// The booking curve of the night `q` names, with its figures in a table under the chart.
+pub fn curve_section(q: &CurveQuery, points: &[CurvePoint]) -> Markup {
+    let caption = format!(
+        "Hotel {}: booking curve of the night of {}",
+        q.hotel_id,
+        long_date(q.night)
+    );
+    let empty = points
+        .iter()
+        .all(|p| p.on_the_books == 0 && p.stly_on_the_books == 0);
+    html! {
+        section id="curve" {
+            h2 { (caption) }
+            @if empty {
+                p.empty role="status" {
+                    "No room-nights on the books for this night in the " (q.days)
+                    " days before it, nor for the night 364 days earlier."
+                }
+            } @else {
+                p.legend {
+                    span.key.line.otb {} "on the books as of each day before the night"
+                    span.key.line.stly {} "the night 364 days earlier, as many days before it"
+                }
+                (curve_chart(&caption, points))
+                details {
+                    summary { "The figures" }
+                    table {
+                        thead { tr {
+                            th scope="col" { "Days before" }
+                            th scope="col" { "As of" }
+                            th scope="col" { "On the books" }
+                            th scope="col" { "Same time last year" }
+                        } }
+                        tbody {
+                            @for p in points {
+                                tr data-days-before=(p.days_before) {
+                                    th scope="row" { (p.days_before) }
+                                    td { (p.as_of) }
+                                    td { (p.on_the_books) }
+                                    td { (p.stly_on_the_books) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// On the books as a line over the days before the night, the same time last year as a dashed
+/// one, a point per day with its figure on hover; the days are labelled every tenth.
+pub fn curve_chart(caption: &str, points: &[CurvePoint]) -> Markup {
+    let y_axis = Axis::over(
+        points
+            .iter()
+            .flat_map(|p| [p.on_the_books, p.stly_on_the_books]),
+    );
+    let slot = (W - LEFT - RIGHT) / points.len().max(1) as f64;
+    let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    let line = |figure: fn(&CurvePoint) -> i64| {
+        let each: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{},{}", at(x(i)), at(y_axis.y(figure(p)))))
+            .collect();
+        each.join(" ")
+    };
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (y_axis.chart_height()) } role="img" aria-label=(caption) {
+            (y_axis.grid("days before the night"))
+            polyline.stly points=(line(|p| p.stly_on_the_books)) {}
+            polyline.otb points=(line(|p| p.on_the_books)) {}
+            @for (i, p) in points.iter().enumerate() {
+                @let when = format!("{} days before ({})", p.days_before, long_date(p.as_of));
+                circle.stly cx=(at(x(i))) cy=(at(y_axis.y(p.stly_on_the_books))) r="2" {
+                    title { (when) ": " (p.stly_on_the_books) " on the books a year earlier" }
+                }
+                circle.otb cx=(at(x(i))) cy=(at(y_axis.y(p.on_the_books))) r="2.5" {
+                    title { (when) ": " (p.on_the_books) " on the books" }
+                }
+                @if p.days_before % 10 == 0 {
+                    text.tick x=(at(x(i))) y=(at(y_axis.label_y())) text-anchor="middle" { (p.days_before) }
+                }
+            }
+        }
+    }
+}
+
+/// What a lead-time bucket holds, in words.
+fn bucket_meaning(b: &LeadTimeBucket) -> String {
+    let days = |d: i32| {
+        if d == 1 {
+            "1 day".to_string()
+        } else {
+            format!("{d} days")
+        }
+    };
+    match (b.min_days, b.max_days) {
+        (None, _) => "counted after the night had passed".into(),
+        (Some(0), Some(0)) => "on the day of the night itself".into(),
+        (Some(lo), Some(hi)) if lo == hi => format!("{} before the night", days(lo)),
+        (Some(lo), Some(hi)) => format!("{lo} to {} before the night", days(hi)),
+        (Some(lo), None) => format!("{} or more before the night", days(lo)),
+    }
+}
+
+/// When the nights `from` … `to` were booked and cancelled: the buckets of days before the
+/// night, each explained, "after" included.
+pub fn lead_time_section(from: NaiveDate, to: NaiveDate, buckets: &[LeadTimeBucket]) -> Markup {
+    let empty = buckets
+        .iter()
+        .all(|b| b.bookings == 0 && b.cancellations == 0);
+    html! {
+        section id="lead-time" {
+            h2 { "Lead time of the nights " (long_date(from)) " to " (long_date(to)) }
+            @if empty {
+                p.empty role="status" { "No bookings or cancellations counted for these nights." }
+            } @else {
+                p {
+                    "How many days before each night its room-nights were booked and cancelled, \
+                     for the 90 nights before the as-of day (every event counted so far). Days \
+                     before = the night's date − the UTC day the booking or cancellation was \
+                     counted on: 0 is the day of the night itself, 1 the day before, and so on. "
+                    strong { "after" }
+                    " holds what was counted once the night had passed: mostly cancellations \
+                     entered late (a stay cut short, a booking cancelled or corrected after its \
+                     date). They still change the night's final count, which is why a night's \
+                     on the books can drop after it."
+                }
+                table.lead-time {
+                    thead { tr {
+                        th scope="col" { "Days before the night" }
+                        th scope="col" { "Meaning" }
+                        th scope="col" { "Bookings" }
+                        th scope="col" { "Cancellations" }
+                        th scope="col" { "Net" }
+                    } }
+                    tbody {
+                        @for b in buckets {
+                            tr data-bucket=(b.bucket) {
+                                th scope="row" { (b.bucket) }
+                                td.meaning { (bucket_meaning(b)) }
+                                td { (b.bookings) }
+                                td { (b.cancellations) }
+                                td { (b.bookings - b.cancellations) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
