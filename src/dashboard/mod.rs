@@ -7,9 +7,11 @@
 //! `GET /dashboard` (`api`) reads those counters only, and so does the chart page (`page`).
 
 pub mod api;
+pub mod book;
 pub mod client;
 pub mod follow;
 pub mod forecast;
+pub mod forecast_api;
 pub mod freshness;
 pub mod pace;
 pub mod page;
@@ -72,9 +74,22 @@ pub struct ApiState {
     pub pace_cache: Arc<pace::PaceCache>,
     /// The generation of the figures the caches' answers are kept under.
     pub freshness: Arc<freshness::Freshness>,
+    /// The hotels' night books the pace and forecast figures are read from.
+    pub books: Arc<book::Books>,
 }
 
 impl ApiState {
+    /// The current night book of `hotel_id`. The generation lets a book found current skip the
+    /// version probe, unless reads may go to a standby (which can lag behind what was heard).
+    pub async fn book(&self, hotel_id: i32) -> Result<Arc<book::Book>, ApiError> {
+        let generation = if self.reads.health().is_none() {
+            self.freshness.generation()
+        } else {
+            None
+        };
+        Ok(self.books.book(&self.reads, generation, hotel_id).await?)
+    }
+
     /// The figures' generation, for a cache that is `on`; `None`: read the tables.
     fn generation(&self, on: bool) -> Option<u64> {
         if on {
@@ -95,7 +110,18 @@ pub fn router() -> Router<ApiState> {
         "/dashboard/booking-curve",
         get(pace::get_booking_curve),
     );
-    both(router, "/dashboard/lead-time", get(pace::get_lead_time))
+    let router = both(router, "/dashboard/lead-time", get(pace::get_lead_time));
+    let router = both(
+        router,
+        "/dashboard/forecast",
+        get(forecast_api::get_forecast),
+    );
+    let router = both(
+        router,
+        "/dashboard/forecast/accuracy",
+        get(forecast_api::get_accuracy),
+    );
+    both(router, "/dashboard/alerts", get(forecast_api::get_alerts))
 }
 
 /// The chart page at `/` and its sign-in and sign-out. Outside `authorize`: the page checks its
@@ -115,7 +141,15 @@ pub fn page_router() -> Router<ApiState> {
         title = "roompulse Dashboard",
         description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
-    paths(api::get_dashboard, pace::get_pace, pace::get_booking_curve, pace::get_lead_time),
+    paths(
+        api::get_dashboard,
+        pace::get_pace,
+        pace::get_booking_curve,
+        pace::get_lead_time,
+        forecast_api::get_forecast,
+        forecast_api::get_accuracy,
+        forecast_api::get_alerts
+    ),
     modifiers(&EXAMPLES),
     tags((name = "dashboard", description = "Booking figures per hotel"))
 )]
@@ -138,6 +172,16 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
         }
         ("400", "/dashboard/lead-time") => {
             pace::parse_lead_time_query("hotel_id=2603&from=2023-01-01&to=2022-12-31").err()?
+        }
+        ("400", "/dashboard/forecast") => {
+            forecast_api::parse_forecast_ask("hotel_id=2603&as_of=2023-13-01").err()?
+        }
+        ("400", "/dashboard/forecast/accuracy") => forecast_api::parse_accuracy_query(
+            "hotel_id=2603&from=2023-01-01&to=2023-12-31&leads=7,400",
+        )
+        .err()?,
+        ("400", "/dashboard/alerts") => {
+            forecast_api::parse_alerts_ask("hotel_id=2603&horizon=500").err()?
         }
         ("401", _) => crate::auth::unauthorized(method == "post", false),
         ("403", _) => crate::auth::forbidden_hotel(2608),

@@ -30,7 +30,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::store::{self, LeadDays, NightDay, NightPace, NightRange};
+use super::book::{Book, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::auth::Caller;
@@ -237,6 +237,9 @@ pub enum Question {
     Pace(PaceQuery),
     Curve(CurveQuery),
     LeadTime(LeadTimeQuery),
+    Forecast(super::forecast_api::ForecastQuery),
+    Accuracy(super::forecast_api::AccuracyQuery),
+    Alerts(super::forecast_api::AlertsQuery),
 }
 
 impl Question {
@@ -250,6 +253,9 @@ impl Question {
             }
             Question::Curve(q) => (q.days.max(0) as usize + 1) * 90,
             Question::LeadTime(_) => 1_200,
+            Question::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
+            Question::Accuracy(q) => 200 + q.leads.len() * 500,
+            Question::Alerts(q) => 64 + q.horizon * 40,
         }
     }
 }
@@ -257,7 +263,7 @@ impl Question {
 /// Dates as `YYYY-MM-DD`, written in one piece: chrono's own serialisation formats through
 /// `Display` a character at a time, and a 366-night pace answer holds 1,464 dates (measured: a
 /// fifth of the request's CPU time in the service).
-fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
     use chrono::Datelike;
     let year = date.year();
     if !(0..=9999).contains(&year) {
@@ -301,27 +307,29 @@ pub async fn get_pace(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = parse_pace_query(query.as_deref().unwrap_or(""), today())?;
-    caller.check(q.hotel_id)?;
+    let ask = parse_pace_ask(query.as_deref().unwrap_or(""))?;
+    caller.check(ask.hotel_id)?;
+    let book = state.book(ask.hotel_id).await?;
+    let q = ask.resolve(book.last_event_day().unwrap_or_else(today))?;
     answer(&state, Question::Pace(q.clone()), async {
-        let stly = NightRange {
-            from: year_before(q.from)?,
-            to: year_before(q.to)?,
-            as_of: year_before(q.as_of)?,
-        };
-        let now = NightRange {
-            from: q.from,
-            to: q.to,
-            as_of: q.as_of,
-        };
-        let (hotel_id, windows) = (q.hotel_id, &q.windows);
-        let (nights, last_year) = state
-            .reads
-            .read(|pool| async move { store::pace(&pool, hotel_id, now, windows, stly).await })
-            .await?;
-        pace_nights(&q, &nights, &last_year)
+        pace_of(&book, &q)
     })
     .await
+}
+
+/// The pace of `q` from the hotel's book.
+pub fn pace_of(book: &Book, q: &PaceQuery) -> Result<Vec<PaceNight>, ApiError> {
+    let stly = NightRange {
+        from: year_before(q.from)?,
+        to: year_before(q.to)?,
+        as_of: year_before(q.as_of)?,
+    };
+    let now = NightRange {
+        from: q.from,
+        to: q.to,
+        as_of: q.as_of,
+    };
+    pace_nights(q, &book.pace(now, &q.windows), &book.pace(stly, &[]))
 }
 
 /// One night's on the books as of each day from `days` days before it to the night itself,
@@ -347,23 +355,22 @@ pub async fn get_booking_curve(
 ) -> Result<Response, ApiError> {
     let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
+    let book = state.book(q.hotel_id).await?;
     answer(&state, Question::Curve(q.clone()), async {
-        let first = shift(q.night, -q.days)
-            .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
-        let (hotel_id, nights) = (
-            q.hotel_id,
-            [
-                (q.night, first),
-                (year_before(q.night)?, year_before(first)?),
-            ],
-        );
-        let history = state
-            .reads
-            .read(|pool| async move { store::night_history(&pool, hotel_id, &nights).await })
-            .await?;
-        curve(&q, &history)
+        curve_of(&book, &q)
     })
     .await
+}
+
+/// The booking curve of `q` from the hotel's book.
+pub fn curve_of(book: &Book, q: &CurveQuery) -> Result<Vec<CurvePoint>, ApiError> {
+    let first = shift(q.night, -q.days)
+        .ok_or_else(|| ApiError::Internal(format!("{} − {} days", q.night, q.days)))?;
+    let nights = [
+        (q.night, first),
+        (year_before(q.night)?, year_before(first)?),
+    ];
+    curve(q, &book.night_history(&nights))
 }
 
 /// Bookings and cancellations of the nights `from` … `to` by days before arrival (the night −
@@ -389,19 +396,15 @@ pub async fn get_lead_time(
 ) -> Result<Response, ApiError> {
     let q = parse_lead_time_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
+    let book = state.book(q.hotel_id).await?;
     answer(&state, Question::LeadTime(q.clone()), async {
-        let (hotel_id, from, to) = (q.hotel_id, q.from, q.to);
-        let days = state
-            .reads
-            .read(|pool| async move { store::lead_days(&pool, hotel_id, from, to).await })
-            .await?;
-        Ok(lead_time(&days))
+        Ok(lead_time(&book.lead_days(q.from, q.to)))
     })
     .await
 }
 
 /// The JSON answer to `question`: from the recent answers, or computed and kept.
-async fn answer<T: Serialize>(
+pub(super) async fn answer<T: Serialize>(
     state: &ApiState,
     question: Question,
     compute: impl Future<Output = Result<T, ApiError>>,
@@ -475,7 +478,7 @@ impl PaceCache {
     }
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
@@ -509,7 +512,7 @@ pub(super) fn integer(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, 
         .ok_or_else(|| ApiError::bad_param(name, format!("must be an integer from {lo} to {hi}")))
 }
 
-fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
+pub(super) fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
     let id = integer(
         "hotel_id",
         &required("hotel_id", value)?,
@@ -521,7 +524,7 @@ fn hotel_id(value: Option<String>) -> Result<i32, ApiError> {
 
 /// A `YYYY-MM-DD` date within the years the service accepts events in: exactly four digits,
 /// two and two (chrono's `%Y-%m-%d` alone also takes `2023-1-1` and `+2023-01-01`).
-fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     let (first, last) = (first_day(), last_day());
     let shape = value.len() == 10
         && value.bytes().enumerate().all(|(i, c)| match i {
@@ -541,7 +544,7 @@ fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
 }
 
 /// `to` not before `from` and at most `MAX_NIGHTS` nights from it.
-fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+pub(super) fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     if to < from {
         return Err(ApiError::bad_param("to", "must not be before `from`"));
     }
@@ -554,9 +557,54 @@ fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A `GET /dashboard/pace` query as written: checked, its defaults not yet applied (the default
+/// as-of day is the hotel's latest event day, known once its figures are at hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaceAsk {
+    pub hotel_id: i32,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub as_of: Option<NaiveDate>,
+    pub windows: Vec<i32>,
+}
+
+impl PaceAsk {
+    /// The query with its defaults: `as_of` (when absent) is `default_as_of`, `from` is `as_of`,
+    /// `to` is `from` + 89 days.
+    pub fn resolve(self, default_as_of: NaiveDate) -> Result<PaceQuery, ApiError> {
+        let as_of = self.as_of.unwrap_or(default_as_of);
+        let from = self.from.unwrap_or(as_of);
+        let to = match self.to {
+            Some(to) => to,
+            None => default_to(from),
+        };
+        check_nights(from, to)?;
+        Ok(PaceQuery {
+            hotel_id: self.hotel_id,
+            from,
+            to,
+            as_of,
+            windows: self.windows,
+        })
+    }
+}
+
+/// `from` + 89 days, stopping at the last accepted day.
+pub(super) fn default_to(from: NaiveDate) -> NaiveDate {
+    match (shift(from, DEFAULT_NIGHTS - 1), last_day()) {
+        (Some(d), Some(last)) => d.min(last),
+        _ => from,
+    }
+}
+
 /// Reads `GET /dashboard/pace`'s query string, naming the parameter at fault; `today` is the
 /// default `as_of`.
 pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiError> {
+    parse_pace_ask(query)?.resolve(today)
+}
+
+/// Reads `GET /dashboard/pace`'s query string, naming the parameter at fault; no defaults yet.
+pub fn parse_pace_ask(query: &str) -> Result<PaceAsk, ApiError> {
     let PaceParams {
         hotel_id: hotel,
         from,
@@ -565,25 +613,12 @@ pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiE
         pickup,
     } = parse_query(query)?;
     let hotel_id = hotel_id(hotel)?;
-    let as_of = match as_of {
-        Some(v) => date("as_of", &v)?,
-        None => today,
-    };
-    let from = match from {
-        Some(v) => date("from", &v)?,
-        None => as_of,
-    };
-    let to = match to {
-        Some(v) => date("to", &v)?,
-        None => {
-            let default = shift(from, DEFAULT_NIGHTS - 1);
-            match (default, last_day()) {
-                (Some(d), Some(last)) => d.min(last),
-                _ => from,
-            }
-        }
-    };
-    check_nights(from, to)?;
+    let as_of = as_of.map(|v| date("as_of", &v)).transpose()?;
+    let from = from.map(|v| date("from", &v)).transpose()?;
+    let to = to.map(|v| date("to", &v)).transpose()?;
+    if let (Some(from), Some(to)) = (from.or(as_of), to) {
+        check_nights(from, to)?;
+    }
     let windows = match pickup {
         None => DEFAULT_WINDOWS.to_vec(),
         Some(list) => {
@@ -611,7 +646,7 @@ pub fn parse_pace_query(query: &str, today: NaiveDate) -> Result<PaceQuery, ApiE
             windows
         }
     };
-    Ok(PaceQuery {
+    Ok(PaceAsk {
         hotel_id,
         from,
         to,

@@ -11,7 +11,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{dashboard_daily, sync_state};
 use super::Basis;
-use crate::db::prepared::Statement;
 use crate::db::PgPool;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +135,10 @@ pub async fn apply_page(
             .map(|(&(hotel, basis, day), &c)| (hotel, basis.code(), day, c)),
     );
     let pace = PaceColumns::of(&page.pace);
+    // Every counted event adds to the daily figures of its hotel: these are the hotels touched.
+    let mut touched = daily.hotels.clone();
+    touched.sort_unstable();
+    touched.dedup();
     let requested = requested.map(str::to_string);
     let next = next.to_string();
     let events = page.events;
@@ -170,6 +173,18 @@ pub async fn apply_page(
                     .await?;
                 }
                 add_pace(conn, &pace).await?;
+                if !touched.is_empty() {
+                    // Readers holding a hotel's rows in memory (`book`) reload it when this moves.
+                    diesel::sql_query(
+                        "INSERT INTO dashboard_hotel_versions (hotel_id, version) \
+                         SELECT unnest($1::int4[]), 1 \
+                         ON CONFLICT (hotel_id) DO UPDATE SET \
+                             version = dashboard_hotel_versions.version + 1",
+                    )
+                    .bind::<Array<Int4>, _>(&touched)
+                    .execute(conn)
+                    .await?;
+                }
                 diesel::sql_query(
                     "UPDATE sync_state SET cursor = $1, events_synced = events_synced + $2, \
                          last_event_at = GREATEST(last_event_at, $3), updated_at = now() \
@@ -493,242 +508,4 @@ pub async fn hotel_years(pool: &PgPool) -> Result<Vec<HotelYears>, DashboardStor
             })
         })
         .collect())
-}
-
-/// One night's on-the-books as of a day and its pickup over each window asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NightPace {
-    pub night: NaiveDate,
-    pub on_the_books: i64,
-    /// One per window, in the order asked.
-    pub pickup: Vec<Counts>,
-}
-
-#[derive(QueryableByName)]
-struct PaceRow {
-    #[diesel(sql_type = SmallInt)]
-    part: i16,
-    #[diesel(sql_type = Date)]
-    night: NaiveDate,
-    #[diesel(sql_type = BigInt)]
-    on_the_books: i64,
-    #[diesel(sql_type = Array<BigInt>)]
-    bookings: Vec<i64>,
-    #[diesel(sql_type = Array<BigInt>)]
-    cancellations: Vec<i64>,
-}
-
-/// A range of nights as of one day, with pickup windows.
-#[derive(Debug, Clone, Copy)]
-pub struct NightRange {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub as_of: NaiveDate,
-}
-
-/// The nights of `hotel_id` in `now` as of its day, with pickup over each of `windows` days (the
-/// event days `as_of − n + 1 ..= as_of`), and the nights of `stly` as of its day (on the books
-/// only). Nights without any event counted up to their as-of day have no
-/// row; each part is sorted by night.
-pub async fn pace(
-    pool: &PgPool,
-    hotel_id: i32,
-    now: NightRange,
-    windows: &[i32],
-    stly: NightRange,
-) -> Result<(Vec<NightPace>, Vec<NightPace>), DashboardStoreError> {
-    let mut conn = connection(pool).await?;
-    // One statement, one round trip. This relies on the pools' connections having parallel
-    // plans off (`db::pool`): else PostgreSQL plans the union as a Parallel Append.
-    let query = nights_as_of(Statement::new(), PART_NOW, hotel_id, now, windows).sql(" UNION ALL ");
-    let query = nights_as_of(query, PART_STLY, hotel_id, stly, &[]);
-    let mut rows: Vec<PaceRow> = query.load(&mut conn).await?;
-    // At most 732 rows: sorting here leaves PostgreSQL free to aggregate by hash.
-    rows.sort_unstable_by_key(|r| (r.part, r.night));
-    let (nights, last_year): (Vec<PaceRow>, Vec<PaceRow>) =
-        rows.into_iter().partition(|r| r.part == PART_NOW);
-    let pace = |rows: Vec<PaceRow>| -> Vec<NightPace> {
-        rows.into_iter()
-            .map(|r| NightPace {
-                night: r.night,
-                on_the_books: r.on_the_books,
-                pickup: r
-                    .bookings
-                    .into_iter()
-                    .zip(r.cancellations)
-                    .map(|(bookings, cancellations)| Counts {
-                        bookings,
-                        cancellations,
-                    })
-                    .collect(),
-            })
-            .collect()
-    };
-    Ok((pace(nights), pace(last_year)))
-}
-
-/// Which half of the pace statement a row comes from.
-const PART_NOW: i16 = 0;
-const PART_STLY: i16 = 1;
-
-/// Appends the SELECT of the nights of `hotel_id` in `range` with an event counted up to its
-/// as-of day: on the books, and pickup over each of `windows`; rows tagged `part`.
-///
-/// Per night, one probe of the primary key finds the last row at or before the as-of day: its
-/// running totals are the night's on the books. A window's pickup is the difference with the
-/// last row before the window, a second probe, made only when the first row lies inside the
-/// window (else the pickup is zero: PostgreSQL evaluates the lateral's outer condition once,
-/// as a one-time filter, before touching the index). The cost is a few probes a night,
-/// whatever the number of event days behind them.
-fn nights_as_of(
-    query: Statement,
-    part: i16,
-    hotel_id: i32,
-    range: NightRange,
-    windows: &[i32],
-) -> Statement {
-    // The day before each window, computed here: the statement stays prepared, and in a
-    // generic plan `as_of - days` would be evaluated again for every row.
-    let befores: Vec<NaiveDate> = windows
-        .iter()
-        .map(|&days| {
-            u64::try_from(days)
-                .ok()
-                .and_then(|d| range.as_of.checked_sub_days(chrono::Days::new(d)))
-                .unwrap_or(NaiveDate::MIN)
-        })
-        .collect();
-    let nights = i32::try_from((range.to - range.from).num_days()).unwrap_or(0);
-    let pickups = |mut q: Statement, column: &'static str| {
-        q = q.sql("ARRAY[");
-        for (i, &before) in befores.iter().enumerate() {
-            q = q
-                .sql(if i == 0 { "" } else { ", " })
-                .sql("CASE WHEN a.event_day > ")
-                .bind::<Date, _>(before)
-                .sql(format!(
-                    " THEN a.{column} - COALESCE(w{i}.{column}, 0) ELSE 0 END"
-                ));
-        }
-        q.sql("]::int8[]")
-    };
-    let query = query.sql("(SELECT ").bind::<SmallInt, _>(part).sql(
-        " AS part, g.night, (a.running_bookings - a.running_cancellations)::int8 AS on_the_books, ",
-    );
-    let query = pickups(query, "running_bookings").sql(" AS bookings, ");
-    let mut query = pickups(query, "running_cancellations")
-        .sql(" AS cancellations FROM (SELECT ")
-        .bind::<Date, _>(range.from)
-        .sql(" + i AS night FROM generate_series(0, ")
-        .bind::<Int4, _>(nights)
-        .sql(
-            ") AS i) g CROSS JOIN LATERAL (SELECT event_day, running_bookings, \
-                 running_cancellations FROM dashboard_pace WHERE hotel_id = ",
-        )
-        .bind::<Int4, _>(hotel_id)
-        .sql(" AND night = g.night AND event_day <= ")
-        .bind::<Date, _>(range.as_of)
-        .sql(" ORDER BY event_day DESC LIMIT 1) a");
-    for (i, &before) in befores.iter().enumerate() {
-        query = query
-            .sql(
-                " LEFT JOIN LATERAL (SELECT running_bookings, running_cancellations \
-                 FROM dashboard_pace WHERE a.event_day > ",
-            )
-            .bind::<Date, _>(before)
-            .sql(" AND hotel_id = ")
-            .bind::<Int4, _>(hotel_id)
-            .sql(" AND night = g.night AND event_day <= ")
-            .bind::<Date, _>(before)
-            .sql(format!(" ORDER BY event_day DESC LIMIT 1) w{i} ON true"));
-    }
-    query.sql(")")
-}
-
-/// One night's on the books as of one of its event days (the running totals of that row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-pub struct NightDay {
-    #[diesel(sql_type = Date)]
-    pub night: NaiveDate,
-    #[diesel(sql_type = Date)]
-    pub event_day: NaiveDate,
-    #[diesel(sql_type = BigInt)]
-    pub on_the_books: i64,
-}
-
-/// For each `(night, first)` of `hotel_id`: the last row of the night before `first` (the on
-/// the books the curve starts from) and its rows from `first` to the night itself (later events
-/// are on no as-of day of a booking curve), sorted by night and event day. At most one row a
-/// day of the curve, whatever the night's history before it.
-pub async fn night_history(
-    pool: &PgPool,
-    hotel_id: i32,
-    nights: &[(NaiveDate, NaiveDate)],
-) -> Result<Vec<NightDay>, DashboardStoreError> {
-    let mut conn = connection(pool).await?;
-    let mut query = Statement::new();
-    for (i, &(night, first)) in nights.iter().enumerate() {
-        let select = "SELECT night, event_day, \
-                          (running_bookings - running_cancellations)::int8 AS on_the_books \
-                      FROM dashboard_pace WHERE hotel_id = ";
-        query = query
-            .sql(if i == 0 { "(" } else { " UNION ALL (" })
-            .sql(select)
-            .bind::<Int4, _>(hotel_id)
-            .sql(" AND night = ")
-            .bind::<Date, _>(night)
-            .sql(" AND event_day < ")
-            .bind::<Date, _>(first)
-            .sql(" ORDER BY event_day DESC LIMIT 1) UNION ALL (")
-            .sql(select)
-            .bind::<Int4, _>(hotel_id)
-            .sql(" AND night = ")
-            .bind::<Date, _>(night)
-            .sql(" AND event_day BETWEEN ")
-            .bind::<Date, _>(first)
-            .sql(" AND ")
-            .bind::<Date, _>(night)
-            .sql(")");
-    }
-    if nights.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rows: Vec<NightDay> = query.load(&mut conn).await?;
-    rows.sort_unstable_by_key(|r| (r.night, r.event_day));
-    Ok(rows)
-}
-
-/// Bookings and cancellations of the nights `from ..= to` by days before arrival (night −
-/// event day; negative after the night).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-pub struct LeadDays {
-    #[diesel(sql_type = Int4)]
-    pub days_before: i32,
-    #[diesel(sql_type = BigInt)]
-    pub bookings: i64,
-    #[diesel(sql_type = BigInt)]
-    pub cancellations: i64,
-}
-
-pub async fn lead_days(
-    pool: &PgPool,
-    hotel_id: i32,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<LeadDays>, DashboardStoreError> {
-    let mut conn = connection(pool).await?;
-    Ok(Statement::new()
-        .sql(
-            "SELECT night - event_day AS days_before, sum(bookings)::int8 AS bookings, \
-                 sum(cancellations)::int8 AS cancellations \
-             FROM dashboard_pace WHERE hotel_id = ",
-        )
-        .bind::<Int4, _>(hotel_id)
-        .sql(" AND night BETWEEN ")
-        .bind::<Date, _>(from)
-        .sql(" AND ")
-        .bind::<Date, _>(to)
-        .sql(" GROUP BY 1 ORDER BY 1")
-        .load(&mut conn)
-        .await?)
 }

@@ -9,6 +9,7 @@ mod dashboard_feed;
 mod dashboard_sync;
 mod databases;
 mod events_api;
+mod forecast;
 mod helpers;
 mod keys;
 mod list_plans;

@@ -314,7 +314,7 @@ async fn figures_match_the_oracle_seed_3() {
 
 /// The real city hotel's history (`../shared/real/`): 334k events, nights booked up to two
 /// years ahead on hundreds of event days each, cancellation waves.
-fn real_city_hotel() -> Option<Vec<roompulse::dashboard::client::FeedEvent>> {
+pub(crate) fn real_city_hotel() -> Option<Vec<roompulse::dashboard::client::FeedEvent>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/real/city_hotel_events.csv.gz");
     let file = match std::fs::File::open(&path) {

@@ -296,7 +296,15 @@ async fn reset(events_url: &str, dashboard_url: &str) -> Result<(), BenchError> 
     admin_client(dashboard_url)
         .await?
         .batch_execute(
+            // Every figure goes, and the versions with them: a running service's in-memory
+            // books see their hotels' versions change and reload. Tables an older build's
+            // schema lacks are skipped (A/B runs reset both builds' databases).
             "TRUNCATE dashboard_daily; \
+             DO $$ BEGIN \
+                 IF to_regclass('dashboard_pace') IS NOT NULL THEN TRUNCATE dashboard_pace; END IF; \
+                 IF to_regclass('dashboard_hotel_versions') IS NOT NULL THEN \
+                     TRUNCATE dashboard_hotel_versions; END IF; \
+             END $$; \
              UPDATE sync_state SET cursor = NULL, events_synced = 0, last_event_at = NULL",
         )
         .await

@@ -107,6 +107,15 @@ impl AlertRanges {
             .collect();
         AlertRanges { as_of, ranges }
     }
+
+    pub fn as_of(&self) -> Day {
+        self.as_of
+    }
+
+    /// The last lead it holds ranges for.
+    pub fn horizon(&self) -> usize {
+        self.ranges.len().saturating_sub(1)
+    }
 }
 
 /// One figure outside its usual range.

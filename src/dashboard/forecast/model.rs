@@ -355,6 +355,15 @@ impl DayModel {
         Self::from_jobs(m, as_of, &mut jobs)
     }
 
+    /// The model of `as_of` learned up to `learned` (≤ `as_of`): for a day after the hotel's
+    /// events stop, when the nights in between, ending empty, teach nothing and would cost a
+    /// step each. Its rows are those of `learned`, read at the leads from `as_of`.
+    pub fn build_learned(m: &LeadMatrix, as_of: Day, learned: Day, max_lead: usize) -> Self {
+        let mut model = Self::build(m, learned.min(as_of), max_lead);
+        model.as_of = as_of;
+        model
+    }
+
     /// The rows of `as_of` from the caller's (cached) jobs, one per lead 0, 1, …
     pub fn from_jobs(m: &LeadMatrix, as_of: Day, jobs: &mut [LeadJob]) -> Self {
         let rows = jobs.iter_mut().map(|j| j.row(m, as_of)).collect();
@@ -367,6 +376,11 @@ impl DayModel {
 
     pub fn as_of(&self) -> Day {
         self.as_of
+    }
+
+    /// The longest lead it forecasts.
+    pub fn max_lead(&self) -> usize {
+        self.rows.len().saturating_sub(1)
     }
 
     /// The forecast of `night` as of the model's day, reading the live matrix (today's events
