@@ -258,7 +258,10 @@ async fn the_baselines_and_their_wape_equal_the_definitions_on_a_generated_histo
         .await;
     // Tolerates a run across midnight UTC.
     let yesterday = (today - Duration::days(1)).to_string();
-    assert!(late["to"] == yesterday || late["to"] == today.to_string(), "{late}");
+    assert!(
+        late["to"] == yesterday || late["to"] == today.to_string(),
+        "{late}"
+    );
     assert!(late["leads"][0]["nights"].as_i64() <= Some(6), "{late}");
     // The forecast learns the weekly shape: it beats the crude baselines on this history.
     for score in got["leads"].as_array().expect("leads") {

@@ -92,10 +92,7 @@ pub(super) async fn pace_view(
         as_of - LEAD_NIGHTS,
         as_of - TimeDelta::days(1),
     );
-    let lead = state
-        .reads
-        .read(|pool| async move { store::lead_days(&pool, hotel_id, from, to).await })
-        .await?;
+    let lead = state.book(hotel_id).await?.lead_days(from, to);
     Ok(html! {
         (pace_sections(sent.hotel_id, as_of, &nights, picked, curve))
         (lead_time_section(from, to, &pace::lead_time(&lead)))

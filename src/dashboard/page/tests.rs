@@ -10,8 +10,9 @@ use super::pace::{curve_chart, lead_time_section, pace_chart, pickup_chart, CHAR
 use super::svg::{tick_step, BOTTOM, H, TOP};
 use super::{page, with_defaults, Form};
 use crate::dashboard::api::DashboardRow;
+use crate::dashboard::book::LeadDays;
 use crate::dashboard::pace::{self, CurvePoint, PaceNight};
-use crate::dashboard::store::{self, HotelYears};
+use crate::dashboard::store::HotelYears;
 use crate::dashboard::Basis;
 
 fn row(month: u32, day: Option<u32>, bookings: i64, cancellations: i64) -> DashboardRow {
@@ -342,22 +343,22 @@ fn the_monthly_chart_draws_last_year_beside_this_year() {
 #[test]
 fn the_lead_time_explains_its_buckets_after_included() {
     let days = [
-        store::LeadDays {
+        LeadDays {
             days_before: -2,
             bookings: 0,
             cancellations: 3,
         },
-        store::LeadDays {
+        LeadDays {
             days_before: 0,
             bookings: 4,
             cancellations: 1,
         },
-        store::LeadDays {
+        LeadDays {
             days_before: 45,
             bookings: 7,
             cancellations: 0,
         },
-        store::LeadDays {
+        LeadDays {
             days_before: 400,
             bookings: 2,
             cancellations: 0,
