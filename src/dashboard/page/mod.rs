@@ -83,6 +83,11 @@ nav.views a[aria-current]{font-weight:600;color:inherit;text-decoration:none;
 line.stly{stroke:#b8322a;stroke-width:2}
 polyline.otb{fill:none;stroke:#2f6db5;stroke-width:2}circle.otb{fill:#2f6db5}
 polyline.stly{fill:none;stroke:#b8322a;stroke-width:2;stroke-dasharray:5 4}circle.stly{fill:#b8322a}
+rect.band,.key.band{fill:#e8a33d;fill-opacity:.45;background:rgba(232,163,61,.45)}
+circle.forecast{fill:#7a3f00;stroke:#fff;stroke-width:.8}
+.key.dot{border-radius:50%;width:.6em;height:.6em}.key.forecast{background:#7a3f00}
+ol.alerts{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:.5rem 1rem .5rem 2.5rem}
+ol.alerts li{margin:.2rem 0}
 tr.picked{background:#e8f0fa}
 td.meaning{text-align:left}
 details{margin-top:.5rem}

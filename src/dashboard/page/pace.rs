@@ -12,6 +12,7 @@ use super::defaulted;
 use super::form::Form;
 use super::svg::{at, bar, Axis, LEFT, RIGHT, W};
 use crate::auth::Caller;
+use crate::dashboard::forecast_api::{self, Alert, AlertsQuery, ForecastFigures, ForecastNight};
 use crate::dashboard::pace::{self, CurvePoint, CurveQuery, LeadTimeBucket, PaceNight};
 use crate::dashboard::store;
 use crate::dashboard::ApiState;
@@ -87,14 +88,30 @@ pub(super) async fn pace_view(
         }
         None => None,
     };
-    let (hotel_id, from, to) = (
-        sent.hotel_id,
-        as_of - LEAD_NIGHTS,
-        as_of - TimeDelta::days(1),
-    );
+    let hotel_id = sent.hotel_id;
+    // The same nights as the pace answer's (from the as-of day, its default range).
+    let ask = pace::PaceAsk {
+        hotel_id,
+        from: None,
+        to: None,
+        as_of: Some(as_of),
+        windows: Vec::new(),
+    };
+    let (_, forecasts) = forecast_api::forecast_nights(state, ask).await?;
+    let alerts = forecast_api::alert_list(
+        state,
+        &AlertsQuery {
+            hotel_id,
+            as_of,
+            horizon: nights.len().saturating_sub(1),
+        },
+    )
+    .await?;
+    let (from, to) = (as_of - LEAD_NIGHTS, as_of - TimeDelta::days(1));
     let lead = state.book(hotel_id).await?.lead_days(from, to);
     Ok(html! {
-        (pace_sections(sent.hotel_id, as_of, &nights, picked, curve))
+        (alerts_section(hotel_id, as_of, nights.len(), &alerts))
+        (pace_sections(hotel_id, as_of, &nights, &forecasts, picked, curve))
         (lead_time_section(from, to, &pace::lead_time(&lead)))
     })
 }
@@ -145,12 +162,14 @@ pub fn pace_sections(
     hotel_id: i32,
     as_of: NaiveDate,
     nights: &[PaceNight],
+    forecasts: &[ForecastNight],
     picked: Option<NaiveDate>,
     curve: Option<Markup>,
 ) -> Markup {
     let (Some(first), Some(last)) = (nights.first(), nights.last()) else {
         return html! {};
     };
+    let forecast = forecast_of_each(nights, forecasts);
     let caption = format!(
         "Hotel {hotel_id}: the {} nights from {} to {}, on the books as of {}",
         nights.len(),
@@ -179,8 +198,11 @@ pub fn pace_sections(
                     span.key.otb {} "on the books"
                     span.key.line.stly {} "same time last year (the night 364 days earlier, as of "
                         (long_date(first.stly.as_of)) ")"
+                    span.key.dot.forecast {} "forecast: the room-nights the night is expected to \
+                        end with"
+                    span.key.band {} "the forecast's p10–p90 range (8 nights in 10 end inside it)"
                 }
-                (pace_chart(&caption, nights))
+                (pace_chart(&caption, nights, &forecast))
                 p.legend {
                     span.key.pickup {} "net pickup over the last " (CHART_PICKUP_DAYS)
                     " days: bookings − cancellations counted in the " (CHART_PICKUP_DAYS)
@@ -204,9 +226,11 @@ pub fn pace_sections(
                         @for days in &windows {
                             th scope="col" { "Net pickup, " (days) " d" }
                         }
+                        th scope="col" { "Forecast" }
+                        th scope="col" { "p10–p90" }
                     } }
                     tbody {
-                        @for n in nights {
+                        @for (i, n) in nights.iter().enumerate() {
                             tr data-night=(n.night) class=[(picked == Some(n.night)).then_some("picked")] {
                                 th scope="row" {
                                     a href=(night_link(hotel_id, as_of, n.night)) { (long_date(n.night)) }
@@ -214,6 +238,9 @@ pub fn pace_sections(
                                 td { (n.on_the_books) }
                                 td { (n.stly.on_the_books) }
                                 @for p in &n.pickup { td { (p.net) } }
+                                @let f = forecast[i];
+                                td { (f.map_or("–".to_string(), |f| figure(f.expected))) }
+                                td { (f.and_then(band_of).map_or("–".to_string(), |(lo, hi)| format!("{}–{}", figure(lo), figure(hi)))) }
                             }
                         }
                     }
@@ -243,13 +270,20 @@ fn nights_title(nights: &[PaceNight]) -> String {
     }
 }
 
-/// Per night: a bar of on the books and a mark across it at the same time last year. Every
+/// Per night: a bar of on the books, a mark across it at the same time last year and, when
+/// there is one, the forecast as a dot on its p10–p90 band (`forecast`, one per night). Every
 /// night has its shapes, zero or not, so that each has its figures on hover; the axis is
 /// labelled every seventh night.
-pub fn pace_chart(caption: &str, nights: &[PaceNight]) -> Markup {
+pub fn pace_chart(
+    caption: &str,
+    nights: &[PaceNight],
+    forecast: &[Option<&ForecastFigures>],
+) -> Markup {
+    let highest = |f: &ForecastFigures| f.p90.unwrap_or(f.expected).max(f.expected).ceil() as i64;
     let values = nights
         .iter()
-        .flat_map(|n| [n.on_the_books, n.stly.on_the_books]);
+        .flat_map(|n| [n.on_the_books, n.stly.on_the_books])
+        .chain(forecast.iter().flatten().map(|f| highest(f)));
     let y_axis = Axis::over(values);
     let slot = (W - LEFT - RIGHT) / nights.len().max(1) as f64;
     html! {
@@ -264,8 +298,99 @@ pub fn pace_chart(caption: &str, nights: &[PaceNight]) -> Markup {
                     y1=(at(y_axis.y(n.stly.on_the_books))) y2=(at(y_axis.y(n.stly.on_the_books))) {
                     title { (name) ": " (n.stly.on_the_books) " on the books a year earlier" }
                 }
+                @if let Some(f) = forecast.get(i).copied().flatten() {
+                    @if let Some((lo, hi)) = band_of(f) {
+                        rect.band x=(at(x + slot * 0.25)) width=(at(slot * 0.5))
+                            y=(at(y_axis.y_of(hi))) height=(at(y_axis.y_of(lo) - y_axis.y_of(hi))) {
+                            title { (name) ": forecast range " (figure(lo)) " to " (figure(hi)) " (p10–p90)" }
+                        }
+                    }
+                    circle.forecast cx=(at(x + slot * 0.5)) cy=(at(y_axis.y_of(f.expected))) r="2.6" {
+                        title { (name) ": forecast " (figure(f.expected)) " room-nights at the end" }
+                    }
+                }
             }
             (night_labels(nights, slot, &y_axis))
+        }
+    }
+}
+
+/// The forecast of each of `nights` (in their order), from `forecasts` by night: none for a
+/// night it does not have, or has none for.
+fn forecast_of_each<'a>(
+    nights: &[PaceNight],
+    forecasts: &'a [ForecastNight],
+) -> Vec<Option<&'a ForecastFigures>> {
+    let by_night: std::collections::HashMap<NaiveDate, &ForecastFigures> = forecasts
+        .iter()
+        .filter_map(|f| f.forecast.as_ref().map(|figures| (f.night, figures)))
+        .collect();
+    nights
+        .iter()
+        .map(|n| by_night.get(&n.night).copied())
+        .collect()
+}
+
+/// `(p10, p90)`, when the forecast has its band.
+fn band_of(f: &ForecastFigures) -> Option<(f64, f64)> {
+    Some((f.p10?, f.p90?))
+}
+
+/// Room-nights as the forecast gives them (to a tenth), without a trailing `.0`.
+fn figure(v: f64) -> String {
+    let tenths = (v * 10.0).round() / 10.0;
+    if tenths.fract() == 0.0 {
+        format!("{tenths:.0}")
+    } else {
+        format!("{tenths:.1}")
+    }
+}
+
+/// What a surprise's figure is, in words.
+fn surprise_name(figure: &str) -> &str {
+    match figure {
+        "on_the_books" => "on the books, against what similar nights had at this lead",
+        "pickup_1d" => "net pickup over the last day",
+        "pickup_7d" => "net pickup over the last 7 days",
+        other => other,
+    }
+}
+
+/// The nights whose pace has left its usual range, most surprising first, each linking to its
+/// booking curve; `shown` is how many nights the view shows.
+pub fn alerts_section(hotel_id: i32, as_of: NaiveDate, shown: usize, alerts: &[Alert]) -> Markup {
+    let mut alerts: Vec<&Alert> = alerts.iter().collect();
+    alerts.sort_by(|a, b| b.score.total_cmp(&a.score));
+    html! {
+        section id="alerts" {
+            h2 { "Nights off their usual pace, as of " (long_date(as_of)) }
+            @if alerts.is_empty() {
+                p.empty role="status" {
+                    "None of these " (shown) " nights has left the range its on the books and \
+                     pickup usually keep at its lead."
+                }
+            } @else {
+                p {
+                    (alerts.len()) " of these " (shown) " nights have a figure outside the range \
+                     the hotel's own nights usually keep at the same lead, most surprising first \
+                     (the score is how far outside, in robust standard deviations). Each links \
+                     to its booking curve."
+                }
+                ol.alerts {
+                    @for a in &alerts {
+                        li data-night=(a.night) {
+                            a href=(night_link(hotel_id, as_of, a.night)) { (long_date(a.night)) }
+                            ", " (a.lead) " days out, " (a.on_the_books) " on the books (score "
+                            (figure(a.score)) "): "
+                            @for (i, s) in a.surprises.iter().enumerate() {
+                                @if i > 0 { "; " }
+                                (surprise_name(&s.figure)) " " (figure(s.actual)) ", usually "
+                                (figure(s.expected_low)) " to " (figure(s.expected_high))
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

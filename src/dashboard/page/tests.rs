@@ -6,11 +6,14 @@ use chrono::NaiveDate;
 
 use super::charts::{bar_chart, section};
 use super::form::form_html;
-use super::pace::{curve_chart, lead_time_section, pace_chart, pickup_chart, CHART_PICKUP_DAYS};
+use super::pace::{
+    alerts_section, curve_chart, lead_time_section, pace_chart, pickup_chart, CHART_PICKUP_DAYS,
+};
 use super::svg::{tick_step, BOTTOM, H, TOP};
 use super::{page, with_defaults, Form};
 use crate::dashboard::api::DashboardRow;
 use crate::dashboard::book::LeadDays;
+use crate::dashboard::forecast_api::{Alert, ForecastFigures, Surprise};
 use crate::dashboard::pace::{self, CurvePoint, PaceNight};
 use crate::dashboard::store::HotelYears;
 use crate::dashboard::Basis;
@@ -46,6 +49,7 @@ fn y_labels(svg: &str) -> Vec<(i64, f64)> {
     let mut labels: Vec<(i64, f64)> = svg
         .split("<line ")
         .skip(1)
+        .filter(|rest| rest.starts_with(r#"class="grid""#) || rest.starts_with(r#"class="axis""#))
         .map(|rest| {
             let y = rest.split(r#"y1=""#).nth(1).unwrap();
             let y: f64 = y.split('"').next().unwrap().parse().unwrap();
@@ -105,7 +109,7 @@ fn line_y(svg: &str, class: &str) -> f64 {
 #[test]
 fn pace_bars_stand_on_the_zero_line_stly_marks_its_height_and_pickup_has_its_own_axis() {
     let nights = [night("2024-03-01", 10, 5, -5)];
-    let svg = pace_chart("c", &nights).into_string();
+    let svg = pace_chart("c", &nights, &[]).into_string();
     let zero = line_y(&svg, "axis");
     let (otb_y, otb_h) = shape(&svg, "bar otb");
     assert!((otb_y + otb_h - zero).abs() < 0.02, "{svg}");
@@ -132,7 +136,7 @@ fn pace_bars_stand_on_the_zero_line_stly_marks_its_height_and_pickup_has_its_own
     assert!(svg.contains("<title>Fri 1 Mar 2024: -5 net pickup over 7 days</title>"));
     // Zeros everywhere: every night keeps its shapes, nothing is out of the frame.
     let zeros = [night("2024-03-01", 0, 0, 0)];
-    let svg = pace_chart("c", &zeros).into_string();
+    let svg = pace_chart("c", &zeros, &[]).into_string();
     assert_eq!(shape(&svg, "bar otb").1, 0.0);
     assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
     let svg = pickup_chart("c", &zeros).into_string();
@@ -157,7 +161,7 @@ fn every_chart_titles_its_axes() {
             "day of Jun 2022 (weekday under it)",
         ),
         (
-            pace_chart("c", &nights),
+            pace_chart("c", &nights, &[]),
             "night (labelled every 7th, a Friday)",
         ),
         (
@@ -462,4 +466,80 @@ fn the_form_offers_the_hotels_with_figures_and_their_years() {
         "hotel_id=1&hotel_id=2&year=2020",
         "a repeated parameter stays, to be refused"
     );
+}
+
+#[test]
+fn the_forecast_is_a_dot_on_its_p10_p90_band_and_the_axis_covers_the_band() {
+    let nights = [night("2024-03-01", 10, 5, 2), night("2024-03-02", 8, 6, 1)];
+    let with_band = ForecastFigures {
+        expected: 18.4,
+        p10: Some(15.0),
+        p90: Some(23.0),
+        pickup_expected: 8.4,
+    };
+    let without = ForecastFigures {
+        expected: 12.0,
+        p10: None,
+        p90: None,
+        pickup_expected: 4.0,
+    };
+    let svg = pace_chart("c", &nights, &[Some(&with_band), Some(&without)]).into_string();
+    assert_eq!(svg.matches(r#"<rect class="band""#).count(), 1, "{svg}");
+    assert_eq!(
+        svg.matches(r#"<circle class="forecast""#).count(),
+        2,
+        "{svg}"
+    );
+    assert!(svg.contains("<title>Fri 1 Mar 2024: forecast range 15 to 23 (p10–p90)</title>"));
+    assert!(svg.contains("<title>Fri 1 Mar 2024: forecast 18.4 room-nights at the end</title>"));
+    assert!(svg.contains("<title>Sat 2 Mar 2024: forecast 12 room-nights at the end</title>"));
+    // 0 to 23 in steps of 10: up to 30, the band inside the frame.
+    let labels = y_labels(&svg);
+    assert_eq!(labels.last().unwrap().0, 30, "{labels:?}");
+    let (band_y, band_h) = shape(&svg, "band");
+    let zero = line_y(&svg, "axis");
+    let per_room = (zero - labels.last().unwrap().1) / 30.0;
+    assert!((band_y - (zero - 23.0 * per_room)).abs() < 0.02, "{svg}");
+    assert!((band_h - 8.0 * per_room).abs() < 0.02, "{svg}");
+}
+
+#[test]
+fn the_alerts_are_listed_most_surprising_first_each_linking_to_its_curve() {
+    let alert = |night: &str, score: f64| Alert {
+        hotel_id: 7,
+        night: night.parse().unwrap(),
+        as_of: "2024-03-01".parse().unwrap(),
+        lead: 40,
+        on_the_books: 58,
+        score,
+        surprises: vec![Surprise {
+            figure: "pickup_1d".into(),
+            actual: 31.0,
+            expected_low: -2.0,
+            expected_high: 6.0,
+            expected_median: 1.0,
+            score,
+        }],
+    };
+    let as_of = "2024-03-01".parse().unwrap();
+    let html = alerts_section(
+        7,
+        as_of,
+        90,
+        &[alert("2024-03-05", 4.2), alert("2024-04-10", 9.3)],
+    )
+    .into_string();
+    let first = html.find(r#"<li data-night="2024-04-10">"#).unwrap();
+    let second = html.find(r#"<li data-night="2024-03-05">"#).unwrap();
+    assert!(first < second, "{html}");
+    assert!(html.contains(
+        r#"<a href="/?view=pace&amp;hotel_id=7&amp;as_of=2024-03-01&amp;night=2024-04-10#curve">Wed 10 Apr 2024</a>, 40 days out, 58 on the books (score 9.3): net pickup over the last day 31, usually -2 to 6"#
+    ), "{html}");
+    assert!(html.contains("2 of these 90 nights"));
+    let none = alerts_section(7, as_of, 90, &[]).into_string();
+    assert!(
+        none.contains("None of these 90 nights has left the range"),
+        "{none}"
+    );
+    assert!(!none.contains("<ol"));
 }
