@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use roompulse::dashboard::{store, Basis};
+use roompulse::data_provider::generate::Rng;
 
 use crate::helpers::TestApp;
 
@@ -738,10 +739,10 @@ fn assert_pace_matches(dom: &str, nights: &[Value]) -> usize {
         let want: Vec<String> = std::iter::once(name)
             .chain([otb, stly].iter().chain(&pickup).map(i64::to_string))
             .collect();
-        assert_eq!(
-            row_cells(table, &format!(r#"<tr data-night="{night}""#)),
-            want
-        );
+        // Then the forecast and its band, checked against their own endpoint elsewhere.
+        let cells = row_cells(table, &format!(r#"<tr data-night="{night}""#));
+        assert_eq!(cells.len(), want.len() + 2, "{cells:?}");
+        assert_eq!(cells[..want.len()], want);
         non_zero += [otb, stly, pickup[1]].iter().filter(|v| **v != 0).count();
     }
     non_zero
@@ -947,4 +948,174 @@ async fn the_pace_view_refuses_bad_parameters_and_says_when_there_are_no_figures
             .contains("No room-nights on the books for this night in the 90 days before it"),
         "{body}"
     );
+}
+
+/// Pace rows of `hotel` with a history its forecast can learn from: nights 2021-01-01 …
+/// 2023-06-30, fuller at weekends and in summer, booked up to ~150 days ahead, one booking in
+/// six cancelled later; only what is dated on or before `as_of` (what was known then).
+fn history_rows(hotel: i32, as_of: NaiveDate) -> Vec<(i32, NaiveDate, NaiveDate, i64, i64)> {
+    let days = |n: u64| chrono::Duration::days(n as i64);
+    let mut rng = Rng::new(11);
+    let mut rows = Vec::new();
+    let mut night = d("2021-01-01");
+    while night <= d("2023-06-30") {
+        use chrono::Datelike;
+        let weekend = matches!(night.weekday().num_days_from_monday(), 4 | 5);
+        let summer = (6..=8).contains(&night.month());
+        let rooms = 8 + if weekend { 10 } else { 0 } + if summer { 6 } else { 0 } + rng.below(9);
+        for _ in 0..rooms {
+            let lead = rng.below(60) + rng.below(60) + rng.below(30);
+            let booked = night - days(lead);
+            if booked <= as_of {
+                rows.push((hotel, night, booked, 1, 0));
+            }
+            if rng.below(6) == 0 && lead > 0 {
+                let cancelled = booked + days(rng.below(lead + 1));
+                if cancelled <= as_of {
+                    rows.push((hotel, night, cancelled, 0, 1));
+                }
+            }
+        }
+        night = night.succ_opt().unwrap();
+    }
+    rows
+}
+
+/// A room-night figure of the forecast as the page writes it: to a tenth, no trailing `.0`.
+fn figure(v: &Value) -> String {
+    let v = (v.as_f64().unwrap() * 10.0).round() / 10.0;
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[tokio::test]
+async fn the_pace_view_draws_the_forecast_band_and_lists_the_alerts_linking_to_their_curves() {
+    chromium();
+    let app = TestApp::spawn().await;
+    let hotel = 7101;
+    let as_of = d("2023-02-01");
+    let mut rows = history_rows(hotel, as_of);
+    // A burst of 30 bookings on the as-of day for the night 40 days out: the top alert.
+    let burst = as_of + chrono::Duration::days(40);
+    rows.push((hotel, burst, as_of, 30, 0));
+    put_pace(&app, &rows).await;
+    count_daily_from_pace(&app).await;
+
+    let url = app.url(&format!("/?view=pace&hotel_id={hotel}&as_of={as_of}"));
+    let dom = browse(&["--dump-dom"], &url).await;
+    assert!(!dom.contains("<script") && !dom.contains("src="), "{dom}");
+
+    // Each night's forecast is `GET /dashboard/forecast`'s: a dot, its band, and in the table.
+    let forecast: Vec<Value> = app
+        .get_json(&format!(
+            "/dashboard/forecast?hotel_id={hotel}&as_of={as_of}"
+        ))
+        .await;
+    assert_eq!(forecast.len(), 90);
+    let pace = section(&dom, "pace");
+    let table = section(&dom, "pace-nights");
+    let mut bands = 0;
+    for n in &forecast {
+        let night = d(n["night"].as_str().unwrap());
+        let name = long_date(night);
+        let f = &n["forecast"];
+        let dot = format!(
+            "<title>{name}: forecast {} room-nights at the end</title>",
+            figure(&f["final"])
+        );
+        assert!(pace.contains(&dot), "{dot}");
+        let cells = row_cells(table, &format!(r#"<tr data-night="{night}""#));
+        let band = if f["p10"].is_null() || f["p90"].is_null() {
+            "–".to_string()
+        } else {
+            bands += 1;
+            let (lo, hi) = (figure(&f["p10"]), figure(&f["p90"]));
+            let title = format!("<title>{name}: forecast range {lo} to {hi} (p10–p90)</title>");
+            assert!(pace.contains(&title), "{title}");
+            format!("{lo}–{hi}")
+        };
+        assert_eq!(
+            cells[cells.len() - 2..],
+            [figure(&f["final"]), band],
+            "{night}"
+        );
+    }
+    assert!(bands >= 80, "only {bands} nights have a band");
+    assert_eq!(pace.matches(r#"<rect class="band""#).count(), bands);
+    assert!(pace.contains(r#"<span class="key band"></span>the forecast's p10–p90 range"#));
+
+    // The alerts above the chart, in `GET /dashboard/alerts`' order (most surprising first):
+    // the burst's night at the top, each linking to its night's booking curve.
+    let alerts: Vec<Value> = app
+        .get_json(&format!(
+            "/dashboard/alerts?hotel_id={hotel}&as_of={as_of}&horizon=89"
+        ))
+        .await;
+    let listed = section(&dom, "alerts");
+    assert!(dom.find(r#"<section id="alerts">"#) < dom.find(r#"<section id="pace">"#));
+    assert_eq!(alerts[0]["night"], burst.to_string(), "{alerts:?}");
+    let order: Vec<&str> = listed
+        .split(r#"<li data-night=""#)
+        .skip(1)
+        .map(|li| li.split('"').next().unwrap())
+        .collect();
+    let want: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["night"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, want, "{listed}");
+    let link =
+        format!("/?view=pace&amp;hotel_id={hotel}&amp;as_of={as_of}&amp;night={burst}#curve");
+    assert!(
+        listed.contains(&format!(
+            r#"<a href="{link}">{}</a>, 40 days out"#,
+            long_date(burst)
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("net pickup over the last day 30"),
+        "{listed}"
+    );
+
+    // The link opens that night's booking curve.
+    let dom = browse(&["--dump-dom"], &app.url(&link.replace("&amp;", "&"))).await;
+    let curve = section(&dom, "curve");
+    assert!(
+        curve.contains(&format!(
+            "<h2>Hotel {hotel}: booking curve of the night of {}</h2>",
+            long_date(burst)
+        )),
+        "{curve}"
+    );
+    let points: Vec<Value> = app
+        .get_json(&format!(
+            "/dashboard/booking-curve?hotel_id={hotel}&night={burst}"
+        ))
+        .await;
+    assert_curve_matches(&dom, &points);
+    assert!(dom.contains(&format!(r#"<tr data-night="{burst}" class="picked">"#)));
+
+    // Somewhere a person (or a CI artefact) can look at it.
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots")
+        .join("forecast.png");
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&png);
+    browse(
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1200,1500",
+            "--hide-scrollbars",
+        ],
+        &url,
+    )
+    .await;
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.display());
 }

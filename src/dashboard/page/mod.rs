@@ -7,11 +7,13 @@
 //! (`charts`), and the Pace view (`pace`).
 //!
 //! The Pace view (`view=pace`) shows a hotel's next 90 nights as of a day (by default the latest
-//! event day counted for it): on the books, the same time last year and the 7-day net pickup,
-//! the booking curve of a night picked from its table, and the lead time of the 90 nights before
-//! the as-of day. Its figures are the answers of `GET /dashboard/pace` and
-//! `GET /dashboard/booking-curve`, produced by those endpoints' own code (parsing, queries,
-//! recent answers) and read back here, and the lead-time endpoint's buckets.
+//! event day counted for it): on the books, the same time last year, the 7-day net pickup and
+//! each night's forecast with its p10–p90 band; above them the nights whose pace has left its
+//! usual range (the alerts); the booking curve of a night picked from its table or an alert;
+//! and the lead time of the 90 nights before the as-of day. Its figures are the answers of
+//! `GET /dashboard/pace` and `GET /dashboard/booking-curve`, produced by those endpoints' own
+//! code (parsing, queries, recent answers) and read back here, and the typed reads behind the
+//! forecast, alerts and lead-time endpoints.
 //!
 //! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
 //! works offline; the Content-Security-Policy makes the browser hold it to that. The markup is
@@ -374,9 +376,12 @@ pub(super) fn frame(status: StatusCode, signed_in: bool, content: Markup) -> Res
                      on the event date, when the business came in, or on the night of stay; "
                     code { "GET /dashboard" } ") and " strong { "Pace" } " (for the 90 nights \
                      from any day: what is on the books as of that day, the same time last \
-                     year, the last week's pickup, each night's booking curve, and when nights \
-                     were booked; " code { "GET /dashboard/pace" } ", "
-                    code { "/dashboard/booking-curve" } ", " code { "/dashboard/lead-time" } ")."
+                     year, the last week's pickup, where each night is forecast to end with \
+                     its p10–p90 range, the nights whose pace has left its usual range, each \
+                     night's booking curve, and when nights were booked; "
+                    code { "GET /dashboard/pace" } ", " code { "/dashboard/forecast" } ", "
+                    code { "/dashboard/alerts" } ", " code { "/dashboard/booking-curve" } ", "
+                    code { "/dashboard/lead-time" } ")."
                 }
                 nav {
                     a href="/swagger-ui/" { "Swagger UI" }

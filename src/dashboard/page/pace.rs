@@ -1,6 +1,7 @@
 //! The Pace view: a hotel's next 90 nights as of a day (on the books, the same time last year,
-//! the net pickup), the booking curve of a night picked from its table, and when the nights
-//! before the as-of day were booked and cancelled (the lead time).
+//! the net pickup, the forecast and its p10–p90 band), the alerts of those nights, the booking
+//! curve of a night picked from its table or an alert, and when the nights before the as-of day
+//! were booked and cancelled (the lead time).
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -18,8 +19,8 @@ use crate::dashboard::store;
 use crate::dashboard::ApiState;
 use crate::error::ApiError;
 
-/// The Pace view: the 90 nights from the as-of day and, when a night is picked, its booking
-/// curve. Every parameter is checked by the endpoints' own parsing before anything is read, so
+/// The Pace view: the alerts and the 90 nights from the as-of day with their forecast, when a
+/// night is picked its booking curve, and the lead time. Every parameter is checked by the endpoints' own parsing before anything is read, so
 /// a bad one is refused (naming it) whatever the figures.
 pub(super) async fn pace_view(
     state: &ApiState,
