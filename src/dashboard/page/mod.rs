@@ -10,10 +10,10 @@
 //! event day counted for it): on the books, the same time last year, the 7-day net pickup and
 //! each night's forecast with its p10–p90 band; above them the nights whose pace has left its
 //! usual range (the alerts); the booking curve of a night picked from its table or an alert;
-//! and the lead time of the 90 nights before the as-of day. Its figures are the answers of
-//! `GET /dashboard/pace` and `GET /dashboard/booking-curve`, produced by those endpoints' own
-//! code (parsing, queries, recent answers) and read back here, and the typed reads behind the
-//! forecast, alerts and lead-time endpoints.
+//! and the lead time of the 90 nights before the as-of day. Its parameters are read by the
+//! endpoints' own parsing and its figures are their own typed reads of the hotel's night book
+//! (`pace::pace_of`, `pace::curve_of`, `forecast_api::forecast_of`, `forecast_api::alerts_of`,
+//! the book's lead days): the page only draws them.
 //!
 //! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
 //! works offline; the Content-Security-Policy makes the browser hold it to that. The markup is

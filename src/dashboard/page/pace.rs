@@ -3,25 +3,24 @@
 //! curve of a night picked from its table or an alert, and when the nights before the as-of day
 //! were booked and cancelled (the lead time).
 
-use axum::extract::{RawQuery, State};
-use axum::response::Response;
 use chrono::{NaiveDate, TimeDelta};
 use maud::{html, Markup};
-use serde::de::DeserializeOwned;
 
 use super::defaulted;
 use super::form::Form;
 use super::svg::{at, bar, Axis, LEFT, RIGHT, W};
 use crate::auth::Caller;
-use crate::dashboard::forecast_api::{self, Alert, AlertsQuery, ForecastFigures, ForecastNight};
+use crate::dashboard::forecast_api::{
+    self, Alert, AlertsQuery, ForecastFigures, ForecastNight, ForecastQuery,
+};
 use crate::dashboard::pace::{self, CurvePoint, CurveQuery, LeadTimeBucket, PaceNight};
-use crate::dashboard::store;
 use crate::dashboard::ApiState;
 use crate::error::ApiError;
 
 /// The Pace view: the alerts and the 90 nights from the as-of day with their forecast, when a
-/// night is picked its booking curve, and the lead time. Every parameter is checked by the endpoints' own parsing before anything is read, so
-/// a bad one is refused (naming it) whatever the figures.
+/// night is picked its booking curve, and the lead time. Every parameter is checked by the
+/// endpoints' own parsing before anything is read, so a bad one is refused (naming it) whatever
+/// the figures; the figures are the endpoints' own typed reads of the hotel's book.
 pub(super) async fn pace_view(
     state: &ApiState,
     caller: &Caller,
@@ -29,11 +28,12 @@ pub(super) async fn pace_view(
     form: &Form,
 ) -> Result<Markup, ApiError> {
     let hotel = [("hotel_id", form.hotel_id.as_str())];
-    let sent = pace::parse_pace_query(
-        &defaulted(query, |k| matches!(k, "hotel_id" | "as_of"), &hotel),
-        chrono::Utc::now().date_naive(),
-    )?;
-    caller.check(sent.hotel_id)?;
+    let ask = pace::parse_pace_ask(&defaulted(
+        query,
+        |k| matches!(k, "hotel_id" | "as_of"),
+        &hotel,
+    ))?;
+    caller.check(ask.hotel_id)?;
     let curve = if form.night.is_empty() {
         None
     } else {
@@ -43,88 +43,45 @@ pub(super) async fn pace_view(
             &hotel,
         ))?)
     };
-    let as_of = if form.as_of.is_empty() {
-        let hotel_id = sent.hotel_id;
-        match state
-            .reads
-            .read(|pool| async move { store::last_event_day(&pool, hotel_id).await })
-            .await?
-        {
-            Some(day) => day,
-            None => {
-                return Ok(html! {
-                    p.empty role="status" {
-                        "No figures for hotel " (sent.hotel_id)
-                        ": the dashboard has counted no events for it, so it has no latest day to show the pace as of. Pick a hotel with figures, or an as-of day."
-                    }
-                })
+    let hotel_id = ask.hotel_id;
+    let book = state.book(hotel_id).await?;
+    let Some(as_of) = ask.as_of.or_else(|| book.last_event_day()) else {
+        return Ok(html! {
+            p.empty role="status" {
+                "No figures for hotel " (hotel_id) ": the dashboard has counted no events for \
+                 it, so it has no latest day to show the pace as of. Pick a hotel with figures, \
+                 or an as-of day."
             }
-        }
-    } else {
-        sent.as_of
+        });
     };
-    // Checked values only from here on: an integer and dates.
-    let nights: Vec<PaceNight> = answer_of(
-        pace::get_pace(
-            State(state.clone()),
-            caller.clone(),
-            RawQuery(Some(format!("hotel_id={}&as_of={as_of}", sent.hotel_id))),
-        )
-        .await,
-    )
-    .await?;
+    // The endpoints' defaults: the nights from the as-of day, the usual pickup windows.
+    let q = ask.resolve(as_of)?;
+    let nights = pace::pace_of(&book, &q)?;
+    let forecast_q = ForecastQuery {
+        hotel_id,
+        from: q.from,
+        to: q.to,
+        as_of,
+    };
+    let forecasts = forecast_api::forecast_of(&book, &forecast_q).await?;
+    let alerts_q = AlertsQuery {
+        hotel_id,
+        as_of,
+        horizon: nights.len().saturating_sub(1),
+    };
+    let alerts = forecast_api::alerts_of(&book, &alerts_q).await?;
     let picked = curve.as_ref().map(|q| q.night);
     let curve = match curve {
-        Some(q) => {
-            let points: Vec<CurvePoint> = answer_of(
-                pace::get_booking_curve(
-                    State(state.clone()),
-                    caller.clone(),
-                    RawQuery(Some(format!("hotel_id={}&night={}", q.hotel_id, q.night))),
-                )
-                .await,
-            )
-            .await?;
-            Some(curve_section(&q, &points))
-        }
+        Some(q) => Some(curve_section(&q, &pace::curve_of(&book, &q)?)),
         None => None,
     };
-    let hotel_id = sent.hotel_id;
-    // The same nights as the pace answer's (from the as-of day, its default range).
-    let ask = pace::PaceAsk {
-        hotel_id,
-        from: None,
-        to: None,
-        as_of: Some(as_of),
-        windows: Vec::new(),
-    };
-    let (_, forecasts) = forecast_api::forecast_nights(state, ask).await?;
-    let alerts = forecast_api::alert_list(
-        state,
-        &AlertsQuery {
-            hotel_id,
-            as_of,
-            horizon: nights.len().saturating_sub(1),
-        },
-    )
-    .await?;
     let (from, to) = (as_of - LEAD_NIGHTS, as_of - TimeDelta::days(1));
-    let lead = state.book(hotel_id).await?.lead_days(from, to);
+    let lead = pace::lead_time(&book.lead_days(from, to));
     Ok(html! {
         (alerts_section(hotel_id, as_of, nights.len(), &alerts))
         (pace_sections(hotel_id, as_of, &nights, &forecasts, picked, curve))
-        (lead_time_section(from, to, &pace::lead_time(&lead)))
+        (lead_time_section(from, to, &lead))
     })
-}
-
-/// The figures of an endpoint's answer, read back from the JSON it sends.
-pub(super) async fn answer_of<T: DeserializeOwned>(
-    answer: Result<Response, ApiError>,
-) -> Result<T, ApiError> {
-    let body = axum::body::to_bytes(answer?.into_body(), usize::MAX)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    serde_json::from_slice(&body).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The pickup window the pace chart draws under the nights, in days.
