@@ -864,6 +864,14 @@ async fn the_pace_view_shows_the_pace_answer_and_a_nights_booking_curve() {
         "{body}"
     );
     assert!(body.contains(r#"<a href="/?hotel_id=7" aria-current="page">"#));
+    // A history that has ended (its last night, 20 Feb 2024, before its latest event day plus
+    // 89): as of 89 days before that night, so that the view opens on nights with figures.
+    put_pace(&app, &lead_rows(9, d("2024-03-01"))).await;
+    let (_, body) = page(&app, "/?view=pace&hotel_id=9").await;
+    assert!(
+        body.contains("<h2>Hotel 9: the 90 nights from Thu 23 Nov 2023 to Tue 20 Feb 2024, on the books as of Thu 23 Nov 2023</h2>"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

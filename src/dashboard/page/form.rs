@@ -125,7 +125,7 @@ pub(super) fn form_html(form: &Form, hotels: &[HotelYears]) -> Markup {
                 input type="hidden" name="view" value="pace";
                 (hotel_field(form, hotels))
                 label {
-                    "As of (empty: the latest day with events)"
+                    "As of (empty: the latest day with events, or earlier if the nights after it have none)"
                     input type="date" name="as_of" min="1900-01-01" max="2100-12-31"
                         value=(form.as_of);
                 }

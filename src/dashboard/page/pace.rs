@@ -10,6 +10,8 @@ use super::defaulted;
 use super::form::Form;
 use super::svg::{at, bar, Axis, LEFT, RIGHT, W};
 use crate::auth::Caller;
+use crate::dashboard::book::Book;
+use crate::dashboard::forecast::lead;
 use crate::dashboard::forecast_api::{
     self, Alert, AlertsQuery, ForecastFigures, ForecastNight, ForecastQuery,
 };
@@ -45,7 +47,7 @@ pub(super) async fn pace_view(
     };
     let hotel_id = ask.hotel_id;
     let book = state.book(hotel_id).await?;
-    let Some(as_of) = ask.as_of.or_else(|| book.last_event_day()) else {
+    let Some(as_of) = ask.as_of.or_else(|| default_as_of(&book)) else {
         return Ok(html! {
             p.empty role="status" {
                 "No figures for hotel " (hotel_id) ": the dashboard has counted no events for \
@@ -83,6 +85,26 @@ pub(super) async fn pace_view(
         (lead_time_section(from, to, &lead))
     })
 }
+
+/// The as-of day when none is asked for: the latest event day counted for the hotel (as the
+/// endpoints default to), or earlier when the hotel's nights end sooner than 90 nights after it,
+/// so that every night shown can have figures: a history that has ended (a sample export) then
+/// opens on its last 90 nights rather than on nights nobody booked. `None`: no events.
+fn default_as_of(book: &Book) -> Option<NaiveDate> {
+    let latest = book.last_event_day()?;
+    let m = book.matrix();
+    let last_night = m
+        .first_night()
+        .map(|first| first + m.nights() as i64 - 1)
+        .and_then(lead::date);
+    Some(match last_night {
+        Some(night) => latest.min(night - LAST_SHOWN),
+        None => latest,
+    })
+}
+
+/// The last of the view's 90 nights, after its first.
+const LAST_SHOWN: TimeDelta = TimeDelta::days(89);
 
 /// The pickup window the pace chart draws under the nights, in days.
 pub(super) const CHART_PICKUP_DAYS: i32 = 7;
