@@ -1085,7 +1085,7 @@ async fn the_pace_view_draws_the_forecast_band_and_lists_the_alerts_linking_to_t
         "{listed}"
     );
     assert!(
-        listed.contains("net pickup over the last day 30"),
+        listed.contains("net pickup over the last day: 30 (usually"),
         "{listed}"
     );
 

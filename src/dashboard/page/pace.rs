@@ -329,7 +329,7 @@ fn figure(v: f64) -> String {
 /// What a surprise's figure is, in words.
 fn surprise_name(figure: &str) -> &str {
     match figure {
-        "on_the_books" => "on the books, against what similar nights had at this lead",
+        "on_the_books" => "on the books, less what similar nights had at this lead",
         "pickup_1d" => "net pickup over the last day",
         "pickup_7d" => "net pickup over the last 7 days",
         other => other,
@@ -364,8 +364,8 @@ pub fn alerts_section(hotel_id: i32, as_of: NaiveDate, shown: usize, alerts: &[A
                             (figure(a.score)) "): "
                             @for (i, s) in a.surprises.iter().enumerate() {
                                 @if i > 0 { "; " }
-                                (surprise_name(&s.figure)) " " (figure(s.actual)) ", usually "
-                                (figure(s.expected_low)) " to " (figure(s.expected_high))
+                                (surprise_name(&s.figure)) ": " (figure(s.actual)) " (usually "
+                                (figure(s.expected_low)) " to " (figure(s.expected_high)) ")"
                             }
                         }
                     }

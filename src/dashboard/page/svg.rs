@@ -12,7 +12,7 @@ pub(super) const LEFT: f64 = 70.0;
 pub(super) const RIGHT: f64 = 8.0;
 pub(super) const TOP: f64 = 14.0;
 /// Room under the plot for two lines of x labels (a day and its weekday) and the x axis's title.
-pub(super) const BOTTOM: f64 = 60.0;
+pub(super) const BOTTOM: f64 = 64.0;
 
 /// What the y axis of every chart counts.
 pub(super) const Y_TITLE: &str = "room-nights";

@@ -533,7 +533,7 @@ fn the_alerts_are_listed_most_surprising_first_each_linking_to_its_curve() {
     let second = html.find(r#"<li data-night="2024-03-05">"#).unwrap();
     assert!(first < second, "{html}");
     assert!(html.contains(
-        r#"<a href="/?view=pace&amp;hotel_id=7&amp;as_of=2024-03-01&amp;night=2024-04-10#curve">Wed 10 Apr 2024</a>, 40 days out, 58 on the books (score 9.3): net pickup over the last day 31, usually -2 to 6"#
+        r#"<a href="/?view=pace&amp;hotel_id=7&amp;as_of=2024-03-01&amp;night=2024-04-10#curve">Wed 10 Apr 2024</a>, 40 days out, 58 on the books (score 9.3): net pickup over the last day: 31 (usually -2 to 6)"#
     ), "{html}");
     assert!(html.contains("2 of these 90 nights"));
     let none = alerts_section(7, as_of, 90, &[]).into_string();
