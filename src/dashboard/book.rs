@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use diesel::sql_types::{BigInt, Date};
@@ -30,11 +30,26 @@ use crate::db::prepared::Statement;
 use crate::db::replica::ReadPool;
 use crate::db::PgPool;
 
-/// Nights the forecast's lead matrix spans at most (about eight years ending where the latest
-/// event can still be forecast): a stray night in 1900 or 2100 must not cost 200 MB.
-const MATRIX_NIGHTS: i64 = 3_000;
+/// Days of history the forecast learns from before the earliest as-of day of a question: enough
+/// for every window the model reads (a year back for last year's nights, 56 nights of errors,
+/// 91 of residuals) and for its adaptive band level to settle; older nights teach nothing the
+/// last three years do not. It also bounds the cost of a day model, whatever the hotel's history
+/// (stray events in 1900 and 2100 included).
+pub const LEARN_DAYS: i64 = 1_100;
+/// Matrix bounds are rounded to this many days, so that nearby questions share one.
+const SNAP: i64 = 128;
 /// Day models and alert ranges kept per hotel (a few as-of days are asked at once).
 const DERIVED_KEPT: usize = 4;
+
+/// The first and last night of a lead matrix.
+type NightBounds = (Day, Day);
+
+/// The nights a question reads: as-of days from `earliest_as_of`, nights up to `last_night`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub earliest_as_of: Day,
+    pub last_night: Day,
+}
 
 /// One night's on the books as of a day and its pickup over each window asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +149,8 @@ pub struct Book {
     days: Vec<i32>,
     running: Vec<[i64; 2]>,
     last_event_day: Option<Day>,
-    matrix: OnceLock<Arc<LeadMatrix>>,
+    /// Lead matrices by (first, last) night, the most recent first.
+    matrices: Mutex<Vec<(NightBounds, Arc<LeadMatrix>)>>,
     derived: tokio::sync::Mutex<Derived>,
 }
 
@@ -167,7 +183,7 @@ impl Book {
             days,
             running,
             last_event_day,
-            matrix: OnceLock::new(),
+            matrices: Mutex::new(Vec::new()),
             derived: tokio::sync::Mutex::new(Derived::default()),
         }
     }
@@ -175,8 +191,9 @@ impl Book {
     /// About the bytes held, for the bound on all books (the matrix counted ahead).
     fn bytes(&self) -> u64 {
         let rows = self.days.len() as u64 * 20 + self.starts.len() as u64 * 4;
-        let matrix_nights = (self.starts.len() as u64).min(MATRIX_NIGHTS as u64 + 1);
-        rows + matrix_nights * (KCAP as u64 + 1) * 4 + 4096
+        // About two matrices held: a question spans at most LEARN_DAYS + two years of nights.
+        let matrix_nights = (self.starts.len() as u64).min(LEARN_DAYS as u64 + 2 * 366 + 2 * 128);
+        rows + 2 * matrix_nights * (KCAP as u64 + 1) * 4 + 4096
     }
 
     /// The latest event day counted for the hotel: the default as-of day of its figures.
@@ -300,20 +317,32 @@ impl Book {
         out
     }
 
-    /// The forecast's lead matrix over the hotel's nights, at most [`MATRIX_NIGHTS`] of them
-    /// ending where the latest event can still be forecast (`KCAP` days after it).
-    pub fn matrix(&self) -> Arc<LeadMatrix> {
-        self.matrix
-            .get_or_init(|| {
-                let Some(last_event) = self.last_event_day else {
-                    return Arc::new(LeadMatrix::default());
-                };
-                let last_night = self.first + self.starts.len() as i64 - 2;
-                let hi = last_night.min(last_event + KCAP as i64);
-                let lo = self.first.max(hi - MATRIX_NIGHTS + 1);
-                Arc::new(LeadMatrix::from_counts(&self.net_counts(lo..=hi)))
-            })
-            .clone()
+    /// The forecast's lead matrix for a question over `span`: the hotel's nights from
+    /// [`LEARN_DAYS`] before its earliest as-of day to its last night (bounds rounded, clipped to
+    /// the nights with rows and to `KCAP` days after the latest event), built once and kept.
+    pub fn matrix(&self, span: Span) -> Arc<LeadMatrix> {
+        let Some(last_event) = self.last_event_day else {
+            return Arc::new(LeadMatrix::default());
+        };
+        let last_row = self.first + self.starts.len() as i64 - 2;
+        let lo = (span.earliest_as_of - LEARN_DAYS).div_euclid(SNAP) * SNAP;
+        let hi = (span.last_night + SNAP).div_euclid(SNAP) * SNAP;
+        let (lo, hi) = (
+            lo.max(self.first),
+            hi.min(last_row).min(last_event + KCAP as i64),
+        );
+        let mut matrices = self.matrices.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, m)) = matrices.iter().find(|(k, _)| *k == (lo, hi)) {
+            return m.clone();
+        }
+        let m = Arc::new(if hi < lo {
+            LeadMatrix::default()
+        } else {
+            LeadMatrix::from_counts(&self.net_counts(lo..=hi))
+        });
+        matrices.insert(0, ((lo, hi), m.clone()));
+        matrices.truncate(DERIVED_KEPT);
+        m
     }
 
     /// The earliest event day whose counts differ between `self` and `other` (`None`: the same
@@ -373,10 +402,13 @@ impl Book {
             .collect();
     }
 
-    /// The day model of `as_of` covering leads up to `leads` at least, built once (off the
-    /// async threads: up to a second for years of history) and kept.
-    pub async fn day_model(&self, as_of: Day, leads: usize) -> Arc<DayModel> {
-        let m = self.matrix();
+    /// The day model of `as_of` covering leads up to `leads` at least, with the matrix it reads:
+    /// built once (off the async threads: up to a second) and kept.
+    pub async fn day_model(&self, as_of: Day, leads: usize) -> (Arc<LeadMatrix>, Arc<DayModel>) {
+        let m = self.matrix(Span {
+            earliest_as_of: as_of,
+            last_night: as_of + leads as i64,
+        });
         let mut derived = self.derived.lock().await;
         let first = m.first_night();
         if let Some((_, model)) = derived
@@ -384,10 +416,10 @@ impl Book {
             .iter()
             .find(|(f, d)| *f == first && d.as_of() == as_of && d.max_lead() >= leads)
         {
-            return model.clone();
+            return (m, model.clone());
         }
         // Learning stops the day after the last event: every later step only scores nights
-        // that ended empty, and an as-of day in 2100 would cost a step per day until then.
+        // that ended empty.
         let learned = self
             .last_event_day
             .map_or(as_of, |last| as_of.min(last + 1));
@@ -397,15 +429,26 @@ impl Book {
                 .await
         };
         let model = Arc::new(built.unwrap_or_else(|_| DayModel::build(&m, as_of, 0)));
-        derived.models.retain(|(_, d)| d.as_of() != as_of);
+        derived
+            .models
+            .retain(|(f, d)| !(*f == first && d.as_of() == as_of));
         derived.models.insert(0, (first, model.clone()));
         derived.models.truncate(DERIVED_KEPT);
-        model
+        (m, model)
     }
 
-    /// The alert ranges of `as_of` over `horizon` days, built once and kept.
-    pub async fn alert_ranges(&self, as_of: Day, horizon: usize) -> Arc<AlertRanges> {
-        let m = self.matrix();
+    /// The alert ranges of `as_of` over `horizon` days, with the matrix they read: built once
+    /// and kept.
+    pub async fn alert_ranges(
+        &self,
+        as_of: Day,
+        horizon: usize,
+    ) -> (Arc<LeadMatrix>, Arc<AlertRanges>) {
+        // The ranges pool nights up to 3 days past the horizon, the figures 7 days back.
+        let m = self.matrix(Span {
+            earliest_as_of: as_of,
+            last_night: as_of + horizon as i64 + 3,
+        });
         let mut derived = self.derived.lock().await;
         let first = m.first_night();
         if let Some((_, r)) = derived
@@ -413,7 +456,7 @@ impl Book {
             .iter()
             .find(|(f, r)| *f == first && r.as_of() == as_of && r.horizon() == horizon)
         {
-            return r.clone();
+            return (m, r.clone());
         }
         let built = {
             let m = m.clone();
@@ -423,7 +466,7 @@ impl Book {
         let ranges = Arc::new(built.unwrap_or_else(|_| AlertRanges::build(&m, as_of, 0, ALERT_Q)));
         derived.ranges.insert(0, (first, ranges.clone()));
         derived.ranges.truncate(DERIVED_KEPT);
-        ranges
+        (m, ranges)
     }
 }
 
@@ -508,5 +551,134 @@ impl Books {
 impl Default for Books {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("a date")
+    }
+
+    /// A book from (night, event day, bookings, cancellations) counts, running totals summed
+    /// here as the sync stores them.
+    fn book(counts: &[(&str, &str, i64, i64)]) -> Book {
+        let mut sorted: Vec<(NaiveDate, NaiveDate, i64, i64)> = counts
+            .iter()
+            .map(|&(n, e, b, c)| (d(n), d(e), b, c))
+            .collect();
+        sorted.sort();
+        let mut rows = Vec::new();
+        let mut run = (None, 0, 0);
+        for (night, event_day, b, c) in sorted {
+            if run.0 != Some(night) {
+                run = (Some(night), 0, 0);
+            }
+            run.1 += b;
+            run.2 += c;
+            rows.push(Row {
+                night,
+                event_day,
+                running_bookings: run.1,
+                running_cancellations: run.2,
+            });
+        }
+        Book::new(1, &rows)
+    }
+
+    const HISTORY: [(&str, &str, i64, i64); 6] = [
+        ("2024-03-10", "2024-01-05", 3, 0),
+        ("2024-03-10", "2024-03-01", 2, 1),
+        ("2024-03-10", "2024-03-09", 1, 0),
+        ("2024-03-10", "2024-03-12", 0, 1),
+        ("2024-03-12", "2024-03-11", 4, 0),
+        ("2024-03-15", "2024-02-01", 1, 1),
+    ];
+
+    #[test]
+    fn pace_reads_the_last_row_up_to_the_day_and_differences_for_pickup() {
+        let b = book(&HISTORY);
+        let range = NightRange {
+            from: d("2024-03-09"),
+            to: d("2024-03-16"),
+            as_of: d("2024-03-09"),
+        };
+        let got = b.pace(range, &[1, 8, 100]);
+        // 2024-03-10: 3 + 2 + 1 booked, 1 cancelled by the 9th; 03-12 nothing yet; 03-15 net 0.
+        let nights: Vec<(NaiveDate, i64)> = got.iter().map(|n| (n.night, n.on_the_books)).collect();
+        assert_eq!(nights, [(d("2024-03-10"), 5), (d("2024-03-15"), 0)]);
+        let pickup: Vec<(i64, i64)> = got[0]
+            .pickup
+            .iter()
+            .map(|c| (c.bookings, c.cancellations))
+            .collect();
+        // 1 day: the 9th; 8 days: 03-02 … 03-09 (not the 1st); 100 days: everything.
+        assert_eq!(pickup, [(1, 0), (1, 0), (6, 1)]);
+        assert_eq!(b.last_event_day(), Some(d("2024-03-12")));
+    }
+
+    #[test]
+    fn the_history_and_the_lead_days_come_from_the_running_totals() {
+        let b = book(&HISTORY);
+        let h = b.night_history(&[(d("2024-03-10"), d("2024-03-02"))]);
+        let days: Vec<(NaiveDate, i64)> = h.iter().map(|r| (r.event_day, r.on_the_books)).collect();
+        // The row before the curve's first day, then the days up to the night (not after it).
+        assert_eq!(days, [(d("2024-03-01"), 4), (d("2024-03-09"), 5)]);
+        let leads: Vec<(i32, i64, i64)> = b
+            .lead_days(d("2024-03-10"), d("2024-03-12"))
+            .iter()
+            .map(|l| (l.days_before, l.bookings, l.cancellations))
+            .collect();
+        assert_eq!(leads, [(-2, 0, 1), (1, 5, 0), (9, 2, 1), (65, 3, 0)]);
+    }
+
+    #[test]
+    fn the_first_change_is_the_earliest_event_day_whose_counts_differ() {
+        let a = book(&HISTORY);
+        assert_eq!(a.first_change(&book(&HISTORY)), None);
+        let mut later = HISTORY.to_vec();
+        later.push(("2024-03-20", "2024-03-13", 1, 0));
+        assert_eq!(
+            a.first_change(&book(&later)),
+            Some(lead::day(d("2024-03-13")))
+        );
+        // One more booking on an existing day moves that row and every later one of the night.
+        let mut earlier = HISTORY.to_vec();
+        earlier[1].2 += 1;
+        assert_eq!(
+            a.first_change(&book(&earlier)),
+            Some(lead::day(d("2024-03-01")))
+        );
+        // A new first night, before all others.
+        let mut before = HISTORY.to_vec();
+        before.push(("2023-12-01", "2023-11-20", 1, 0));
+        assert_eq!(
+            a.first_change(&book(&before)),
+            Some(lead::day(d("2023-11-20")))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_version_keeps_the_models_of_as_of_days_its_changes_come_after() {
+        let old = book(&HISTORY);
+        let (early, late) = (lead::day(d("2024-03-05")), lead::day(d("2024-03-11")));
+        old.day_model(early, 5).await;
+        old.day_model(late, 5).await;
+        // An event dated 03-08: the model of 03-05 read nothing it changes, that of 03-11 did.
+        let mut more = HISTORY.to_vec();
+        more.push(("2024-03-12", "2024-03-08", 1, 0));
+        let new = book(&more);
+        new.inherit(&old);
+        let kept: Vec<Day> = new
+            .derived
+            .lock()
+            .await
+            .models
+            .iter()
+            .map(|(_, m)| m.as_of())
+            .collect();
+        assert_eq!(kept, [early]);
     }
 }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::book::Book;
+use super::book::{Book, Span};
 use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
 use super::forecast::baselines::Baseline;
@@ -352,12 +352,17 @@ pub fn parse_alerts_ask(query: &str) -> Result<(i32, Option<NaiveDate>, usize), 
 pub async fn forecast_of(book: &Book, q: &ForecastQuery) -> Result<Vec<ForecastNight>, ApiError> {
     let a = lead::day(q.as_of);
     let (from, to) = (lead::day(q.from), lead::day(q.to));
-    let m = book.matrix();
     let leads = usize::try_from(to - a).unwrap_or(0).min(KCAP);
-    let model = if to >= a {
-        Some(book.day_model(a, leads).await)
+    let (m, model) = if to >= a {
+        let (m, model) = book.day_model(a, leads).await;
+        (m, Some(model))
     } else {
-        None
+        // Nights that are over: their otb and last year's, no model.
+        let span = Span {
+            earliest_as_of: from,
+            last_night: to,
+        };
+        (book.matrix(span), None)
     };
     let mut out = Vec::with_capacity((to - from + 1).max(0) as usize);
     for n in from..=to {
@@ -392,12 +397,16 @@ pub async fn forecast_of(book: &Book, q: &ForecastQuery) -> Result<Vec<ForecastN
 /// The backtest of `q` from the hotel's book (off the async threads: a year and six leads is a
 /// few million reads).
 pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, ApiError> {
-    let m = book.matrix();
     // Only nights that are over have a final: up to yesterday (UTC).
     let yesterday = pace::today().pred_opt().unwrap_or(q.to);
     let last = q.to.min(yesterday);
     let (from, to) = (lead::day(q.from), lead::day(last));
     let leads = q.leads.clone();
+    let longest = leads.iter().copied().max().unwrap_or(0) as i64;
+    let m = book.matrix(Span {
+        earliest_as_of: from - longest,
+        last_night: to,
+    });
     let scored = tokio::task::spawn_blocking(move || {
         if to < from {
             Vec::new()
@@ -441,8 +450,7 @@ pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, Api
 /// The alerts of `q` from the hotel's book.
 pub async fn alerts_of(book: &Book, q: &AlertsQuery) -> Result<Vec<Alert>, ApiError> {
     let a = lead::day(q.as_of);
-    let ranges = book.alert_ranges(a, q.horizon).await;
-    let m = book.matrix();
+    let (m, ranges) = book.alert_ranges(a, q.horizon).await;
     let partial_day = q.as_of == pace::today();
     alerts(&m, &ranges, partial_day)
         .into_iter()

@@ -69,7 +69,8 @@ pub struct PaceParams {
     #[param(value_type = Option<NaiveDate>)]
     to: Option<String>,
     /// The day the figures are as of: events whose UTC day is after it are not counted
-    /// (default: today, UTC). On the sample data, try `2023-06-01`.
+    /// (default: the latest event day counted for the hotel, so that a hotel whose events
+    /// stopped still shows its last figures; today, UTC, for a hotel without events).
     #[param(value_type = Option<NaiveDate>)]
     as_of: Option<String>,
     /// Pickup windows in days, comma-separated: 1 to 5 lengths, each 1 to 365 (default

@@ -437,3 +437,48 @@ async fn on_the_real_city_hotel_the_forecast_beats_the_baselines_the_definitions
     assert!(mean <= 0.85, "{got}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_as_of_the_figures_are_as_of_the_hotel_s_latest_event_day() {
+    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 0).await;
+    let events: Vec<FeedEvent> = history(3)
+        .into_iter()
+        .filter(|e| e.event_timestamp.date_naive() <= d("2022-10-20"))
+        .collect();
+    let last = events
+        .iter()
+        .map(|e| e.event_timestamp.date_naive())
+        .max()
+        .expect("events");
+    count(&app, &events, &mut None).await;
+    for path in ["/dashboard/pace", "/dashboard/forecast"] {
+        let nights: Value = app.get_json(&format!("{path}?hotel_id={HOTEL}")).await;
+        assert_eq!(nights.as_array().map(Vec::len), Some(90), "{path}");
+        assert_eq!(nights[0]["as_of"], last.to_string(), "{path}");
+        assert_eq!(nights[0]["night"], last.to_string(), "{path}");
+        assert!(
+            nights[1]["on_the_books"].as_i64() > Some(0),
+            "{path}: {}",
+            nights[1]
+        );
+    }
+    let alerts: Value = app
+        .get_json(&format!("/dashboard/alerts?hotel_id={HOTEL}&horizon=365"))
+        .await;
+    let alerts = alerts.as_array().expect("alerts");
+    assert!(
+        alerts.iter().all(|a| a["as_of"] == last.to_string()),
+        "{alerts:?}"
+    );
+    // A hotel without events: as of today.
+    let today = Utc::now().date_naive();
+    let nights: Value = app.get_json("/dashboard/forecast?hotel_id=7999").await;
+    assert!(
+        [today, Utc::now().date_naive()]
+            .iter()
+            .any(|t| nights[0]["as_of"] == t.to_string()),
+        "{}",
+        nights[0]
+    );
+    app.stop().await;
+}

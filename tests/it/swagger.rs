@@ -169,14 +169,34 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
                         "{url}: all zeros on the sample data: {body}"
                     );
                 }
-                // `as_of` is optional, so Try it out asks as of today, after the sample's last
-                // event: every night is present, zero-filled.
+                // `as_of` is optional: without it the figures are as of the hotel's latest
+                // event day, so Try it out shows the sample's figures, not zeros after it.
                 ("GET", "/dashboard/pace") => {
                     let nights = body.as_array().unwrap();
                     assert_eq!(nights.len(), 90, "{url}");
                     assert!(nights
                         .iter()
                         .all(|n| n["pickup"].as_array().unwrap().len() == 3));
+                    assert!(
+                        figures(&path, &body) > 0,
+                        "{url}: all zeros on the sample data: {body}"
+                    );
+                }
+                ("GET", "/dashboard/forecast") => {
+                    let nights = body.as_array().unwrap();
+                    assert_eq!(nights.len(), 90, "{url}");
+                    assert!(
+                        nights
+                            .iter()
+                            .any(|n| n["forecast"]["final"].as_f64() > Some(0.0)),
+                        "{url}: no forecast on the sample data: {body}"
+                    );
+                }
+                ("GET", "/dashboard/forecast/accuracy") => {
+                    assert!(
+                        body["leads"][0]["nights"].as_u64() > Some(0),
+                        "{url}: no night scored on the sample data: {body}"
+                    );
                 }
                 _ => {}
             }
@@ -190,6 +210,9 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
         "GET /dashboard/pace",
         "GET /dashboard/booking-curve",
         "GET /dashboard/lead-time",
+        "GET /dashboard/forecast",
+        "GET /dashboard/forecast/accuracy",
+        "GET /dashboard/alerts",
         "GET /ready",
     ] {
         assert!(sent.contains(op), "{op} was tried: {sent:?}");
