@@ -10,8 +10,7 @@ use super::defaulted;
 use super::form::Form;
 use super::svg::{at, bar, Axis, LEFT, RIGHT, W};
 use crate::auth::Caller;
-use crate::dashboard::book::Book;
-use crate::dashboard::forecast::lead;
+use crate::dashboard::book::{Book, NightRange};
 use crate::dashboard::forecast_api::{
     self, Alert, AlertsQuery, ForecastFigures, ForecastNight, ForecastQuery,
 };
@@ -92,16 +91,22 @@ pub(super) async fn pace_view(
 /// opens on its last 90 nights rather than on nights nobody booked. `None`: no events.
 fn default_as_of(book: &Book) -> Option<NaiveDate> {
     let latest = book.last_event_day()?;
-    let m = book.matrix();
-    let last_night = m
-        .first_night()
-        .map(|first| first + m.nights() as i64 - 1)
-        .and_then(lead::date);
+    // The last night with figures, looked for up to the 90th night from the latest event day
+    // and back over the two years before it.
+    let range = NightRange {
+        from: latest - LOOK_BACK,
+        to: latest + LAST_SHOWN,
+        as_of: latest,
+    };
+    let last_night = book.pace(range, &[]).last().map(|n| n.night);
     Some(match last_night {
         Some(night) => latest.min(night - LAST_SHOWN),
         None => latest,
     })
 }
+
+/// How far back the last night with figures is looked for.
+const LOOK_BACK: TimeDelta = TimeDelta::days(732);
 
 /// The last of the view's 90 nights, after its first.
 const LAST_SHOWN: TimeDelta = TimeDelta::days(89);
