@@ -1,0 +1,407 @@
+//! `GET /`: a page for people. What the service is, where its API is described, and a form that
+//! draws a hotel's dashboard as bar charts, from the same figures `GET /dashboard` answers. The
+//! form offers the hotels that have figures; without a choice it shows the hotel and year with
+//! the most events (a hotel chosen without a year: its latest year with figures).
+//!
+//! Its parts: the form (`form`), the SVG axes and bars (`svg`), the charts per month and day
+//! (`charts`), and the Pace view (`pace`).
+//!
+//! The Pace view (`view=pace`) shows a hotel's next 90 nights as of a day (by default the latest
+//! event day counted for it): on the books, the same time last year, the 7-day net pickup and
+//! each night's forecast with its p10–p90 band; above them the nights whose pace has left its
+//! usual range (the alerts); the booking curve of a night picked from its table or an alert;
+//! and the lead time of the 90 nights before the as-of day. Its parameters are read by the
+//! endpoints' own parsing and its figures are their own typed reads of the hotel's night book
+//! (`pace::pace_of`, `pace::curve_of`, `forecast_api::forecast_of`, `forecast_api::alerts_of`,
+//! the book's lead days): the page only draws them.
+//!
+//! Everything is in the one response (inline CSS, inline SVG drawn here, no script), so the page
+//! works offline; the Content-Security-Policy makes the browser hold it to that. The markup is
+//! written with maud, which escapes every value spliced into it: nothing here escapes by hand.
+
+mod charts;
+mod form;
+mod pace;
+mod svg;
+#[cfg(test)]
+mod tests;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
+use chrono::Datelike;
+use diesel::sql_types::{Array, Int4, Nullable, SmallInt};
+use diesel::QueryableByName;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::store::{self, HotelYears};
+use super::ApiState;
+use super::Basis;
+use crate::auth::{page_cookie, Auth};
+use crate::error::ApiError;
+
+use charts::charts;
+use form::form_html;
+pub use form::Form;
+use pace::pace_view;
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+const STYLE: &str = "
+body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
+main{max-width:1000px;margin:0 auto;padding:1.5rem}
+h1{margin:0 0 .5rem}h2{font-size:1.15rem;margin:1.5rem 0 .25rem}
+nav a{margin-right:1.25rem}
+form{display:flex;flex-wrap:wrap;gap:1rem;align-items:end;background:#fff;padding:1rem;
+  border:1px solid #d8dde3;border-radius:6px}
+label{display:flex;flex-direction:column;font-size:.85rem}
+input,select,button{font:inherit;padding:.3rem .4rem}
+.error{background:#fde8e8;border:1px solid #e0a0a0;padding:.6rem 1rem;border-radius:6px}
+.chart{width:100%;height:auto;background:#fff;border:1px solid #d8dde3;border-radius:6px}
+.bar.bookings,.key.bookings{fill:#2f6db5;background:#2f6db5}
+.bar.cancellations,.key.cancellations{fill:#d9822b;background:#d9822b}
+polyline.net{fill:none;stroke:#1d7a46;stroke-width:2}circle.net{fill:#1d7a46}
+.empty{background:#fff;border:1px solid #d8dde3;padding:.6rem 1rem;border-radius:6px}
+.key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}
+.key.line{width:1.6em;height:0;background:none;border-top:2px solid;vertical-align:middle}
+.key.line.net{border-color:#1d7a46}.key.line.otb{border-color:#2f6db5}
+.key.line.stly{border-color:#b8322a}.key.line.last-year{border-color:#7a6bb0;border-top-style:dashed}
+polyline.last-year{fill:none;stroke:#7a6bb0;stroke-width:2;stroke-dasharray:6 4}
+circle.last-year{fill:#7a6bb0}
+rect.weekend{fill:#eef1f5}.key.weekend{background:#eef1f5;outline:1px solid #c8ced6}
+text.weekday.weekend{font-weight:600;fill:#1d2733}
+.axis{stroke:#8a949e}.grid{stroke:#e3e7eb}.tick{font-size:13px;fill:#4a5560}
+.axis-title{font-size:14px;fill:#1d2733}
+table{border-collapse:collapse;margin-top:.5rem;background:#fff;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d8dde3;padding:.2rem .6rem}td{text-align:right}
+tfoot th,tfoot td{font-weight:600}
+nav.views{margin:.25rem 0 .75rem}
+nav.views a[aria-current]{font-weight:600;color:inherit;text-decoration:none;
+  border-bottom:2px solid #2f6db5}
+.bar.otb,.key.otb{fill:#2f6db5;background:#2f6db5}
+.bar.pickup,.key.pickup{fill:#1d7a46;background:#1d7a46}
+line.stly{stroke:#b8322a;stroke-width:2}
+polyline.otb{fill:none;stroke:#2f6db5;stroke-width:2}circle.otb{fill:#2f6db5}
+polyline.stly{fill:none;stroke:#b8322a;stroke-width:2;stroke-dasharray:5 4}circle.stly{fill:#b8322a}
+rect.band,.key.band{fill:#e8a33d;fill-opacity:.45;background:rgba(232,163,61,.45)}
+circle.forecast{fill:#7a3f00;stroke:#fff;stroke-width:.8}
+.key.dot{border-radius:50%;width:.6em;height:.6em}.key.forecast{background:#7a3f00}
+ol.alerts{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:.5rem 1rem .5rem 2.5rem}
+ol.alerts li{margin:.2rem 0}
+tr.picked{background:#e8f0fa}
+td.meaning{text-align:left}
+details{margin-top:.5rem}
+form.account{background:none;border:0;padding:0;margin:.5rem 0;align-items:center;gap:.5rem}
+";
+
+/// The page's two views: bookings per month and day, and the pace of the coming nights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Charts,
+    Pace,
+}
+
+/// `view`: absent or empty for the charts; refused, naming it, when unknown or given twice, as
+/// the other parameters are.
+fn view_of(query: &str) -> Result<View, ApiError> {
+    let mut view = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        if key != "view" || value.is_empty() {
+            continue;
+        }
+        if view.is_some() {
+            return Err(ApiError::bad_param("view", "is given more than once"));
+        }
+        view = Some(match value {
+            "charts" => View::Charts,
+            "pace" => View::Pace,
+            _ => return Err(ApiError::bad_param("view", "must be `charts` or `pace`")),
+        });
+    }
+    Ok(view.unwrap_or(View::Charts))
+}
+
+pub async fn index(
+    State(state): State<ApiState>,
+    Extension(auth): Extension<Auth>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let caller = match auth.page_caller(&headers) {
+        Ok(caller) => caller,
+        Err(e) => return super::sign_in::refused(e, &query, page_cookie(&headers).is_some()),
+    };
+    let signed_in = page_cookie(&headers).is_some();
+    let page = |status, form: &Form, hotels: &[HotelYears], body| {
+        frame(status, signed_in, figures_part(form, hotels, body))
+    };
+    let mut form = Form::from_query(&query);
+    form.not_allowed = form
+        .hotel_id
+        .parse::<i32>()
+        .is_ok_and(|h| !caller.allows(h));
+    let error_page = |e: ApiError, form: &Form, hotels: &[HotelYears]| {
+        let (status, message) = error_parts(e);
+        page(
+            status,
+            form,
+            hotels,
+            html! { p.error role="alert" { (message) } },
+        )
+    };
+    let view = view_of(&query);
+    let hotels = match state
+        .reads
+        .read(|pool| async move { store::hotel_years(&pool).await })
+        .await
+    {
+        Ok(all) => {
+            // Every counted event has both an event day and a night: the pace view lists the
+            // hotels with events, on the event basis.
+            let basis = if form.basis == "stay" && !matches!(view, Ok(View::Pace)) {
+                Basis::Stay
+            } else {
+                Basis::Event
+            };
+            // A per-hotel key is offered its own hotels only.
+            all.into_iter()
+                .filter(|h| h.basis == basis && caller.allows(h.hotel_id))
+                .collect::<Vec<_>>()
+        }
+        Err(e) => return error_page(e.into(), &form, &[]),
+    };
+    let view = match view {
+        Ok(view) => view,
+        Err(e) => return error_page(e, &form, &hotels),
+    };
+    if form.hotel_id.is_empty() {
+        if hotels.is_empty() {
+            let body = match caller.hotels() {
+                Some(_) => no_figures_for_the_key(),
+                None => no_figures_yet(),
+            };
+            return page(StatusCode::OK, &form, &hotels, body);
+        }
+        // Something worth seeing first: the hotel and year with the most events.
+        let basis = if form.basis == "stay" && view == View::Charts {
+            Basis::Stay
+        } else {
+            Basis::Event
+        };
+        match busiest_hotel_year(&state, caller.hotels(), basis).await {
+            Ok(Some((hotel_id, year))) => {
+                form.hotel_id = hotel_id.to_string();
+                if form.year.is_empty() {
+                    form.year = year.to_string();
+                }
+            }
+            Ok(None) => {
+                if let Some(first) = hotels.first() {
+                    form.hotel_id = first.hotel_id.to_string();
+                }
+            }
+            Err(e) => return error_page(e, &form, &hotels),
+        }
+    }
+    if view == View::Pace {
+        return match pace_view(&state, &caller, &query, &form).await {
+            Ok(body) => page(StatusCode::OK, &form, &hotels, body),
+            Err(e) => error_page(e, &form, &hotels),
+        };
+    }
+    if form.year.is_empty() {
+        let latest = hotel_of(&hotels, &form.hotel_id).map(|h| h.last_year);
+        form.year = latest
+            .unwrap_or_else(|| chrono::Utc::now().year())
+            .to_string();
+    }
+    let query = with_defaults(&query, &form);
+    match charts(&state, &caller, &query, &hotels).await {
+        Ok(body) => page(StatusCode::OK, &form, &hotels, body),
+        Err(e) => error_page(e, &form, &hotels),
+    }
+}
+
+#[derive(QueryableByName)]
+struct HotelYear {
+    #[diesel(sql_type = Int4)]
+    hotel_id: i32,
+    #[diesel(sql_type = Int4)]
+    year: i32,
+}
+
+/// The hotel and year with the most events (bookings and cancellations) on `basis`, among
+/// `hotels` (`None`: every hotel); ties go to the lower hotel id, then the later year.
+// TODO(merge): use dashboard::busiest (it does not narrow to a key's hotels yet: keep that).
+async fn busiest_hotel_year(
+    state: &ApiState,
+    hotels: Option<Vec<i32>>,
+    basis: Basis,
+) -> Result<Option<(i32, i32)>, ApiError> {
+    let rows: Vec<HotelYear> = state
+        .reads
+        .read(|pool| {
+            let hotels = hotels.clone();
+            async move {
+                use diesel_async::RunQueryDsl;
+                let mut conn = store::connection(&pool).await?;
+                let query = diesel::sql_query(
+                    "SELECT hotel_id, extract(year FROM day)::int4 AS year \
+                     FROM dashboard_daily \
+                     WHERE basis = $1 AND ($2::int4[] IS NULL OR hotel_id = ANY($2)) \
+                     GROUP BY 1, 2 \
+                     ORDER BY sum(bookings + cancellations) DESC, 1, 2 DESC LIMIT 1",
+                )
+                .bind::<SmallInt, _>(basis.code())
+                .bind::<Nullable<Array<Int4>>, _>(hotels);
+                Ok::<_, store::DashboardStoreError>(query.load(&mut conn).await?)
+            }
+        })
+        .await?;
+    Ok(rows.first().map(|r| (r.hotel_id, r.year)))
+}
+
+fn no_figures_for_the_key() -> Markup {
+    html! {
+        p.empty role="status" {
+            "No figures for the hotels of this API key yet (a key for no hotel never has any)."
+        }
+    }
+}
+
+fn no_figures_yet() -> Markup {
+    html! {
+        p.empty role="status" {
+            "No figures yet: the dashboard has counted no events. Load some ("
+            code { "roompulse load-events FILE.csv" } ", or " code { "POST /events" }
+            ") and they appear here after the next sync."
+        }
+    }
+}
+
+/// The hotel `hotel_id` names, when it has figures.
+fn hotel_of<'a>(hotels: &'a [HotelYears], hotel_id: &str) -> Option<&'a HotelYears> {
+    hotels
+        .iter()
+        .find(|h| hotel_id.parse::<i32>().ok() == Some(h.hotel_id))
+}
+
+/// `query` with an empty or missing `hotel_id` and `year` replaced by the form's defaults.
+/// Everything else is kept as sent, so that a repeated parameter is still refused.
+fn with_defaults(query: &str, form: &Form) -> String {
+    defaulted(
+        query,
+        |_| true,
+        &[("hotel_id", &form.hotel_id), ("year", &form.year)],
+    )
+}
+
+/// The pairs of `query` that `keep` accepts, every occurrence as sent (so that a repeated
+/// parameter is still refused) but the empty ones, with a missing one of `defaults` replaced by
+/// its default (when that is not empty). A form's field left blank is sent empty, and means "the
+/// default" here; the endpoints, read by programs, refuse an empty value instead.
+fn defaulted(query: &str, keep: impl Fn(&str) -> bool, defaults: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    let mut given = vec![false; defaults.len()];
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !keep(&key) || value.trim().is_empty() {
+            continue;
+        }
+        if let Some(i) = defaults.iter().position(|(name, _)| *name == key) {
+            given[i] = true;
+        }
+        q.append_pair(&key, &value);
+    }
+    for (&(name, value), given) in defaults.iter().zip(given) {
+        if !given && !value.is_empty() {
+            q.append_pair(name, value);
+        }
+    }
+    q.finish()
+}
+
+/// The status comes from `ApiError`'s own mapping (which also logs 5xx reasons), so the page
+/// and `GET /dashboard` fail alike; an internal error's details stay in the log.
+fn error_parts(e: ApiError) -> (StatusCode, String) {
+    let message = match &e {
+        ApiError::Internal(_) => "internal error; the details are in the service's log".into(),
+        e => e.to_string(),
+    };
+    (e.into_response().status(), message)
+}
+
+pub fn page(status: StatusCode, form: &Form, hotels: &[HotelYears], body: Markup) -> Response {
+    frame(status, false, figures_part(form, hotels, body))
+}
+
+/// The figures' form and what it asked for.
+fn figures_part(form: &Form, hotels: &[HotelYears], body: Markup) -> Markup {
+    html! {
+        h2 { "A hotel's figures" }
+        (form_html(form, hotels))
+        (body)
+    }
+}
+
+/// The page around `content`: what the service is, where its API is described, and a sign-out
+/// button when the browser is `signed_in` (holds the page's cookie).
+pub(super) fn frame(status: StatusCode, signed_in: bool, content: Markup) -> Response {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "roompulse" }
+                // CSS is raw text, where HTML escapes would not be undone; it is a constant.
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main {
+                h1 { "roompulse" }
+                p {
+                    "roompulse takes in hotel booking events, one per room-night booked or \
+                     cancelled, through its Data Provider (" code { "POST /events" } ", or in \
+                     bulk from a CSV export through a Redis queue and workers). Its Dashboard \
+                     follows the Data Provider's change feed and counts each event within a \
+                     second of its arrival, so the figures below are current when the page is \
+                     loaded."
+                }
+                p {
+                    "Two views: " strong { "bookings per month and day" } " (bookings, \
+                     cancellations and net bookings of a year, beside the year before, counted \
+                     on the event date, when the business came in, or on the night of stay; "
+                    code { "GET /dashboard" } ") and " strong { "Pace" } " (for the 90 nights \
+                     from any day: what is on the books as of that day, the same time last \
+                     year, the last week's pickup, where each night is forecast to end with \
+                     its p10–p90 range, the nights whose pace has left its usual range, each \
+                     night's booking curve, and when nights were booked; "
+                    code { "GET /dashboard/pace" } ", " code { "/dashboard/forecast" } ", "
+                    code { "/dashboard/alerts" } ", " code { "/dashboard/booking-curve" } ", "
+                    code { "/dashboard/lead-time" } ")."
+                }
+                nav {
+                    a href="/swagger-ui/" { "Swagger UI" }
+                    a href="/api-docs/data-provider.json" { "Data Provider OpenAPI" }
+                    a href="/api-docs/dashboard.json" { "Dashboard OpenAPI" }
+                }
+                @if signed_in {
+                    form.account method="post" action="/sign-out" {
+                        "Signed in with an API key. "
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                (content)
+            } }
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_SECURITY_POLICY, CSP)],
+        Html(html.into_string()),
+    )
+        .into_response()
+}
