@@ -7,6 +7,7 @@
 //! `GET /dashboard` (`api`) reads those counters only, and so does the chart page (`page`).
 
 pub mod api;
+pub mod busiest;
 pub mod client;
 pub mod follow;
 pub mod forecast;

@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL and Redis (see `helpers`).
 
 mod bad_input;
+mod busiest;
 mod cli_help;
 mod compose;
 mod dashboard_api;
