@@ -272,11 +272,13 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
                 addr: cfg.bind_addr,
                 source,
             })?;
+        // The bound address, not the asked one: with port 0 the log is where a script or a test
+        // learns the port.
+        let addr = listener.local_addr().unwrap_or(cfg.bind_addr);
         tracing::info!(
-            addr = %cfg.bind_addr,
+            %addr,
             workers = parts.workers,
-            "serving; Swagger UI at http://{}/swagger-ui/",
-            cfg.bind_addr
+            "serving; Swagger UI at http://{addr}/swagger-ui/"
         );
         Some(listener)
     } else {

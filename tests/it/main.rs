@@ -19,6 +19,7 @@ mod metrics;
 mod pace;
 mod page_sign_in;
 mod read_replicas;
+mod readme;
 mod retention;
 mod security;
 mod strict_input;
