@@ -11,6 +11,7 @@ mod dashboard_sync;
 mod databases;
 mod events_api;
 mod helpers;
+mod ids_in_javascript;
 mod keys;
 mod list_plans;
 mod live;
