@@ -119,7 +119,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
     }
 }
 
-/// Every environment variable with its default, as the README's configuration table has them.
+/// Every environment variable with its default, as docs/configuration.md's table has them.
 #[test]
 fn every_setting_keeps_its_variable_and_default() {
     let want: [(&str, Option<&str>); 23] = [
