@@ -294,6 +294,12 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         }
         None
     };
+    // The sync reads this process's own API at BIND_ADDR by default: with port 0 that is the
+    // port the listener got, not 0.
+    let cfg = match listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        Some(bind_addr) => Config { bind_addr, ..cfg },
+        None => cfg,
+    };
     let schedule = if parts.schedule {
         Some(start_dashboard_sync(&cfg, &state).await?)
     } else {

@@ -44,7 +44,7 @@ pub struct EventBody {
     /// Optional. Omit it and the service assigns one (from 2^52 to 2^53 − 1); send one (below
     /// 2^52) to make retries idempotent. Larger ids are refused: JavaScript clients would read
     /// them rounded.
-    #[schema(minimum = 1, maximum = 4503599627370495, example = 19291943)]
+    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 19291943)]
     id: Option<i64>,
     #[schema(minimum = 1, maximum = 2147483647, example = 2607)]
     hotel_id: i32,

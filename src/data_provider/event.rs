@@ -54,7 +54,7 @@ pub const STATUS_CANCELLATION: i16 = 2;
 pub struct Event {
     /// The event's identity, at most 2^53 − 1 (9007199254740991). Ids from 2^52
     /// (4503599627370496) up are assigned by the service.
-    #[schema(minimum = 1, maximum = 9007199254740991, example = 19291943)]
+    #[schema(minimum = 1, maximum = 9007199254740991.0, example = 19291943)]
     pub id: i64,
     #[schema(minimum = 1, example = 2607)]
     pub hotel_id: i32,
