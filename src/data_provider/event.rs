@@ -717,7 +717,10 @@ mod tests {
         let v = Scalar::Int(ASSIGNED_ID_FLOOR.into());
         assert!(parse_id(&v, IdRule::Required).is_err());
         assert_eq!(parse_id(&v, IdRule::Optional), Ok(ASSIGNED_ID_FLOOR));
-        assert_eq!(parse_id(&Scalar::Int(MAX_ID.into()), IdRule::Optional), Ok(MAX_ID));
+        assert_eq!(
+            parse_id(&Scalar::Int(MAX_ID.into()), IdRule::Optional),
+            Ok(MAX_ID)
+        );
         for too_large in [i128::from(MAX_ID) + 1, 1 << 62, i128::from(i64::MAX) + 1] {
             let err = parse_id(&Scalar::Int(too_large), IdRule::Optional).unwrap_err();
             assert!(err.contains("9007199254740991"), "{err}");

@@ -24,7 +24,10 @@ async fn ids_read_by_javascript(body: &str) -> Vec<String> {
         .spawn()
         .unwrap_or_else(|e| panic!("run {node} (Node.js; .ci/run installs it): {e}"));
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(body.as_bytes()).await.expect("write to node");
+    stdin
+        .write_all(body.as_bytes())
+        .await
+        .expect("write to node");
     drop(stdin);
     let out = child.wait_with_output().await.expect("node ends");
     assert!(out.status.success(), "{out:?}");
@@ -80,7 +83,10 @@ async fn every_id_reads_the_same_in_javascript_and_larger_ids_are_refused() {
         let error: Value = r.json().await.unwrap();
         assert_eq!(error["field"], "id", "{error}");
         assert!(
-            error["error"].as_str().unwrap().contains("9007199254740991"),
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("9007199254740991"),
             "{error}"
         );
     }

@@ -99,7 +99,11 @@ async fn serve(
         while let Some(line) = lines.next_line().await.expect("read serve's log") {
             // `… serving; Swagger UI at http://127.0.0.1:PORT/swagger-ui/ addr=… workers=…`
             if let Some(rest) = line.split("Swagger UI at ").nth(1) {
-                return rest.split("/swagger-ui/").next().unwrap_or_default().to_string();
+                return rest
+                    .split("/swagger-ui/")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
             }
         }
         panic!("serve ended before it served");
@@ -191,10 +195,7 @@ async fn every_shell_block_of_the_readme_runs_as_written() {
 
     // The chart page's first look, as the walkthrough names it.
     let pool = roompulse::db::pool(&dashboard_db.url, 1).expect("pool");
-    assert_eq!(
-        busiest_hotel_year(&pool).await.unwrap(),
-        Some((4101, 2016))
-    );
+    assert_eq!(busiest_hotel_year(&pool).await.unwrap(), Some((4101, 2016)));
     let flat = README.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("the hotel and year with the most events (4101, 2016)"));
 
