@@ -2,12 +2,12 @@
 //! service hands out must be at most 2^53 − 1, and larger ones must be refused on the way in.
 //! Read back here with Node's `JSON.parse` (`NODE`, default `node` on the PATH).
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use roompulse::data_provider::event::{ASSIGNED_ID_FLOOR, MAX_ID};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
-
-use std::time::Duration;
 
 use crate::common::fixtures::event_json;
 use crate::common::wait::eventually;
