@@ -2,7 +2,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+RUN mkdir -p src/bin/roompulse-bench && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > src/bin/roompulse-bench/main.rs \
     && cargo build --release --locked || true
 COPY src src
 COPY migrations_data_provider migrations_data_provider

@@ -13,7 +13,7 @@ attackers=${ATTACKERS:-250}
 rate=${RATE:-200}
 secs=${SECS:-30}
 [ -f "$events" ] || { echo "no $events here"; exit 1; }
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bins
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bins --features bench
 bin=${BIN_DIR:-target/release}
 run_id="roompulse_bench_attack_$$"
 export DATA_PROVIDER_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${run_id}_events"

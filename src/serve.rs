@@ -273,11 +273,13 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
                 addr: cfg.bind_addr,
                 source,
             })?;
+        // The bound address, not the asked one: with port 0 the log is where a script or a test
+        // learns the port.
+        let addr = listener.local_addr().unwrap_or(cfg.bind_addr);
         tracing::info!(
-            addr = %cfg.bind_addr,
+            %addr,
             workers = parts.workers,
-            "serving; Swagger UI at http://{}/swagger-ui/",
-            cfg.bind_addr
+            "serving; Swagger UI at http://{addr}/swagger-ui/"
         );
         Some(listener)
     } else {
@@ -292,6 +294,12 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
             tokio::spawn(serve_http(listener, ops, idle, shutdown.clone()));
         }
         None
+    };
+    // The sync reads this process's own API at BIND_ADDR by default: with port 0 that is the
+    // port the listener got, not 0.
+    let cfg = match listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        Some(bind_addr) => Config { bind_addr, ..cfg },
+        None => cfg,
     };
     let schedule = if parts.schedule {
         Some(start_dashboard_sync(&cfg, &state).await?)

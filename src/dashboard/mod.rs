@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod book;
+pub mod busiest;
 pub mod client;
 pub mod follow;
 pub mod forecast;

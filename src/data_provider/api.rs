@@ -41,9 +41,10 @@ pub const MAX_LIMIT: i64 = 10_000;
 }))]
 #[allow(dead_code)] // documents the body; the handler reads it field by field to name bad ones
 pub struct EventBody {
-    /// Optional. Omit it and the service assigns one (from 2^62 up); send one (below 2^62) to
-    /// make retries idempotent.
-    #[schema(minimum = 1, example = 19291943)]
+    /// Optional. Omit it and the service assigns one (from 2^52 to 2^53 − 1); send one (below
+    /// 2^52) to make retries idempotent. Larger ids are refused: JavaScript clients would read
+    /// them rounded.
+    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 19291943)]
     id: Option<i64>,
     #[schema(minimum = 1, maximum = 2147483647, example = 2607)]
     hotel_id: i32,

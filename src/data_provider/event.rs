@@ -10,10 +10,17 @@ use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Ids from this value up are assigned by the service to events posted without one; ids that
-/// come from hotel systems (CSV exports, the queue, `POST /events` with an id) must lie below
-/// it, so the two can never collide.
-pub const ASSIGNED_ID_FLOOR: i64 = 1 << 62;
+/// The largest id the service takes or hands out: 2^53 − 1, the largest integer a JavaScript
+/// client (a browser, Swagger UI, Node) reads exactly from a JSON number. Above it, ids come back
+/// rounded (`4611686018427387905` reads as `4611686018427388000`) and name another event.
+pub const MAX_ID: i64 = (1 << 53) - 1;
+
+/// Ids from this value (2^52) to [`MAX_ID`] are assigned by the service to events posted
+/// without one; ids that come from hotel systems (CSV exports, the queue, `POST /events` with an
+/// id) must lie below it, so the two can never collide. Databases made before this range was
+/// chosen may hold ids from 2^62 that the service assigned then: they stay as they are
+/// (renumbering would change ids clients were given), and are documented as such.
+pub const ASSIGNED_ID_FLOOR: i64 = 1 << 52;
 
 /// Dates outside these years are almost certainly typos; they are also the dashboard's range.
 pub const MIN_YEAR: i32 = 1900;
@@ -45,8 +52,9 @@ pub const STATUS_CANCELLATION: i16 = 2;
     "night_of_stay": "2022-06-26"
 }))]
 pub struct Event {
-    /// The event's identity. Ids from 2^62 (4611686018427387904) up are assigned by the service.
-    #[schema(minimum = 1, example = 19291943)]
+    /// The event's identity, at most 2^53 − 1 (9007199254740991). Ids from 2^52
+    /// (4503599627370496) up are assigned by the service.
+    #[schema(minimum = 1, maximum = 9007199254740991.0, example = 19291943)]
     pub id: i64,
     #[schema(minimum = 1, example = 2607)]
     pub hotel_id: i32,
@@ -350,12 +358,15 @@ fn shorten(s: &str) -> Cow<'_, str> {
 
 pub fn parse_id(v: &Scalar<'_>, rule: IdRule) -> Result<i64, String> {
     let i = integer_of(v)?;
-    if i < 1 || i > i128::from(i64::MAX) {
-        return Err(format!("must be a positive integer below {}", 1u64 << 63));
+    if i < 1 || i > i128::from(MAX_ID) {
+        return Err(format!(
+            "must be an integer from 1 to {MAX_ID} (2^53 − 1): JavaScript clients read larger \
+             ids rounded to another number"
+        ));
     }
     if rule == IdRule::Required && i >= i128::from(ASSIGNED_ID_FLOOR) {
         return Err(format!(
-            "must be below {ASSIGNED_ID_FLOOR}; ids from there up are assigned by the service"
+            "must be below {ASSIGNED_ID_FLOOR} (2^52); ids from there up are assigned by the service"
         ));
     }
     Ok(i as i64)
@@ -706,7 +717,14 @@ mod tests {
         let v = Scalar::Int(ASSIGNED_ID_FLOOR.into());
         assert!(parse_id(&v, IdRule::Required).is_err());
         assert_eq!(parse_id(&v, IdRule::Optional), Ok(ASSIGNED_ID_FLOOR));
-        assert!(parse_id(&Scalar::Int(i128::from(i64::MAX) + 1), IdRule::Optional).is_err());
+        assert_eq!(
+            parse_id(&Scalar::Int(MAX_ID.into()), IdRule::Optional),
+            Ok(MAX_ID)
+        );
+        for too_large in [i128::from(MAX_ID) + 1, 1 << 62, i128::from(i64::MAX) + 1] {
+            let err = parse_id(&Scalar::Int(too_large), IdRule::Optional).unwrap_err();
+            assert!(err.contains("9007199254740991"), "{err}");
+        }
     }
 
     #[test]

@@ -93,26 +93,6 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
         ])
     );
 
-    let mut want = set(&[
-        "events",
-        "workers",
-        "hotels",
-        "redis-url",
-        "dashboard-cache-ms",
-        "max-concurrent-requests",
-    ]);
-    want.extend(set(&DATABASES));
-    want.extend(set(&BATCH));
-    // The benchmark is a binary of its own, out of the product binary.
-    let bench = help_flags_of(env!("CARGO_BIN_EXE_roompulse-bench"), &[]);
-    assert_eq!(bench, want);
-    for flag in ["bind-addr", "ingest-api-token", "dashboard-sync-schedule"] {
-        assert!(
-            !bench.contains(flag),
-            "roompulse-bench --help offers --{flag}"
-        );
-    }
-
     // serve runs every part: every setting.
     let serve = help_flags("serve");
     for flag in DATABASES
@@ -139,7 +119,7 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
     }
 }
 
-/// Every environment variable with its default, as the README's configuration table has them.
+/// Every environment variable with its default, as docs/configuration.md's table has them.
 #[test]
 fn every_setting_keeps_its_variable_and_default() {
     let want: [(&str, Option<&str>); 23] = [
@@ -231,4 +211,30 @@ fn the_keys_commands_take_the_databases_and_their_own_flags() {
         help_flags_of(env!("CARGO_BIN_EXE_roompulse"), &["keys", "revoke"]),
         common
     );
+}
+
+/// The benchmark binary (built with `--features bench` only) takes the bench's own flags and
+/// none of the product's.
+#[cfg(feature = "bench")]
+#[test]
+fn the_bench_binary_takes_only_its_own_flags() {
+    let mut want = set(&[
+        "events",
+        "workers",
+        "hotels",
+        "redis-url",
+        "dashboard-cache-ms",
+        "max-concurrent-requests",
+    ]);
+    want.extend(set(&DATABASES));
+    want.extend(set(&BATCH));
+    // The benchmark is a binary of its own, out of the product binary.
+    let bench = help_flags_of(env!("CARGO_BIN_EXE_roompulse-bench"), &[]);
+    assert_eq!(bench, want);
+    for flag in ["bind-addr", "ingest-api-token", "dashboard-sync-schedule"] {
+        assert!(
+            !bench.contains(flag),
+            "roompulse-bench --help offers --{flag}"
+        );
+    }
 }

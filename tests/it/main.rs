@@ -1,6 +1,7 @@
 //! Integration tests against the real PostgreSQL and Redis (see `helpers`).
 
 mod bad_input;
+mod busiest;
 mod cli_help;
 mod compose;
 mod dashboard_api;
@@ -11,6 +12,7 @@ mod databases;
 mod events_api;
 mod forecast;
 mod helpers;
+mod ids_in_javascript;
 mod keys;
 mod list_plans;
 mod live;
@@ -19,6 +21,7 @@ mod metrics;
 mod pace;
 mod page_sign_in;
 mod read_replicas;
+mod readme;
 mod retention;
 mod security;
 mod strict_input;

@@ -31,8 +31,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
 use chrono::Datelike;
-use diesel::sql_types::{Array, Int4, Nullable, SmallInt};
-use diesel::QueryableByName;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::store::{self, HotelYears};
@@ -226,43 +224,19 @@ pub async fn index(
     }
 }
 
-#[derive(QueryableByName)]
-struct HotelYear {
-    #[diesel(sql_type = Int4)]
-    hotel_id: i32,
-    #[diesel(sql_type = Int4)]
-    year: i32,
-}
-
-/// The hotel and year with the most events (bookings and cancellations) on `basis`, among
-/// `hotels` (`None`: every hotel); ties go to the lower hotel id, then the later year.
-// TODO(merge): use dashboard::busiest (it does not narrow to a key's hotels yet: keep that).
+/// The hotel and year with the most events on `basis` among `hotels` (`None`: every hotel).
 async fn busiest_hotel_year(
     state: &ApiState,
     hotels: Option<Vec<i32>>,
     basis: Basis,
 ) -> Result<Option<(i32, i32)>, ApiError> {
-    let rows: Vec<HotelYear> = state
+    Ok(state
         .reads
         .read(|pool| {
             let hotels = hotels.clone();
-            async move {
-                use diesel_async::RunQueryDsl;
-                let mut conn = store::connection(&pool).await?;
-                let query = diesel::sql_query(
-                    "SELECT hotel_id, extract(year FROM day)::int4 AS year \
-                     FROM dashboard_daily \
-                     WHERE basis = $1 AND ($2::int4[] IS NULL OR hotel_id = ANY($2)) \
-                     GROUP BY 1, 2 \
-                     ORDER BY sum(bookings + cancellations) DESC, 1, 2 DESC LIMIT 1",
-                )
-                .bind::<SmallInt, _>(basis.code())
-                .bind::<Nullable<Array<Int4>>, _>(hotels);
-                Ok::<_, store::DashboardStoreError>(query.load(&mut conn).await?)
-            }
+            async move { super::busiest::busiest_hotel_year(&pool, hotels.as_deref(), basis).await }
         })
-        .await?;
-    Ok(rows.first().map(|r| (r.hotel_id, r.year)))
+        .await?)
 }
 
 fn no_figures_for_the_key() -> Markup {
