@@ -726,3 +726,43 @@ pub async fn lead_days(
         .load(&mut conn)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("a date")
+    }
+
+    #[test]
+    fn pace_columns_name_each_touched_night_once_with_its_first_day_in_the_page() {
+        let mut pace = PaceDeltas::new();
+        let one = Counts {
+            bookings: 1,
+            cancellations: 0,
+        };
+        // Inserted out of order: the map orders them, and the night's first day is its earliest.
+        for (hotel, night, day) in [
+            (2, "2024-03-01", "2024-01-10"),
+            (1, "2024-03-01", "2024-02-01"),
+            (1, "2024-03-01", "2023-12-24"),
+            (1, "2024-03-02", "2024-01-05"),
+            (2, "2024-03-01", "2024-01-09"),
+        ] {
+            pace.insert((hotel, d(night), d(day)), one);
+        }
+        let columns = PaceColumns::of(&pace);
+        assert_eq!(columns.hotels, [1, 1, 1, 2, 2]);
+        assert_eq!(columns.days[0], d("2023-12-24"));
+        assert_eq!(columns.touched_hotels, [1, 1, 2]);
+        assert_eq!(
+            columns.touched_nights,
+            [d("2024-03-01"), d("2024-03-02"), d("2024-03-01")]
+        );
+        assert_eq!(
+            columns.first_days,
+            [d("2023-12-24"), d("2024-01-05"), d("2024-01-09")]
+        );
+    }
+}
