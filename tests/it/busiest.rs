@@ -11,7 +11,12 @@ use crate::helpers::TestApp;
 async fn the_busiest_hotel_and_year_is_the_one_with_the_most_events() {
     let app = TestApp::spawn().await;
     // Nothing counted yet: nothing to land on.
-    assert_eq!(busiest_hotel_year(app.dashboard_db(), None, Basis::Event).await.unwrap(), None);
+    assert_eq!(
+        busiest_hotel_year(app.dashboard_db(), None, Basis::Event)
+            .await
+            .unwrap(),
+        None
+    );
 
     // Hotel 10 comes first, with one event in each of 2019 to 2022 (its latest year), all for
     // one night of 2023: four events on the stay basis's 2023, which must not count (a year is
@@ -40,7 +45,9 @@ async fn the_busiest_hotel_and_year_is_the_one_with_the_most_events() {
     }
     app.synced(events.len() as i64, 500).await;
     assert_eq!(
-        busiest_hotel_year(app.dashboard_db(), None, Basis::Event).await.unwrap(),
+        busiest_hotel_year(app.dashboard_db(), None, Basis::Event)
+            .await
+            .unwrap(),
         Some((20, 2021))
     );
 
@@ -55,7 +62,9 @@ async fn the_busiest_hotel_and_year_is_the_one_with_the_most_events() {
     assert_eq!(r.status(), StatusCode::CREATED);
     app.synced(events.len() as i64 + 1, 500).await;
     assert_eq!(
-        busiest_hotel_year(app.dashboard_db(), None, Basis::Event).await.unwrap(),
+        busiest_hotel_year(app.dashboard_db(), None, Basis::Event)
+            .await
+            .unwrap(),
         Some((30, 2020))
     );
     app.stop().await;

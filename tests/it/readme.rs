@@ -195,7 +195,12 @@ async fn every_shell_block_of_the_readme_runs_as_written() {
 
     // The chart page's first look, as the walkthrough names it.
     let pool = roompulse::db::pool(&dashboard_db.url, 1).expect("pool");
-    assert_eq!(busiest_hotel_year(&pool).await.unwrap(), Some((4101, 2016)));
+    assert_eq!(
+        busiest_hotel_year(&pool, None, roompulse::dashboard::Basis::Event)
+            .await
+            .unwrap(),
+        Some((4101, 2016))
+    );
     let flat = README.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("the hotel and year with the most events (4101, 2016)"));
 

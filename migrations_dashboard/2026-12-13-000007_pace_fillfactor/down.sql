@@ -1,0 +1,1 @@
+ALTER TABLE dashboard_pace RESET (fillfactor);
