@@ -2,7 +2,6 @@
 //! day, on the event or the stay basis, from the Dashboard's own tables.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -12,6 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::answers::{AnswerCache, Weight};
 use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
@@ -174,74 +174,13 @@ pub struct Answer {
     pub json: Bytes,
 }
 
-/// Recent answers, kept for `DASHBOARD_CACHE_MS` and only until the sync commits a page that
-/// changes the figures (each answer is kept with the generation of the figures it was read in,
-/// see `freshness.rs`; one of an older generation is a miss): a dashboard polled by many
-/// screens (or a pricing system) asks the same few questions over and over, more often than
-/// the figures change.
-///
-/// Anyone who may read the dashboard can ask distinct questions at will, so the cache is bounded
-/// twice: an answer is dropped once its time is up, and the answers held never weigh more than
-/// `max_bytes` (the least used go first).
-pub struct DashboardCache {
-    /// `None` when the TTL is zero: every request reads the tables.
-    answers: Option<moka::sync::Cache<DashboardQuery, (u64, Arc<Answer>)>>,
-}
+/// Recent answers of `GET /dashboard` (and the chart page's charts), see `answers.rs`.
+pub type DashboardCache = AnswerCache<DashboardQuery, Arc<Answer>>;
 
-impl DashboardCache {
-    /// The bytes of answers kept at most: about 1,300 of the largest (a year by day), far more
-    /// of the usual ones.
-    pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
-
-    pub fn new(ttl: Duration) -> Self {
-        Self::with_capacity(ttl, Self::MAX_BYTES)
-    }
-
-    pub fn with_capacity(ttl: Duration, max_bytes: u64) -> Self {
-        let answers = (!ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(max_bytes)
-                // The JSON, and the rows it was made from: about as large again.
-                .weigher(|_: &DashboardQuery, (_, answer): &(u64, Arc<Answer>)| {
-                    let bytes = std::mem::size_of::<DashboardQuery>()
-                        + answer.json.len()
-                        + answer.rows.len() * std::mem::size_of::<DashboardRow>();
-                    u32::try_from(bytes).unwrap_or(u32::MAX)
-                })
-                .build()
-        });
-        Self { answers }
-    }
-
-    /// Whether answers are kept at all (`DASHBOARD_CACHE_MS` is not 0).
-    pub fn is_on(&self) -> bool {
-        self.answers.is_some()
-    }
-
-    /// The answer to `q` kept in `generation` of the figures.
-    pub fn get(&self, q: &DashboardQuery, generation: u64) -> Option<Arc<Answer>> {
-        let (kept_in, answer) = self.answers.as_ref()?.get(q)?;
-        (kept_in == generation).then_some(answer)
-    }
-
-    /// Keeps `answer`, read from the tables in `generation` of the figures.
-    pub fn put(&self, q: DashboardQuery, generation: u64, answer: Arc<Answer>) {
-        if let Some(answers) = &self.answers {
-            answers.insert(q, (generation, answer));
-        }
-    }
-
-    /// Answers held and the bytes they weigh, once expiries and evictions due have been
-    /// applied (the cache applies them lazily otherwise).
-    pub fn held(&self) -> (u64, u64) {
-        match &self.answers {
-            Some(answers) => {
-                answers.run_pending_tasks();
-                (answers.entry_count(), answers.weighted_size())
-            }
-            None => (0, 0),
-        }
+/// The JSON, and the rows it was made from: about as large again.
+impl Weight for Arc<Answer> {
+    fn weight(&self) -> usize {
+        self.json.len() + self.rows.len() * std::mem::size_of::<DashboardRow>()
     }
 }
 
@@ -377,6 +316,7 @@ pub fn rows(q: &DashboardQuery, days: &[DayFigures]) -> Vec<DashboardRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn q(query: &str) -> DashboardQuery {
         parse_dashboard_query(query).unwrap()

@@ -6,6 +6,7 @@
 //! of its own database (`store`), so every stored event is counted exactly once.
 //! `GET /dashboard` (`api`) reads those counters only, and so does the chart page (`page`).
 
+pub mod answers;
 pub mod api;
 pub mod book;
 pub mod busiest;

@@ -20,7 +20,6 @@
 //! its last day.
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -30,6 +29,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::answers::AnswerCache;
 use super::book::{Book, LeadDays, NightDay, NightPace, NightRange};
 use super::ApiState;
 use super::{MAX_YEAR, MIN_YEAR};
@@ -427,57 +427,8 @@ pub(super) async fn answer<T: Serialize>(
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-/// Recent answers of the three endpoints, under the rules of `GET /dashboard`'s
-/// (`DASHBOARD_CACHE_MS`, until the next commit that changes the figures, a bound on the bytes
-/// held), in a cache of their own so that neither kind of answer crowds out the other.
-pub struct PaceCache {
-    /// `None` when the TTL is zero: every request reads the tables.
-    answers: Option<moka::sync::Cache<Question, (u64, Bytes)>>,
-}
-
-impl PaceCache {
-    /// The bytes of answers kept at most: about 230 of the largest (732 nights with five
-    /// windows), far more of the usual ones.
-    pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
-
-    pub fn new(ttl: Duration) -> Self {
-        let answers = (!ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(Self::MAX_BYTES)
-                .weigher(|q: &Question, (_, json): &(u64, Bytes)| {
-                    let bytes = std::mem::size_of_val(q) + json.len();
-                    u32::try_from(bytes).unwrap_or(u32::MAX)
-                })
-                .build()
-        });
-        Self { answers }
-    }
-
-    pub fn is_on(&self) -> bool {
-        self.answers.is_some()
-    }
-
-    /// The answer to `q` kept in `generation` of the figures.
-    pub fn get(&self, q: &Question, generation: u64) -> Option<Bytes> {
-        let (kept_in, json) = self.answers.as_ref()?.get(q)?;
-        (kept_in == generation).then_some(json)
-    }
-
-    pub fn put(&self, q: Question, generation: u64, json: Bytes) {
-        if let Some(answers) = &self.answers {
-            answers.insert(q, (generation, json));
-        }
-    }
-
-    /// Answers held, once expiries due have been applied.
-    pub fn held(&self) -> u64 {
-        self.answers.as_ref().map_or(0, |answers| {
-            answers.run_pending_tasks();
-            answers.entry_count()
-        })
-    }
-}
+/// Recent answers of the pace and forecast endpoints, as JSON (see `answers.rs`).
+pub type PaceCache = AnswerCache<Question, Bytes>;
 
 pub(super) fn today() -> NaiveDate {
     Utc::now().date_naive()
