@@ -403,7 +403,7 @@ async fn a_burst_of_thirty_bookings_forty_days_out_tops_the_alerts() {
     app.stop().await;
 }
 
-/// The real city hotel of `../shared/real/`: the service's baselines equal the brute force's on
+/// The real city hotel of `data/`: the service's baselines equal the brute force's on
 /// the evaluation period, and its forecast meets the targets there.
 #[tokio::test]
 async fn on_the_real_city_hotel_the_forecast_beats_the_baselines_the_definitions_give() {

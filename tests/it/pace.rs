@@ -312,11 +312,11 @@ async fn figures_match_the_oracle_seed_3() {
     figures_match_the_oracle(3, 3000).await;
 }
 
-/// The real city hotel's history (`../shared/real/`): 334k events, nights booked up to two
-/// years ahead on hundreds of event days each, cancellation waves.
+/// The real city hotel's history (`data/`, a copy of `../shared/real/`): 334k events, nights
+/// booked up to two years ahead on hundreds of event days each, cancellation waves.
 pub(crate) fn real_city_hotel() -> Option<Vec<roompulse::dashboard::client::FeedEvent>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/real/city_hotel_events.csv.gz");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/city_hotel_events.csv.gz");
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) => {

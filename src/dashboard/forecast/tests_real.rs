@@ -1,7 +1,7 @@
 //! The Rust module against the Python study on the real hotel: the fixture
 //! `research/forecast/fixture_real.json` (written by `research/forecast/export_fixture.py`) holds
 //! the study's WAPE per lead and method, coverage, and forecasts/bands/baselines of sampled
-//! (night, lead) pairs; the events are read from `../shared/real/city_hotel_events.csv.gz`.
+//! (night, lead) pairs; the events are read from `data/city_hotel_events.csv.gz` (a copy of `../shared/real/`).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -14,7 +14,7 @@ use super::baselines::{baselines, Baseline};
 use super::lead::{day, LeadMatrix, NetCount};
 use super::model::LeadJob;
 
-const EVENTS: &str = "../shared/real/city_hotel_events.csv.gz";
+const EVENTS: &str = "data/city_hotel_events.csv.gz";
 const FIXTURE: &str = "research/forecast/fixture_real.json";
 
 fn date(s: &str) -> i64 {
