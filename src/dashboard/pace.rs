@@ -175,8 +175,11 @@ pub struct CurvePoint {
 /// Bookings and cancellations made a range of days before the night.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LeadTimeBucket {
-    /// `after` (made after the night), `0`, `1`, `2-3`, `4-7`, `8-14`, `15-30`, `31-60`,
-    /// `61-90`, `91-180`, `181-365`, `366+`.
+    /// `after`, `0`, `1`, `2-3`, `4-7`, `8-14`, `15-30`, `31-60`, `61-90`, `91-180`,
+    /// `181-365`, `366+`. `0` is the night's own day (walk-ins, same-day cancellations);
+    /// `after` holds events dated after the night: mostly cancellations and no-shows a hotel's
+    /// system records once the night is over. They are counted here (the night's history) but
+    /// never on its books as of the night itself.
     #[schema(example = "8-14")]
     pub bucket: &'static str,
     /// Null where open-ended.
