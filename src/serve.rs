@@ -146,6 +146,9 @@ pub fn app_state(
             pace_cache: Arc::new(crate::dashboard::pace::PaceCache::new(
                 Duration::from_millis(cfg.dashboard_cache_ms),
             )),
+            forecast_cache: Arc::new(crate::dashboard::forecast_api::ForecastCache::new(
+                Duration::from_millis(cfg.dashboard_cache_ms),
+            )),
             books: Arc::new(crate::dashboard::book::Books::new()),
             freshness: Arc::new(Freshness::new(&cfg.dashboard_database_url)),
         },

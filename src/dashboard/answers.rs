@@ -9,15 +9,23 @@
 //! its bytes (the least used go first). `GET /dashboard` and the pace and forecast endpoints
 //! keep their answers in a cache each, so that neither kind crowds out the other.
 
+use std::future::Future;
 use std::hash::Hash;
 use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
 
 /// What an answer weighs in a cache, in bytes (about).
 pub trait Weight {
     fn weight(&self) -> usize;
 }
 
-impl Weight for axum::body::Bytes {
+impl Weight for Bytes {
     fn weight(&self) -> usize {
         self.len()
     }
@@ -82,5 +90,35 @@ where
             }
             None => (0, 0),
         }
+    }
+}
+
+impl<Q> AnswerCache<Q, Bytes>
+where
+    Q: Hash + Eq + Send + Sync + 'static,
+{
+    /// The JSON answer to `q`: kept in `generation` of the figures (`None`: read them), or
+    /// `compute`d, written into one buffer of about `bytes`, and kept.
+    pub async fn json<T: Serialize>(
+        &self,
+        generation: Option<u64>,
+        q: Q,
+        bytes: usize,
+        compute: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<Response, ApiError> {
+        let json = match generation.and_then(|g| self.get(&q, g)) {
+            Some(json) => json,
+            None => {
+                let mut buffer = Vec::with_capacity(bytes);
+                serde_json::to_writer(&mut buffer, &compute.await?)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let json = Bytes::from(buffer);
+                if let Some(g) = generation {
+                    self.put(q, g, json.clone());
+                }
+                json
+            }
+        };
+        Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
     }
 }

@@ -12,12 +12,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::answers::AnswerCache;
 use super::book::{Book, Span};
 use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
-use super::forecast::baselines::Baseline;
 use super::forecast::lead::{self, Day, KCAP};
-use super::pace::{self, answer, iso_date, Question, STLY_DAYS};
+use super::pace::{self, iso_date, STLY_DAYS};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
@@ -258,6 +258,42 @@ pub struct Alert {
     pub surprises: Vec<Surprise>,
 }
 
+/// Any of the three questions, as their answer cache keys them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ForecastQuestion {
+    Forecast(ForecastQuery),
+    Accuracy(AccuracyQuery),
+    Alerts(AlertsQuery),
+}
+
+impl ForecastQuestion {
+    /// About the bytes of the JSON answer, so that it is written into one buffer.
+    fn answer_bytes(&self) -> usize {
+        match self {
+            ForecastQuestion::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
+            ForecastQuestion::Accuracy(q) => 200 + q.leads.len() * 500,
+            ForecastQuestion::Alerts(q) => 64 + q.horizon * 40,
+        }
+    }
+}
+
+/// Recent answers of the forecast endpoints, as JSON (see `answers.rs`).
+pub type ForecastCache = AnswerCache<ForecastQuestion, axum::body::Bytes>;
+
+/// The JSON answer to `question`: from the recent answers, or computed and kept.
+async fn answer<T: Serialize>(
+    state: &ApiState,
+    question: ForecastQuestion,
+    compute: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<Response, ApiError> {
+    let generation = state.generation(state.forecast_cache.is_on());
+    let bytes = question.answer_bytes();
+    state
+        .forecast_cache
+        .json(generation, question, bytes, compute)
+        .await
+}
+
 fn figure_name(check: Check) -> &'static str {
     match check {
         Check::OnTheBooks => "on_the_books",
@@ -438,7 +474,6 @@ pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, Api
             coverage: got.coverage.map(round6),
         });
     }
-    debug_assert!(Baseline::ALL.len() == 4);
     Ok(Accuracy {
         hotel_id: q.hotel_id,
         from: q.from,
@@ -546,7 +581,7 @@ pub async fn get_forecast(
     let q = resolve_forecast(&book, ask)?;
     answer(
         &state,
-        Question::Forecast(q.clone()),
+        ForecastQuestion::Forecast(q.clone()),
         forecast_of(&book, &q),
     )
     .await
@@ -579,7 +614,7 @@ pub async fn get_accuracy(
     let book = state.book(q.hotel_id).await?;
     answer(
         &state,
-        Question::Accuracy(q.clone()),
+        ForecastQuestion::Accuracy(q.clone()),
         accuracy_of(&book, &q),
     )
     .await
@@ -614,5 +649,10 @@ pub async fn get_alerts(
         as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(pace::today)),
         horizon,
     };
-    answer(&state, Question::Alerts(q.clone()), alerts_of(&book, &q)).await
+    answer(
+        &state,
+        ForecastQuestion::Alerts(q.clone()),
+        alerts_of(&book, &q),
+    )
+    .await
 }

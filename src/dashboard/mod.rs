@@ -74,6 +74,8 @@ pub struct ApiState {
     pub cache: Arc<api::DashboardCache>,
     /// The recent answers of the pace, booking-curve and lead-time endpoints.
     pub pace_cache: Arc<pace::PaceCache>,
+    /// The recent answers of the forecast, accuracy and alerts endpoints.
+    pub forecast_cache: Arc<forecast_api::ForecastCache>,
     /// The generation of the figures the caches' answers are kept under.
     pub freshness: Arc<freshness::Freshness>,
     /// The hotels' night books the pace and forecast figures are read from.

@@ -23,8 +23,7 @@ use std::future::Future;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -241,9 +240,6 @@ pub enum Question {
     Pace(PaceQuery),
     Curve(CurveQuery),
     LeadTime(LeadTimeQuery),
-    Forecast(super::forecast_api::ForecastQuery),
-    Accuracy(super::forecast_api::AccuracyQuery),
-    Alerts(super::forecast_api::AlertsQuery),
 }
 
 impl Question {
@@ -257,9 +253,6 @@ impl Question {
             }
             Question::Curve(q) => (q.days.max(0) as usize + 1) * 90,
             Question::LeadTime(_) => 1_200,
-            Question::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
-            Question::Accuracy(q) => 200 + q.leads.len() * 500,
-            Question::Alerts(q) => 64 + q.horizon * 40,
         }
     }
 }
@@ -408,29 +401,20 @@ pub async fn get_lead_time(
 }
 
 /// The JSON answer to `question`: from the recent answers, or computed and kept.
-pub(super) async fn answer<T: Serialize>(
+async fn answer<T: Serialize>(
     state: &ApiState,
     question: Question,
     compute: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response, ApiError> {
     let generation = state.generation(state.pace_cache.is_on());
-    let json = match generation.and_then(|g| state.pace_cache.get(&question, g)) {
-        Some(json) => json,
-        None => {
-            let mut buffer = Vec::with_capacity(question.answer_bytes());
-            serde_json::to_writer(&mut buffer, &compute.await?)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let json = Bytes::from(buffer);
-            if let Some(g) = generation {
-                state.pace_cache.put(question, g, json.clone());
-            }
-            json
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    let bytes = question.answer_bytes();
+    state
+        .pace_cache
+        .json(generation, question, bytes, compute)
+        .await
 }
 
-/// Recent answers of the pace and forecast endpoints, as JSON (see `answers.rs`).
+/// Recent answers of the pace endpoints, as JSON (see `answers.rs`).
 pub type PaceCache = AnswerCache<Question, Bytes>;
 
 pub(super) fn today() -> NaiveDate {
