@@ -34,7 +34,7 @@ pub struct Admission {
     own_sync: Arc<Semaphore>,
     max: usize,
     /// The secret this process's own dashboard sync presents (`None`: nobody is reserved for).
-    process_secret: Option<Arc<str>>,
+    process_secret: Option<crate::auth::Secret>,
     refusals: Arc<Refusals>,
 }
 
@@ -49,7 +49,7 @@ pub enum Kind {
 impl Admission {
     /// `max` requests at once (MAX_CONCURRENT_REQUESTS), plus half as many long polls, plus a
     /// few for the sync presenting `process_secret`.
-    pub fn new(max: usize, process_secret: Option<Arc<str>>) -> Self {
+    pub fn new(max: usize, process_secret: Option<crate::auth::Secret>) -> Self {
         let max = max.max(1);
         Self {
             requests: Arc::new(Semaphore::new(max)),
@@ -69,7 +69,10 @@ impl Admission {
                 .get(header::AUTHORIZATION)
                 .and_then(crate::auth::bearer)
                 .is_some_and(|given| {
-                    crate::auth::constant_time_eq(given.as_bytes(), secret.as_bytes())
+                    crate::auth::constant_time_eq(
+                        given.as_bytes(),
+                        secrecy::ExposeSecret::expose_secret(secret.as_ref()).as_bytes(),
+                    )
                 })
         });
         if own {
@@ -192,7 +195,7 @@ mod tests {
 
     #[test]
     fn requests_are_told_apart() {
-        let a = Admission::new(10, Some(Arc::from("s3cret")));
+        let a = Admission::new(10, Some(Arc::new("s3cret".into())));
         let kind = |m, u, h| a.kind(&request(m, u, h));
         assert_eq!(
             kind(Method::GET, "/events?order=stored&wait=25", None),

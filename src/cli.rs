@@ -10,8 +10,8 @@ use crate::auth::manage::Modules;
 use crate::auth::Scope;
 
 use crate::config::{
-    ApiAccessSettings, BatchSettings, DashboardDbSettings, EventsDbSettings, HttpServerSettings,
-    PoolSettings, QueueSettings, ServeSettings,
+    ApiAccessSettings, BatchSettings, Config, DashboardApiSettings, DashboardDbSettings,
+    DataProviderApiSettings, EventsDbSettings, HttpServerSettings, PoolSettings, QueueSettings,
 };
 
 /// roompulse: hotel booking events in, room-night figures out.
@@ -38,7 +38,7 @@ pub enum Command {
         #[arg(long)]
         no_schedule: bool,
         #[command(flatten)]
-        settings: ServeSettings,
+        settings: Config,
     },
     /// Run queue workers only (start several processes to drain faster).
     Worker {
@@ -69,6 +69,8 @@ pub enum Command {
         dashboard_db: DashboardDbSettings,
         #[command(flatten)]
         access: ApiAccessSettings,
+        #[command(flatten)]
+        data_provider_api: DataProviderApiSettings,
     },
     /// Create the databases if missing and run both migration sets.
     Migrate {
@@ -117,8 +119,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Delete only events the dashboard has counted: those at or before this position of
-        /// the change feed (the dashboard's `sync_state.cursor`; the lowest one, when several
-        /// dashboards follow this Data Provider). Default: read from DASHBOARD_DATABASE_URL.
+        /// the change feed (the `cursor` of the Dashboard's `GET /dashboard/sync`; the lowest
+        /// one, when several dashboards follow this Data Provider). Default: asked of the
+        /// Dashboard API at DASHBOARD_URL.
         #[arg(long, value_name = "CURSOR", conflicts_with = "unsafe_ignore_sync")]
         synced_cursor: Option<String>,
         /// Delete old events whether the dashboard has counted them or not. The dashboard's
@@ -136,8 +139,11 @@ pub enum Command {
         batch_size: u32,
         #[command(flatten)]
         events_db: EventsDbSettings,
+        // The dashboard's cursor comes from its API, never from its database.
         #[command(flatten)]
-        dashboard_db: DashboardDbSettings,
+        dashboard_api: DashboardApiSettings,
+        #[command(flatten)]
+        access: ApiAccessSettings,
     },
     /// Write a deterministic synthetic CSV export.
     GenerateEvents {

@@ -1,41 +1,49 @@
 //! Configuration: every setting is a flag and an environment variable (a `.env` file may set
 //! them too), with the defaults an operator gets on a fresh machine.
 //!
-//! The settings come in small groups, and each subcommand flattens only the groups it uses, so
-//! that its `--help` lists what it reads and nothing else. `Config` is all of them together,
-//! as the running parts read them; a command fills the groups it has and leaves the others at
-//! their defaults, which it does not read.
+//! The settings come in small groups, declared once each: the flag, the variable, the default
+//! and the help text are the group's field. Each subcommand flattens only the groups it uses,
+//! so that its `--help` lists what it reads and nothing else. [`Config`] is the groups `serve`
+//! reads, together; a command with fewer fills those it has and leaves the others at their
+//! defaults (`..Default::default()`), which it does not read. Each group's `Default` is what
+//! its declarations give with no flag and no environment.
+//!
+//! Tokens are held as [`SecretString`]: `Debug` prints none of them.
+//!
+//! This module is a leaf: it imports nothing of the application.
 
 use std::net::SocketAddr;
 
 use clap::{Args, FromArgMatches};
+use secrecy::SecretString;
 
-/// Every setting, as the running parts read them.
-#[derive(Debug, Clone)]
+/// Every setting `serve` reads, group by group, as the running parts read them.
+#[derive(Debug, Clone, Default, Args)]
 pub struct Config {
-    pub bind_addr: SocketAddr,
-    pub data_provider_database_url: String,
-    pub dashboard_database_url: String,
-    pub redis_url: String,
-    pub events_queue_key: String,
-    pub worker_batch_size: u32,
-    pub worker_lease_secs: u64,
-    pub dashboard_cache_ms: u64,
-    pub ingest_api_token: Option<String>,
-    pub read_api_token: Option<String>,
-    pub max_concurrent_requests: u32,
-    pub database_pool_size: u32,
-    pub data_provider_url: Option<String>,
-    pub dashboard_sync_schedule: String,
-    pub dashboard_sync_mode: SyncMode,
-    pub request_timeout_secs: u64,
-    pub http_idle_timeout_secs: u64,
-    pub metrics_refresh_ms: u64,
-    pub feed_horizon_warn_secs: u64,
-    pub api_keys_refresh_ms: u64,
-    pub data_provider_read_database_url: Option<String>,
-    pub dashboard_read_database_url: Option<String>,
-    pub read_replica_max_lag_ms: u64,
+    #[command(flatten)]
+    pub access: ApiAccessSettings,
+    #[command(flatten)]
+    pub data_provider_api: DataProviderApiSettings,
+    #[command(flatten)]
+    pub events_db: EventsDbSettings,
+    #[command(flatten)]
+    pub dashboard_db: DashboardDbSettings,
+    #[command(flatten)]
+    pub pool: PoolSettings,
+    #[command(flatten)]
+    pub queue: QueueSettings,
+    #[command(flatten)]
+    pub batch: BatchSettings,
+    #[command(flatten)]
+    pub limits: ApiLimitSettings,
+    #[command(flatten)]
+    pub http: HttpServerSettings,
+    #[command(flatten)]
+    pub replicas: ReadReplicaSettings,
+    #[command(flatten)]
+    pub keys: KeySettings,
+    #[command(flatten)]
+    pub sync: SyncSettings,
 }
 
 /// How the dashboard sync runs (`DASHBOARD_SYNC_MODE`).
@@ -147,27 +155,65 @@ pub struct HttpServerSettings {
     pub feed_horizon_warn_secs: u64,
 }
 
-/// Where the API is and who may read it: what the API serves on, and what the dashboard sync
-/// reads through.
+/// Where this process's API listens, and the read token presented to an API: what the API
+/// serves on, what the dashboard sync reads through, and what retention asks the Dashboard with.
 #[derive(Debug, Clone, Args)]
 pub struct ApiAccessSettings {
-    /// Address the HTTP API listens on (and, unless DATA_PROVIDER_URL is set, where the
-    /// dashboard sync reaches the Data Provider API).
+    /// Address the HTTP API listens on (and, unless DATA_PROVIDER_URL or DASHBOARD_URL is set,
+    /// where the dashboard sync and `retention` reach the API).
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
     pub bind_addr: SocketAddr,
 
+    /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
+    /// ingest token reads too); the dashboard sync sends it to the Data Provider, and
+    /// `retention` to the Dashboard. A sync reading another process (DATA_PROVIDER_URL) once API
+    /// keys exist needs it set to an all-hotel read key (`roompulse keys create --all-hotels
+    /// --scope read`); one reading its own process presents a secret the process makes for
+    /// itself.
+    #[arg(long, env = "READ_API_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub read_api_token: Option<SecretString>,
+}
+
+impl ApiAccessSettings {
+    /// This process's own API, as a client on this machine reaches it.
+    pub fn own_url(&self) -> String {
+        let mut addr = self.bind_addr;
+        // Listening on every address (0.0.0.0) means reachable on loopback.
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+}
+
+/// The Data Provider API the dashboard sync reads.
+#[derive(Debug, Clone, Args)]
+pub struct DataProviderApiSettings {
     /// The Data Provider API the dashboard sync reads events from (default: `http://` +
     /// BIND_ADDR, this process's own API, still spoken to over HTTP).
     #[arg(long, env = "DATA_PROVIDER_URL")]
     pub data_provider_url: Option<String>,
+}
 
-    /// When set, reading events and figures needs `Authorization: Bearer <this token>` (the
-    /// ingest token reads too); the dashboard sync sends it to the Data Provider. A sync reading
-    /// another process (DATA_PROVIDER_URL) once API keys exist needs it set to an all-hotel read
-    /// key (`roompulse keys create --all-hotels --scope read`); one reading its own process
-    /// presents a secret the process makes for itself.
-    #[arg(long, env = "READ_API_TOKEN", hide_env_values = true)]
-    pub read_api_token: Option<String>,
+/// The Dashboard API `retention` asks for the dashboard's sync cursor.
+#[derive(Debug, Clone, Args)]
+pub struct DashboardApiSettings {
+    /// The Dashboard API `retention` asks how far the dashboard has counted (`GET
+    /// /dashboard/sync`, with READ_API_TOKEN) (default: `http://` + BIND_ADDR).
+    #[arg(long, env = "DASHBOARD_URL")]
+    pub dashboard_url: Option<String>,
+}
+
+impl DashboardApiSettings {
+    /// DASHBOARD_URL, or the API at `access`'s BIND_ADDR when it is not set.
+    pub fn url(&self, access: &ApiAccessSettings) -> String {
+        self.dashboard_url
+            .clone()
+            .unwrap_or_else(|| access.own_url())
+    }
 }
 
 /// Hot standbys for the API's read-only queries: `serve` only.
@@ -189,39 +235,24 @@ pub struct ReadReplicaSettings {
     pub read_replica_max_lag_ms: u64,
 }
 
-/// `serve`: every group.
+/// The legacy ingest token, and how soon the API keys' changes take effect: `serve`.
 #[derive(Debug, Clone, Args)]
-pub struct ServeSettings {
-    #[command(flatten)]
-    pub access: ApiAccessSettings,
-    #[command(flatten)]
-    pub events_db: EventsDbSettings,
-    #[command(flatten)]
-    pub dashboard_db: DashboardDbSettings,
-    #[command(flatten)]
-    pub pool: PoolSettings,
-    #[command(flatten)]
-    pub queue: QueueSettings,
-    #[command(flatten)]
-    pub batch: BatchSettings,
-    #[command(flatten)]
-    pub limits: ApiLimitSettings,
-    #[command(flatten)]
-    pub http: HttpServerSettings,
-    #[command(flatten)]
-    pub replicas: ReadReplicaSettings,
-
+pub struct KeySettings {
     /// When set, `POST /events` needs `Authorization: Bearer <this token>` (or an API key with
     /// the `ingest` scope).
-    #[arg(long, env = "INGEST_API_TOKEN", hide_env_values = true)]
-    pub ingest_api_token: Option<String>,
+    #[arg(long, env = "INGEST_API_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub ingest_api_token: Option<SecretString>,
 
     /// How often (milliseconds) each process reads the API keys again from its databases, so
     /// that a key created or revoked with `roompulse keys` takes effect everywhere within this
     /// long (a change also wakes the processes at once through LISTEN/NOTIFY).
     #[arg(long, env = "API_KEYS_REFRESH_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub api_keys_refresh_ms: u64,
+}
 
+/// When and how the dashboard sync runs: `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncSettings {
     /// When the dashboard sync runs: cron with seconds (`sec min hour day month weekday`), UTC.
     #[arg(long, env = "DASHBOARD_SYNC_SCHEDULE", default_value = "*/5 * * * * *", value_parser = cron_with_seconds)]
     pub dashboard_sync_schedule: String,
@@ -233,163 +264,62 @@ pub struct ServeSettings {
     pub dashboard_sync_mode: SyncMode,
 }
 
-impl From<ServeSettings> for Config {
-    fn from(s: ServeSettings) -> Self {
-        Config {
-            bind_addr: s.access.bind_addr,
-            data_provider_database_url: s.events_db.data_provider_database_url,
-            dashboard_database_url: s.dashboard_db.dashboard_database_url,
-            redis_url: s.queue.redis.redis_url,
-            events_queue_key: s.queue.events_queue_key,
-            worker_batch_size: s.batch.worker_batch_size,
-            worker_lease_secs: s.batch.worker_lease_secs,
-            dashboard_cache_ms: s.limits.dashboard_cache_ms,
-            ingest_api_token: s.ingest_api_token,
-            read_api_token: s.access.read_api_token,
-            max_concurrent_requests: s.limits.max_concurrent_requests,
-            database_pool_size: s.pool.database_pool_size,
-            data_provider_url: s.access.data_provider_url,
-            dashboard_sync_schedule: s.dashboard_sync_schedule,
-            dashboard_sync_mode: s.dashboard_sync_mode,
-            request_timeout_secs: s.http.request_timeout_secs,
-            http_idle_timeout_secs: s.http.http_idle_timeout_secs,
-            metrics_refresh_ms: s.http.metrics_refresh_ms,
-            feed_horizon_warn_secs: s.http.feed_horizon_warn_secs,
-            api_keys_refresh_ms: s.api_keys_refresh_ms,
-            data_provider_read_database_url: s.replicas.data_provider_read_database_url,
-            dashboard_read_database_url: s.replicas.dashboard_read_database_url,
-            read_replica_max_lag_ms: s.replicas.read_replica_max_lag_ms,
-        }
+/// The value a group's declarations give with no flag and no environment.
+fn declared_defaults<T: Args + FromArgMatches>() -> T {
+    let cmd =
+        T::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None::<&'static str>));
+    match cmd
+        .try_get_matches_from(["defaults"])
+        .and_then(|m| T::from_arg_matches(&m))
+    {
+        Ok(group) => group,
+        // Only a defect in the declarations can get here; `every_group_has_its_declared_defaults`
+        // builds every group.
+        Err(e) => panic!("the settings' own defaults do not parse: {e}"),
     }
 }
 
-impl Default for Config {
-    /// Every setting at the default its flag declares: no flags, no environment.
-    fn default() -> Self {
-        let cmd = ServeSettings::augment_args(clap::Command::new("defaults"))
-            .mut_args(|a| a.env(None::<&'static str>));
-        let parsed = cmd
-            .try_get_matches_from(["defaults"])
-            .and_then(|m| ServeSettings::from_arg_matches(&m));
-        match parsed {
-            Ok(s) => s.into(),
-            // Only a defect in the declarations above can get here; `defaults_parse` tests it.
-            Err(e) => panic!("the settings' own defaults do not parse: {e}"),
-        }
-    }
+macro_rules! default_as_declared {
+    ($($group:ty),* $(,)?) => {
+        $(impl Default for $group {
+            /// Every setting of the group at the default its flag declares.
+            fn default() -> Self {
+                declared_defaults()
+            }
+        })*
+    };
 }
 
-/// A group of settings: fills its fields into a `Config`.
-pub trait Settings {
-    fn apply(&self, c: &mut Config);
-}
-
-impl Config {
-    /// `Config::default()` with `groups` filled in: a command's `Config` from the groups its
-    /// flags and environment gave.
-    pub fn from_groups(groups: &[&dyn Settings]) -> Config {
-        let mut c = Config::default();
-        for g in groups {
-            g.apply(&mut c);
-        }
-        c
-    }
-}
-
-impl Settings for ServeSettings {
-    fn apply(&self, c: &mut Config) {
-        *c = self.clone().into();
-    }
-}
-
-impl Settings for EventsDbSettings {
-    fn apply(&self, c: &mut Config) {
-        c.data_provider_database_url = self.data_provider_database_url.clone();
-    }
-}
-
-impl Settings for DashboardDbSettings {
-    fn apply(&self, c: &mut Config) {
-        c.dashboard_database_url = self.dashboard_database_url.clone();
-    }
-}
-
-impl Settings for PoolSettings {
-    fn apply(&self, c: &mut Config) {
-        c.database_pool_size = self.database_pool_size;
-    }
-}
-
-impl Settings for RedisSettings {
-    fn apply(&self, c: &mut Config) {
-        c.redis_url = self.redis_url.clone();
-    }
-}
-
-impl Settings for QueueSettings {
-    fn apply(&self, c: &mut Config) {
-        self.redis.apply(c);
-        c.events_queue_key = self.events_queue_key.clone();
-    }
-}
-
-impl Settings for BatchSettings {
-    fn apply(&self, c: &mut Config) {
-        c.worker_batch_size = self.worker_batch_size;
-        c.worker_lease_secs = self.worker_lease_secs;
-    }
-}
-
-impl Settings for ApiLimitSettings {
-    fn apply(&self, c: &mut Config) {
-        c.dashboard_cache_ms = self.dashboard_cache_ms;
-        c.max_concurrent_requests = self.max_concurrent_requests;
-    }
-}
-
-impl Settings for HttpServerSettings {
-    fn apply(&self, c: &mut Config) {
-        c.request_timeout_secs = self.request_timeout_secs;
-        c.http_idle_timeout_secs = self.http_idle_timeout_secs;
-        c.metrics_refresh_ms = self.metrics_refresh_ms;
-        c.feed_horizon_warn_secs = self.feed_horizon_warn_secs;
-    }
-}
-
-impl Settings for ReadReplicaSettings {
-    fn apply(&self, c: &mut Config) {
-        c.data_provider_read_database_url = self.data_provider_read_database_url.clone();
-        c.dashboard_read_database_url = self.dashboard_read_database_url.clone();
-        c.read_replica_max_lag_ms = self.read_replica_max_lag_ms;
-    }
-}
-
-impl Settings for ApiAccessSettings {
-    fn apply(&self, c: &mut Config) {
-        c.bind_addr = self.bind_addr;
-        c.data_provider_url = self.data_provider_url.clone();
-        c.read_api_token = self.read_api_token.clone();
-    }
-}
+default_as_declared!(
+    ApiAccessSettings,
+    DataProviderApiSettings,
+    DashboardApiSettings,
+    EventsDbSettings,
+    DashboardDbSettings,
+    PoolSettings,
+    RedisSettings,
+    QueueSettings,
+    BatchSettings,
+    ApiLimitSettings,
+    HttpServerSettings,
+    ReadReplicaSettings,
+    KeySettings,
+    SyncSettings,
+);
 
 impl Config {
     /// DATA_PROVIDER_URL, or this process's own API when it is not set.
     pub fn data_provider_url(&self) -> String {
-        match &self.data_provider_url {
-            Some(url) => url.clone(),
-            None => {
-                let mut addr = self.bind_addr;
-                // Listening on every address (0.0.0.0) means reachable on loopback.
-                if addr.ip().is_unspecified() {
-                    addr.set_ip(match addr {
-                        SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                        SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-                    });
-                }
-                format!("http://{addr}")
-            }
-        }
+        self.data_provider_api
+            .data_provider_url
+            .clone()
+            .unwrap_or_else(|| self.access.own_url())
     }
+}
+
+/// A token as clap reads it: held as a secret from the start.
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw))
 }
 
 /// Checks a cron expression the way the scheduler will read it (six fields, seconds first).
@@ -436,7 +366,54 @@ pub fn redact_url(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn every_group_has_its_declared_defaults() {
+        let c = Config::default();
+        assert_eq!(c.access.bind_addr.to_string(), "127.0.0.1:8000");
+        assert!(c.access.read_api_token.is_none());
+        assert_eq!(c.batch.worker_batch_size, 5000);
+        assert_eq!(c.sync.dashboard_sync_schedule, "*/5 * * * * *");
+        assert_eq!(c.sync.dashboard_sync_mode, SyncMode::Follow);
+        assert_eq!(c.keys.api_keys_refresh_ms, 2000);
+        assert_eq!(c.queue.redis.redis_url, RedisSettings::default().redis_url);
+        assert_eq!(c.data_provider_url(), "http://127.0.0.1:8000");
+        assert_eq!(
+            DashboardApiSettings::default().url(&ApiAccessSettings {
+                bind_addr: "0.0.0.0:9000".parse().unwrap(),
+                read_api_token: None,
+            }),
+            "http://127.0.0.1:9000"
+        );
+    }
+
+    #[test]
+    fn debug_prints_no_token() {
+        let parsed = Config::augment_args(clap::Command::new("serve"))
+            .mut_args(|a| a.env(None::<&'static str>))
+            .try_get_matches_from([
+                "serve",
+                "--read-api-token",
+                "read-t0ken-value",
+                "--ingest-api-token",
+                "ingest-t0ken-value",
+            ])
+            .and_then(|m| Config::from_arg_matches(&m))
+            .unwrap();
+        let tokens = (
+            parsed.access.read_api_token.as_ref().unwrap(),
+            parsed.keys.ingest_api_token.as_ref().unwrap(),
+        );
+        assert_eq!(
+            (tokens.0.expose_secret(), tokens.1.expose_secret()),
+            ("read-t0ken-value", "ingest-t0ken-value")
+        );
+        let debug = format!("{parsed:?} {parsed:#?}");
+        assert!(debug.contains("read_api_token"), "{debug}");
+        assert!(!debug.contains("t0ken"), "{debug}");
+    }
 
     #[test]
     fn passwords_never_reach_logs() {

@@ -10,6 +10,7 @@ use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::load;
 use roompulse::data_provider::queue::Queue;
 use roompulse::serve::{self, Parts};
+use secrecy::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,7 +34,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             no_schedule,
             settings,
         } => {
-            let config = Config::from(settings);
+            let config = settings;
             let shutdown = CancellationToken::new();
             serve::cancel_on_signal(shutdown.clone());
             let parts = Parts {
@@ -55,8 +56,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             batch,
             http,
         } => {
-            let config =
-                Config::from_groups(&[&events_db, &dashboard_db, &pool, &queue, &batch, &http]);
+            let config = Config {
+                events_db,
+                dashboard_db,
+                pool,
+                queue,
+                batch,
+                http,
+                ..Default::default()
+            };
             let shutdown = CancellationToken::new();
             serve::cancel_on_signal(shutdown.clone());
             let parts = Parts {
@@ -70,17 +78,26 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::SyncDashboard {
             dashboard_db,
             access,
+            data_provider_api,
         } => {
-            let config = Config::from_groups(&[&dashboard_db, &access]);
-            roompulse::db::migrate(
-                &config.dashboard_database_url,
-                roompulse::db::DASHBOARD_MIGRATIONS,
-            )
-            .await?;
-            let pool = roompulse::db::pool(&config.dashboard_database_url, 1)?;
+            let config = Config {
+                dashboard_db,
+                access,
+                data_provider_api,
+                ..Default::default()
+            };
+            let url = &config.dashboard_db.dashboard_database_url;
+            roompulse::db::migrate(url, roompulse::db::DASHBOARD_MIGRATIONS).await?;
+            let pool = roompulse::db::pool(url, 1)?;
             let client =
                 roompulse::dashboard::client::DataProviderClient::new(&config.data_provider_url())?
-                    .with_token(config.read_api_token.as_deref());
+                    .with_token(
+                        config
+                            .access
+                            .read_api_token
+                            .as_ref()
+                            .map(|t| t.expose_secret()),
+                    );
             let outcome = roompulse::dashboard::sync::run_pass(
                 &pool,
                 &client,
@@ -93,14 +110,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             events_db,
             dashboard_db,
         } => {
-            let config = Config::from_groups(&[&events_db, &dashboard_db]);
             roompulse::db::migrate(
-                &config.data_provider_database_url,
+                &events_db.data_provider_database_url,
                 roompulse::db::DATA_PROVIDER_MIGRATIONS,
             )
             .await?;
             roompulse::db::migrate(
-                &config.dashboard_database_url,
+                &dashboard_db.dashboard_database_url,
                 roompulse::db::DASHBOARD_MIGRATIONS,
             )
             .await?;
@@ -129,7 +145,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 {
                     eprintln!("{warning}");
                 }
-                println!("{}", created.key);
+                println!("{}", created.key.expose_secret());
             }
             KeysCommand::List { target } => {
                 let keys = manage::list(&target.targets()).await?;
@@ -144,11 +160,10 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             rejects,
             queue,
         } => {
-            let config = Config::from_groups(&[&queue]);
             let rejects = rejects.unwrap_or_else(|| load::default_rejects_path(&csv));
             let queue = Queue::new(
-                &config.redis_url,
-                roompulse::data_provider::queue::QueueKeys::new(&config.events_queue_key),
+                &queue.redis.redis_url,
+                roompulse::data_provider::queue::QueueKeys::new(&queue.events_queue_key),
                 2,
             )?;
             let report = load::load_events(&csv, &rejects, &queue, true).await?;
@@ -173,9 +188,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             yes_lose_uncounted,
             batch_size,
             events_db,
-            dashboard_db,
+            dashboard_api,
+            access,
         } => {
             use roompulse::data_provider::retention::{self, Guard};
+            let dashboard = retention::DashboardApi {
+                url: dashboard_api.url(&access),
+                token: access.read_api_token,
+            };
             let before = match (older_than_months, before) {
                 (Some(months), _) => {
                     retention::months_before(chrono::Utc::now().date_naive(), months)
@@ -186,17 +206,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("give --older-than-months N or --before YYYY-MM-DD (a day from year 1 on)")?;
             let guard = if unsafe_ignore_sync {
                 // Read anyway, to count the uncounted events the run would lose.
-                let counted =
-                    match retention::dashboard_cursor(&dashboard_db.dashboard_database_url).await {
-                        Ok(cursor) => Some(cursor),
-                        Err(retention::RetentionError::NothingSynced) => None,
-                        Err(e) => {
-                            eprintln!(
-                                "{e}; every old event counts as not counted by the dashboard"
-                            );
-                            None
-                        }
-                    };
+                let counted = match dashboard.cursor().await {
+                    Ok(cursor) => Some(cursor),
+                    Err(retention::RetentionError::NothingSynced) => None,
+                    Err(e) => {
+                        eprintln!("{e}; every old event counts as not counted by the dashboard");
+                        None
+                    }
+                };
                 Guard::Ignore {
                     counted,
                     lose_uncounted: yes_lose_uncounted,
@@ -204,9 +221,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             } else if let Some(cursor) = synced_cursor {
                 Guard::SyncedUpTo(retention::parse_cursor(&cursor)?)
             } else {
-                Guard::SyncedUpTo(
-                    retention::dashboard_cursor(&dashboard_db.dashboard_database_url).await?,
-                )
+                Guard::SyncedUpTo(dashboard.cursor().await?)
             };
             let options = retention::Options {
                 before,

@@ -23,6 +23,7 @@ use crate::data_provider::worker::{self, WorkerSettings};
 use crate::db::replica::ReadPool;
 use crate::db::{self, DbError};
 use crate::ops::{Gauges, OpsState};
+use secrecy::ExposeSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -59,26 +60,23 @@ pub struct Parts {
 /// Creates and migrates both databases, then opens the pools and the queue; fails with one
 /// clear line when PostgreSQL or Redis is not there.
 pub async fn prepare(cfg: &Config, workers: usize) -> Result<AppState, StartError> {
-    db::migrate(
-        &cfg.data_provider_database_url,
-        db::DATA_PROVIDER_MIGRATIONS,
-    )
-    .await?;
-    db::migrate(&cfg.dashboard_database_url, db::DASHBOARD_MIGRATIONS).await?;
+    let events_url = &cfg.events_db.data_provider_database_url;
+    let dashboard_url = &cfg.dashboard_db.dashboard_database_url;
+    db::migrate(events_url, db::DATA_PROVIDER_MIGRATIONS).await?;
+    db::migrate(dashboard_url, db::DASHBOARD_MIGRATIONS).await?;
     let queue = Queue::new(
-        &cfg.redis_url,
-        QueueKeys::new(&cfg.events_queue_key),
+        &cfg.queue.redis.redis_url,
+        QueueKeys::new(&cfg.queue.events_queue_key),
         2 * workers + 8,
     )?;
     queue.ping().await?;
-    let events_db = db::pool(&cfg.data_provider_database_url, cfg.database_pool_size)?;
-    let dashboard_db = db::pool(&cfg.dashboard_database_url, cfg.database_pool_size)?;
-    let refresh = Duration::from_millis(cfg.api_keys_refresh_ms);
+    let pool_size = cfg.pool.database_pool_size;
+    let events_db = db::pool(events_url, pool_size)?;
+    let dashboard_db = db::pool(dashboard_url, pool_size)?;
+    let refresh = Duration::from_millis(cfg.keys.api_keys_refresh_ms);
     let keys = ModuleKeys {
-        data_provider: Keyring::load(&cfg.data_provider_database_url, events_db.clone(), refresh)
-            .await?,
-        dashboard: Keyring::load(&cfg.dashboard_database_url, dashboard_db.clone(), refresh)
-            .await?,
+        data_provider: Keyring::load(events_url, events_db.clone(), refresh).await?,
+        dashboard: Keyring::load(dashboard_url, dashboard_db.clone(), refresh).await?,
     };
     app_state(cfg, events_db, dashboard_db, queue, keys)
 }
@@ -99,32 +97,39 @@ pub fn app_state(
     keys: ModuleKeys,
 ) -> Result<AppState, StartError> {
     let tokens = Tokens::new(
-        cfg.ingest_api_token.as_deref(),
-        cfg.read_api_token.as_deref(),
+        cfg.keys
+            .ingest_api_token
+            .as_ref()
+            .map(|t| t.expose_secret()),
+        cfg.access
+            .read_api_token
+            .as_ref()
+            .map(|t| t.expose_secret()),
     );
-    let max_lag = Duration::from_millis(cfg.read_replica_max_lag_ms);
+    let pool_size = cfg.pool.database_pool_size;
+    let max_lag = Duration::from_millis(cfg.replicas.read_replica_max_lag_ms);
     let event_reads = ReadPool::new(
         events_db.clone(),
-        cfg.data_provider_read_database_url.as_deref(),
-        cfg.database_pool_size,
+        cfg.replicas.data_provider_read_database_url.as_deref(),
+        pool_size,
         max_lag,
     )?;
     let dashboard_read = ReadPool::new(
         dashboard_db.clone(),
-        cfg.dashboard_read_database_url.as_deref(),
-        cfg.database_pool_size,
+        cfg.replicas.dashboard_read_database_url.as_deref(),
+        pool_size,
         max_lag,
     )?;
     let feed_wait = Arc::new(FeedWait::new(
         events_db.clone(),
-        &cfg.data_provider_database_url,
-        Duration::from_secs(cfg.request_timeout_secs),
-        (cfg.database_pool_size / 2) as usize,
+        &cfg.events_db.data_provider_database_url,
+        Duration::from_secs(cfg.http.request_timeout_secs),
+        (pool_size / 2) as usize,
     ));
     let data_provider_auth = Auth {
         tokens: tokens.clone(),
         keys: keys.data_provider,
-        process_secret: Some(crate::auth::key::process_secret()?.into()),
+        process_secret: Some(Arc::new(crate::auth::key::process_secret()?)),
     };
     let dashboard_auth = Auth {
         tokens,
@@ -141,24 +146,24 @@ pub fn app_state(
             db: dashboard_db.clone(),
             reads: dashboard_read.clone(),
             cache: Arc::new(DashboardCache::new(Duration::from_millis(
-                cfg.dashboard_cache_ms,
+                cfg.limits.dashboard_cache_ms,
             ))),
             pace_cache: Arc::new(crate::dashboard::pace::PaceCache::new(
-                Duration::from_millis(cfg.dashboard_cache_ms),
+                Duration::from_millis(cfg.limits.dashboard_cache_ms),
             )),
             forecast_cache: Arc::new(crate::dashboard::forecast_api::ForecastCache::new(
-                Duration::from_millis(cfg.dashboard_cache_ms),
+                Duration::from_millis(cfg.limits.dashboard_cache_ms),
             )),
             books: Arc::new(crate::dashboard::book::Books::new()),
-            freshness: Arc::new(Freshness::new(&cfg.dashboard_database_url)),
+            freshness: Arc::new(Freshness::new(&cfg.dashboard_db.dashboard_database_url)),
         },
         ops: OpsState {
             events_db,
             dashboard_db,
             queue,
             gauges: Arc::new(Gauges::new(
-                Duration::from_millis(cfg.metrics_refresh_ms),
-                Duration::from_secs(cfg.feed_horizon_warn_secs),
+                Duration::from_millis(cfg.http.metrics_refresh_ms),
+                Duration::from_secs(cfg.http.feed_horizon_warn_secs),
             )),
             data_provider_api: None,
             read_pools: vec![
@@ -173,8 +178,8 @@ pub fn app_state(
         },
         data_provider_auth,
         dashboard_auth,
-        max_concurrent_requests: cfg.max_concurrent_requests as usize,
-        request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+        max_concurrent_requests: cfg.limits.max_concurrent_requests as usize,
+        request_timeout: Duration::from_secs(cfg.http.request_timeout_secs),
     })
 }
 
@@ -246,7 +251,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
 /// Runs the chosen parts until `shutdown`, then lets each finish or hand back what it holds.
 pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Result<(), StartError> {
     let mut state = prepare(&cfg, parts.workers).await?;
-    if parts.schedule && cfg.data_provider_url.is_some() {
+    if parts.schedule && cfg.data_provider_api.data_provider_url.is_some() {
         // The sync reads another process's API: `/ready` says whether it answers.
         state.ops.data_provider_api = Some(
             DataProviderClient::new(&cfg.data_provider_url())?.with_token(sync_token(&cfg, &state)),
@@ -263,22 +268,22 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
         }
     }
     if parts.schedule
-        && cfg.read_api_token.is_none()
-        && cfg.data_provider_url.is_some()
+        && cfg.access.read_api_token.is_none()
+        && cfg.data_provider_api.data_provider_url.is_some()
         && state.dashboard_auth.keys.any()
     {
         tracing::warn!("the dashboard sync reads the Data Provider API at DATA_PROVIDER_URL without a key (READ_API_TOKEN is not set): if that API has keys, the sync is refused; set READ_API_TOKEN to an all-hotel read key (`roompulse keys create --all-hotels --scope read --name dashboard-sync`)");
     }
     let listener = if parts.api {
-        let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
+        let listener = tokio::net::TcpListener::bind(cfg.access.bind_addr)
             .await
             .map_err(|source| StartError::Bind {
-                addr: cfg.bind_addr,
+                addr: cfg.access.bind_addr,
                 source,
             })?;
         // The bound address, not the asked one: with port 0 the log is where a script or a test
         // learns the port.
-        let addr = listener.local_addr().unwrap_or(cfg.bind_addr);
+        let addr = listener.local_addr().unwrap_or(cfg.access.bind_addr);
         tracing::info!(
             %addr,
             workers = parts.workers,
@@ -293,17 +298,17 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
                 .map_err(|source| StartError::Bind { addr, source })?;
             tracing::info!(%addr, "serving /health, /ready and /metrics");
             let ops = crate::app::operations_router(state.ops.clone(), state.request_timeout);
-            let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
+            let idle = Duration::from_secs(cfg.http.http_idle_timeout_secs);
             tokio::spawn(serve_http(listener, ops, idle, shutdown.clone()));
         }
         None
     };
     // The sync reads this process's own API at BIND_ADDR by default: with port 0 that is the
     // port the listener got, not 0.
-    let cfg = match listener.as_ref().and_then(|l| l.local_addr().ok()) {
-        Some(bind_addr) => Config { bind_addr, ..cfg },
-        None => cfg,
-    };
+    let mut cfg = cfg;
+    if let Some(bound) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        cfg.access.bind_addr = bound;
+    }
     let schedule = if parts.schedule {
         Some(start_dashboard_sync(&cfg, &state).await?)
     } else {
@@ -321,14 +326,16 @@ pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Resu
 /// key does not cut the sync off and its requests draw on the allowance kept for it
 /// (`crate::admission`); else READ_API_TOKEN.
 pub fn sync_token<'a>(cfg: &'a Config, state: &'a AppState) -> Option<&'a str> {
-    match cfg.data_provider_url {
+    let read_token = cfg.access.read_api_token.as_ref();
+    match cfg.data_provider_api.data_provider_url {
         None => state
             .data_provider_auth
             .process_secret
             .as_deref()
-            .or(cfg.read_api_token.as_deref()),
-        Some(_) => cfg.read_api_token.as_deref(),
+            .or(read_token),
+        Some(_) => read_token,
     }
+    .map(|t| t.expose_secret())
 }
 
 /// Starts the dashboard sync against DATA_PROVIDER_URL: its follower and schedule, or its
@@ -342,9 +349,9 @@ pub async fn start_dashboard_sync(
     Ok(schedule::start(
         state.dashboard.db.clone(),
         client,
-        &cfg.dashboard_sync_schedule,
+        &cfg.sync.dashboard_sync_schedule,
         PAGE_SIZE,
-        cfg.dashboard_sync_mode,
+        cfg.sync.dashboard_sync_mode,
     )
     .await?)
 }
@@ -382,7 +389,7 @@ pub async fn run_with(
         state.data_provider_auth.keys.follow(&shutdown);
         state.dashboard_auth.keys.follow(&shutdown);
         watch_exposure(&state, shutdown.clone());
-        let idle = Duration::from_secs(cfg.http_idle_timeout_secs);
+        let idle = Duration::from_secs(cfg.http.http_idle_timeout_secs);
         serve_http(listener, router(state), idle, shutdown.clone()).await;
     } else {
         shutdown.cancelled().await;

@@ -1,6 +1,7 @@
 //! What an API key is: `rp_<id>_<secret>`, both parts random from the operating system's
 //! generator, and what is kept of it (the id, and the SHA-256 of the secret).
 
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -15,7 +16,7 @@ const SECRET_BYTES: usize = 32;
 pub struct NewKey {
     pub id: String,
     /// The whole key, `rp_<id>_<secret>`: shown once, stored nowhere.
-    pub key: String,
+    pub key: SecretString,
     pub secret_sha256: [u8; 32],
 }
 
@@ -35,7 +36,7 @@ pub fn generate() -> Result<NewKey, RngError> {
     getrandom::fill(&mut secret).map_err(|e| RngError(e.to_string()))?;
     let (id, secret) = (hex(&id), hex(&secret));
     Ok(NewKey {
-        key: format!("{PREFIX}{id}_{secret}"),
+        key: format!("{PREFIX}{id}_{secret}").into(),
         secret_sha256: secret_hash(&secret),
         id,
     })
@@ -43,10 +44,10 @@ pub fn generate() -> Result<NewKey, RngError> {
 
 /// A secret for one process's own use (its dashboard sync reading its own Data Provider API):
 /// as random as a key's, never stored, gone with the process.
-pub fn process_secret() -> Result<String, RngError> {
+pub fn process_secret() -> Result<SecretString, RngError> {
     let mut secret = [0u8; SECRET_BYTES];
     getrandom::fill(&mut secret).map_err(|e| RngError(e.to_string()))?;
-    Ok(format!("rp_process_{}", hex(&secret)))
+    Ok(format!("rp_process_{}", hex(&secret)).into())
 }
 
 fn is_hex(s: &str, bytes: usize) -> bool {
@@ -83,18 +84,19 @@ pub fn secret_matches(secret: &str, stored: &[u8; 32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn a_generated_key_parses_back_and_matches_its_hash_only() {
         let k = generate().unwrap();
-        let (id, secret) = parse(&k.key).unwrap();
+        let (id, secret) = parse(k.key.expose_secret()).unwrap();
         assert_eq!(id, k.id);
         assert!(secret_matches(secret, &k.secret_sha256));
         let other = generate().unwrap();
-        assert_ne!(other.key, k.key);
+        assert_ne!(other.key.expose_secret(), k.key.expose_secret());
         assert!(!secret_matches(secret, &other.secret_sha256));
         // Nothing stored contains the secret.
-        assert!(!k.key.contains(&hex(&k.secret_sha256)));
+        assert!(!k.key.expose_secret().contains(&hex(&k.secret_sha256)));
     }
 
     #[test]

@@ -82,7 +82,7 @@ async fn open(targets: &[Target]) -> Result<Vec<(&'static str, PgPool)>, ManageE
 
 /// A key just created: `key` is printed once and kept nowhere.
 pub struct Created {
-    pub key: String,
+    pub key: secrecy::SecretString,
     pub row: KeyRow,
     pub modules: Vec<&'static str>,
 }

@@ -29,8 +29,13 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::error::ApiError;
 use keyring::{Found, Keyring};
+
+/// A token or secret shared by the clones of an `Auth`: `Debug` prints none of it.
+pub type Secret = Arc<SecretString>;
 
 /// What a key lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
@@ -59,20 +64,10 @@ impl Scope {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct Tokens {
-    pub ingest: Option<Arc<str>>,
-    pub read: Option<Arc<str>>,
-}
-
-impl std::fmt::Debug for Tokens {
-    // Never print a secret, not even in a debug dump.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens")
-            .field("ingest", &self.ingest.as_ref().map(|_| "***"))
-            .field("read", &self.read.as_ref().map(|_| "***"))
-            .finish()
-    }
+    pub ingest: Option<Secret>,
+    pub read: Option<Secret>,
 }
 
 impl Tokens {
@@ -82,7 +77,7 @@ impl Tokens {
     pub fn new(ingest: Option<&str>, read: Option<&str>) -> Self {
         let keep = |t: Option<&str>| {
             t.filter(|t| !t.is_empty() && key::parse(t).is_none())
-                .map(Arc::from)
+                .map(|t| Arc::new(SecretString::from(t)))
         };
         Self {
             ingest: keep(ingest),
@@ -101,7 +96,7 @@ pub struct Auth {
     /// process's Data Provider API: once a key exists that API is closed, and the sync would
     /// otherwise need READ_API_TOKEN set to a key made for it. Not a key: in memory only,
     /// random per process, and it does not by itself close the API.
-    pub process_secret: Option<Arc<str>>,
+    pub process_secret: Option<Secret>,
 }
 
 impl Auth {
@@ -142,10 +137,10 @@ impl Auth {
                 Found::Unknown => Err(unauthorized(scope == Scope::Ingest, true)),
             };
         }
-        let is = |token: &Option<Arc<str>>| {
+        let is = |token: &Option<Secret>| {
             token
                 .as_ref()
-                .is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
+                .is_some_and(|t| constant_time_eq(given.as_bytes(), t.expose_secret().as_bytes()))
         };
         if is(&self.process_secret) {
             return match scope {
@@ -407,8 +402,8 @@ mod tests {
     #[test]
     fn a_token_shaped_like_a_key_is_a_key() {
         let k = key::generate().unwrap();
-        let t = Tokens::new(Some("legacy"), Some(&k.key));
-        assert_eq!(t.ingest.as_deref(), Some("legacy"));
+        let t = Tokens::new(Some("legacy"), Some(k.key.expose_secret()));
+        assert_eq!(t.ingest.as_ref().map(|t| t.expose_secret()), Some("legacy"));
         assert!(t.read.is_none());
     }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
@@ -69,7 +70,7 @@ pub struct DataProviderClient {
     events_url: Url,
     health_url: Url,
     /// Sent as `Authorization: Bearer …` when the Data Provider requires a read token.
-    token: Option<String>,
+    token: Option<SecretString>,
 }
 
 impl DataProviderClient {
@@ -106,14 +107,14 @@ impl DataProviderClient {
     fn request(&self, url: Url) -> reqwest::RequestBuilder {
         let request = self.http.get(url);
         match &self.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.expose_secret()),
             None => request,
         }
     }
 
     /// The same client, authenticating with `token` (when there is one).
     pub fn with_token(mut self, token: Option<&str>) -> Self {
-        self.token = token.filter(|t| !t.is_empty()).map(str::to_string);
+        self.token = token.filter(|t| !t.is_empty()).map(SecretString::from);
         self
     }
 

@@ -5,6 +5,8 @@
 //! page into daily counters, committing the figures and the feed's cursor in one transaction
 //! of its own database (`store`), so every stored event is counted exactly once.
 //! `GET /dashboard` (`api`) reads those counters only, and so does the chart page (`page`).
+//! `GET /dashboard/sync` (`sync_api`) states the cursor, for those who must know how far the
+//! dashboard has counted (`roompulse retention`).
 
 pub mod answers;
 pub mod api;
@@ -22,6 +24,7 @@ pub mod schema;
 pub mod sign_in;
 pub mod store;
 pub mod sync;
+pub mod sync_api;
 
 /// Which date an event is counted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
@@ -125,7 +128,8 @@ pub fn router() -> Router<ApiState> {
         "/dashboard/forecast/accuracy",
         get(forecast_api::get_accuracy),
     );
-    both(router, "/dashboard/alerts", get(forecast_api::get_alerts))
+    let router = both(router, "/dashboard/alerts", get(forecast_api::get_alerts));
+    both(router, "/dashboard/sync", get(sync_api::get_sync))
 }
 
 /// The chart page at `/` and its sign-in and sign-out. Outside `authorize`: the page checks its
@@ -143,7 +147,7 @@ pub fn page_router() -> Router<ApiState> {
 #[openapi(
     info(
         title = "roompulse Dashboard",
-        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time; the demand forecast of each night (expected final with a p10–p90 band), its measured accuracy on the hotel's own history, and alerts for nights whose pace left its usual range. Without `as_of`, the figures are as of the hotel's latest event day. Kept up to date with the Data Provider by a scheduled sync. Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
+        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time; the demand forecast of each night (expected final with a p10–p90 band), its measured accuracy on the hotel's own history, and alerts for nights whose pace left its usual range. Without `as_of`, the figures are as of the hotel's latest event day. Kept up to date with the Data Provider by a scheduled sync, which states where it stands in the Data Provider's change feed (`GET /dashboard/sync`). Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
     paths(
         api::get_dashboard,
@@ -152,7 +156,8 @@ pub fn page_router() -> Router<ApiState> {
         pace::get_lead_time,
         forecast_api::get_forecast,
         forecast_api::get_accuracy,
-        forecast_api::get_alerts
+        forecast_api::get_alerts,
+        sync_api::get_sync
     ),
     modifiers(&EXAMPLES),
     tags((name = "dashboard", description = "Booking figures per hotel"))
@@ -188,6 +193,7 @@ fn example_error(method: &str, path: &str, status: &str) -> Option<ApiError> {
             forecast_api::parse_alerts_ask("hotel_id=2603&horizon=500").err()?
         }
         ("401", _) => crate::auth::unauthorized(method == "post", false),
+        ("403", "/dashboard/sync") => sync_api::needs_every_hotel(),
         ("403", _) => crate::auth::forbidden_hotel(2608),
         ("503", _) => {
             store::DashboardStoreError::Unavailable("timed out waiting for a connection".into())

@@ -24,6 +24,8 @@ use super::event::Event;
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::generate::{write_row, HEADER};
 use super::store::pg_error;
+use crate::config::redact_url;
+use secrecy::{ExposeSecret, SecretString};
 
 pub const DEFAULT_BATCH: u32 = 10_000;
 
@@ -108,7 +110,7 @@ pub enum RetentionError {
     DashboardCursor { url: String, reason: String },
     #[error("the dashboard has not counted any event yet (its sync cursor is empty): deleting events now would keep them out of its figures. Run it again once the dashboard has synced")]
     NothingSynced,
-    #[error("{0:?} is not a change-feed cursor (`s` and 32 hex digits, as the dashboard's sync_state.cursor holds it)")]
+    #[error("{0:?} is not a change-feed cursor (`s` and 32 hex digits, as the Dashboard's `GET /dashboard/sync` states it)")]
     BadCursor(String),
     #[error("the cursor {cursor} is past every event this Data Provider has stored: it is not a position of this Data Provider's change feed (another deployment's dashboard?). Nothing was deleted")]
     CursorBeyondFeed { cursor: String },
@@ -216,45 +218,90 @@ impl Report {
     }
 }
 
-/// The dashboard's sync cursor, read from its database: every event at or before it has been
-/// counted. Reads only; never creates or migrates that database.
-pub async fn dashboard_cursor(dashboard_url: &str) -> Result<StoredCursor, RetentionError> {
-    let failed = |reason: String| RetentionError::DashboardCursor {
-        url: redact(dashboard_url),
-        reason,
-    };
-    let (client, conn) = tokio_postgres::connect(dashboard_url, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| failed(pg_error(&e)))?;
-    let task = tokio::spawn(conn);
-    let row = client
-        .query_opt("SELECT cursor FROM sync_state WHERE id = 1", &[])
-        .await
-        .map_err(|e| failed(pg_error(&e)));
-    drop(client);
-    let _ = task.await;
-    let cursor: Option<String> = match row? {
-        Some(row) => row.try_get(0).map_err(|e| failed(e.to_string()))?,
-        None => None,
-    };
-    let cursor = cursor.ok_or(RetentionError::NothingSynced)?;
-    decode_stored_cursor(&cursor).ok_or(RetentionError::BadCursor(cursor))
+/// The Dashboard API, asked how far the dashboard has counted (`GET /dashboard/sync`). The
+/// Dashboard's tables are its own: retention never reads them.
+#[derive(Debug, Clone)]
+pub struct DashboardApi {
+    /// Where the Dashboard API is (DASHBOARD_URL).
+    pub url: String,
+    /// A read key for every hotel, when the Dashboard has keys (READ_API_TOKEN).
+    pub token: Option<SecretString>,
+}
+
+/// How long the Dashboard may take to answer before retention gives up on it.
+const DASHBOARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl DashboardApi {
+    /// The dashboard's sync cursor, as its API states it: every event at or before it has been
+    /// counted. An answer that is not a sync position is an error, never taken as "no cursor".
+    pub async fn cursor(&self) -> Result<StoredCursor, RetentionError> {
+        let failed = |reason: String| RetentionError::DashboardCursor {
+            url: redact_url(&self.url),
+            reason,
+        };
+        let endpoint = url::Url::parse(&format!(
+            "{}/dashboard/sync",
+            self.url.trim_end_matches('/')
+        ))
+        .map_err(|e| failed(format!("not a URL ({e})")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(DASHBOARD_TIMEOUT)
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let mut request = http.get(endpoint);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failed(format!("no answer ({})", error_chain(&e))))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(format!("the answer broke off ({})", error_chain(&e))))?;
+        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        if !status.is_success() {
+            let said = json
+                .as_ref()
+                .and_then(|j| j.get("error"))
+                .and_then(|e| e.as_str())
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            return Err(failed(format!("it answered {status}{said}")));
+        }
+        let not_a_position = || {
+            failed(format!(
+                "its answer is not the sync's position (a JSON object with `cursor`): {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
+        };
+        match json.as_ref().and_then(|j| j.get("cursor")) {
+            Some(serde_json::Value::String(cursor)) => decode_stored_cursor(cursor)
+                .ok_or_else(|| RetentionError::BadCursor(cursor.clone())),
+            Some(serde_json::Value::Null) => Err(RetentionError::NothingSynced),
+            _ => Err(not_a_position()),
+        }
+    }
+}
+
+/// An HTTP client error with its causes, which name what failed (refused, timed out, …).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `--synced-cursor`'s value.
 pub fn parse_cursor(s: &str) -> Result<StoredCursor, RetentionError> {
     decode_stored_cursor(s.trim()).ok_or_else(|| RetentionError::BadCursor(s.to_string()))
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Deletes (or counts) the old events `options` describe, on the events database at `url`.

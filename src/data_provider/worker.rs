@@ -28,10 +28,10 @@ pub struct WorkerSettings {
 impl WorkerSettings {
     pub fn from_config(cfg: &crate::config::Config) -> Self {
         Self {
-            batch_size: cfg.worker_batch_size as usize,
-            lease: Duration::from_secs(cfg.worker_lease_secs),
+            batch_size: cfg.batch.worker_batch_size as usize,
+            lease: Duration::from_secs(cfg.batch.worker_lease_secs),
             idle_wait: Duration::from_secs(1),
-            copy_url: Some(cfg.data_provider_database_url.clone()),
+            copy_url: Some(cfg.events_db.data_provider_database_url.clone()),
         }
     }
 }

@@ -184,12 +184,15 @@ fn every_setting_keeps_its_variable_and_default() {
 
     // What the commands that do not read a setting run with: its declared default.
     let c = roompulse::config::Config::default();
-    assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
-    assert_eq!(c.worker_batch_size, 5000);
-    assert_eq!(c.dashboard_sync_schedule, "*/5 * * * * *");
-    assert_eq!(c.dashboard_sync_mode, roompulse::config::SyncMode::Follow);
-    assert_eq!(c.read_api_token, None);
-    assert_eq!(c.api_keys_refresh_ms, 2000);
+    assert_eq!(c.access.bind_addr.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.batch.worker_batch_size, 5000);
+    assert_eq!(c.sync.dashboard_sync_schedule, "*/5 * * * * *");
+    assert_eq!(
+        c.sync.dashboard_sync_mode,
+        roompulse::config::SyncMode::Follow
+    );
+    assert!(c.access.read_api_token.is_none());
+    assert_eq!(c.keys.api_keys_refresh_ms, 2000);
 }
 
 /// `roompulse keys …` reads the two databases (the settings `serve` has) and nothing else.

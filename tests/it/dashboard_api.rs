@@ -197,7 +197,7 @@ async fn the_dashboard_has_its_own_document_listed_in_swagger_ui() {
 /// of them had piled up (9,990 took the process from 14 MB to 459 MB).
 #[tokio::test]
 async fn the_answer_cache_lets_answers_expire() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 300).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 300).await;
     for hotel in 1..=20 {
         let (status, _) = get(&app, &format!("hotel_id={hotel}&period=day&year=2022")).await;
         assert_eq!(status, StatusCode::OK);

@@ -289,7 +289,7 @@ async fn answers_as_of(app: &TestApp, as_of: NaiveDate) -> [Value; 3] {
 
 #[tokio::test]
 async fn an_event_dated_after_the_as_of_day_changes_nothing_answered_as_of_that_day() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 0).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 0).await;
     let as_of = d("2022-11-15");
     let (known, later): (Vec<FeedEvent>, Vec<FeedEvent>) = history(8)
         .into_iter()
@@ -348,7 +348,7 @@ async fn an_event_dated_after_the_as_of_day_changes_nothing_answered_as_of_that_
 
 #[tokio::test]
 async fn a_burst_of_thirty_bookings_forty_days_out_tops_the_alerts() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 0).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 0).await;
     let as_of = d("2023-02-01");
     let events: Vec<FeedEvent> = history(11)
         .into_iter()
@@ -436,7 +436,7 @@ async fn on_the_real_city_hotel_the_forecast_beats_the_baselines_the_definitions
 
 #[tokio::test]
 async fn without_as_of_the_figures_are_as_of_the_hotel_s_latest_event_day() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 0).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 0).await;
     let events: Vec<FeedEvent> = history(3)
         .into_iter()
         .filter(|e| e.event_timestamp.date_naive() <= d("2022-10-20"))

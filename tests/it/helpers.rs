@@ -6,8 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use roompulse::app::AppState;
-use roompulse::config::Config;
-use roompulse::config::SyncMode;
+use roompulse::config::{
+    ApiAccessSettings, ApiLimitSettings, BatchSettings, Config, DashboardDbSettings,
+    EventsDbSettings, HttpServerSettings, PoolSettings, QueueSettings, RedisSettings, SyncMode,
+};
 use roompulse::dashboard::api::DashboardCache;
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::schedule::{self, SyncSchedule};
@@ -23,31 +25,40 @@ use crate::common::wait::{drained, eventually};
 
 pub fn test_config(events_db: &TestDb, dashboard_db: &TestDb, keys: &TestKeys) -> Config {
     Config {
-        bind_addr: "127.0.0.1:0".parse().expect("addr"),
-        data_provider_database_url: events_db.url.clone(),
-        dashboard_database_url: dashboard_db.url.clone(),
-        redis_url: REDIS_URL.to_string(),
-        events_queue_key: keys.queue_key.clone(),
-        worker_batch_size: 500,
-        worker_lease_secs: 2,
-        database_pool_size: 4,
-        // Tests read figures right after changing them.
-        dashboard_cache_ms: 0,
-        data_provider_url: None,
-        dashboard_sync_schedule: "*/5 * * * * *".to_string(),
-        dashboard_sync_mode: roompulse::config::SyncMode::Follow,
-        ingest_api_token: None,
-        read_api_token: None,
-        max_concurrent_requests: 512,
-        request_timeout_secs: 30,
-        http_idle_timeout_secs: 60,
-        // Tests read gauges right after changing what they measure.
-        metrics_refresh_ms: 0,
-        feed_horizon_warn_secs: 60,
-        api_keys_refresh_ms: 2000,
-        data_provider_read_database_url: None,
-        dashboard_read_database_url: None,
-        read_replica_max_lag_ms: 5000,
+        access: ApiAccessSettings {
+            bind_addr: "127.0.0.1:0".parse().expect("addr"),
+            ..Default::default()
+        },
+        events_db: EventsDbSettings {
+            data_provider_database_url: events_db.url.clone(),
+        },
+        dashboard_db: DashboardDbSettings {
+            dashboard_database_url: dashboard_db.url.clone(),
+        },
+        queue: QueueSettings {
+            redis: RedisSettings {
+                redis_url: REDIS_URL.to_string(),
+            },
+            events_queue_key: keys.queue_key.clone(),
+        },
+        batch: BatchSettings {
+            worker_batch_size: 500,
+            worker_lease_secs: 2,
+        },
+        pool: PoolSettings {
+            database_pool_size: 4,
+        },
+        limits: ApiLimitSettings {
+            // Tests read figures right after changing them.
+            dashboard_cache_ms: 0,
+            ..Default::default()
+        },
+        http: HttpServerSettings {
+            // Tests read gauges right after changing what they measure.
+            metrics_refresh_ms: 0,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 
@@ -96,7 +107,7 @@ impl TestApp {
                     .expect("serve");
             }
         });
-        if config.dashboard_cache_ms > 0 {
+        if config.limits.dashboard_cache_ms > 0 {
             // Answers are cached only while commits can be heard.
             let freshness = state.dashboard.freshness.clone();
             eventually(
@@ -159,6 +170,14 @@ impl TestApp {
 
     pub fn events_db_url(&self) -> String {
         self._events_db.url.clone()
+    }
+
+    /// The app's Dashboard API, as `roompulse retention` asks it for the sync cursor.
+    pub fn dashboard_api(&self) -> roompulse::data_provider::retention::DashboardApi {
+        roompulse::data_provider::retention::DashboardApi {
+            url: self.base_url.clone(),
+            token: None,
+        }
     }
 
     pub fn dashboard_db_url(&self) -> String {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use roompulse::auth::manage::{self, Modules, Target};
 use roompulse::auth::Scope;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::common::db::TestDb;
@@ -32,6 +33,8 @@ pub(crate) async fn create(
         .await
         .expect("create a key")
         .key
+        .expose_secret()
+        .to_string()
 }
 
 /// `GET path` with this `Authorization` header (none: `None`).
@@ -116,8 +119,8 @@ impl Presented {
 #[tokio::test]
 async fn each_key_reaches_its_hotels_and_scopes_only() {
     let app = TestApp::spawn_configured(0, |c| {
-        c.ingest_api_token = Some("legacy-ingest".into());
-        c.read_api_token = Some("legacy-read".into());
+        c.keys.ingest_api_token = Some("legacy-ingest".into());
+        c.access.read_api_token = Some("legacy-read".into());
     })
     .await;
     // Figures for both hotels, stored and counted before any key exists.

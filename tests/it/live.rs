@@ -208,7 +208,7 @@ async fn a_bad_wait_is_refused_naming_it() {
 #[tokio::test]
 async fn long_polls_past_the_bound_are_turned_away() {
     // Half of MAX_CONCURRENT_REQUESTS may be held: one here.
-    let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 2).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.max_concurrent_requests = 2).await;
     let cursor = cursor_after(&app, 0).await;
     let held = held_feed_request(&app, &cursor).await;
     let url = app.url(&format!("/events?order=stored&cursor={cursor}&wait=30"));
@@ -312,7 +312,7 @@ async fn booked(app: &TestApp, dashboard: &str, pace: &str) -> (Option<i64>, Opt
 #[tokio::test]
 async fn a_committed_page_shows_at_once_despite_a_long_answer_cache() {
     // A minute of caching: without invalidation the figures below would stay stale that long.
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 60_000).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 60_000).await;
     let today = Utc::now().date_naive();
     let dashboard = format!(
         "/dashboard?hotel_id=6&period=day&year={}&month={}&day={}",

@@ -233,9 +233,7 @@ async fn the_sync_lag_in_seconds_counts_while_behind_whatever_the_timestamps() {
 
     // The counted events go (the newest timestamps stored); the uncounted one stays.
     use roompulse::data_provider::retention::{self, Guard, Options};
-    let cursor = retention::dashboard_cursor(&app.dashboard_db_url())
-        .await
-        .unwrap();
+    let cursor = app.dashboard_api().cursor().await.unwrap();
     let report = retention::run(
         &app.events_db_url(),
         &Options {
@@ -388,7 +386,7 @@ async fn a_worker_process_can_serve_its_metrics_and_probes() {
 /// pushing the API's median latency past a second. Now they share one reading.
 #[tokio::test]
 async fn concurrent_scrapes_share_one_reading() {
-    let app = TestApp::spawn_configured(0, |c| c.metrics_refresh_ms = 3_600_000).await;
+    let app = TestApp::spawn_configured(0, |c| c.http.metrics_refresh_ms = 3_600_000).await;
     let scrapes = futures_util::future::join_all((0..40).map(|_| scrape(&app))).await;
     for s in &scrapes {
         assert_eq!(s.value("roompulse_metrics_refreshes_total", &[]), 1.0);
@@ -406,7 +404,7 @@ async fn concurrent_scrapes_share_one_reading() {
 /// to do so invisibly.
 #[tokio::test]
 async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
-    let app = TestApp::spawn_configured(0, |c| c.feed_horizon_warn_secs = 0).await;
+    let app = TestApp::spawn_configured(0, |c| c.http.feed_horizon_warn_secs = 0).await;
     let name = format!("blocker-{}", uuid::Uuid::new_v4().simple());
     let (blocker, conn) = tokio_postgres::connect(
         &format!("{}/postgres?application_name={name}", PG_SERVER),

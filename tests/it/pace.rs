@@ -571,7 +571,7 @@ async fn bad_parameters_answer_400_naming_them_and_unknown_hotels_get_zeros() {
 
 #[tokio::test]
 async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 1500).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.dashboard_cache_ms = 1500).await;
     let get = |path: &str| {
         let (app, url) = (&app, app.url(path));
         async move {
@@ -637,7 +637,8 @@ async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time(
 
 #[tokio::test]
 async fn the_read_token_guards_the_pace_figures() {
-    let app = TestApp::spawn_configured(0, |c| c.read_api_token = Some("r-token".into())).await;
+    let app =
+        TestApp::spawn_configured(0, |c| c.access.read_api_token = Some("r-token".into())).await;
     for path in [
         "/dashboard/pace?hotel_id=5",
         "/dashboard/booking-curve/?hotel_id=5&night=2024-03-01",

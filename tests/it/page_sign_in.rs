@@ -11,6 +11,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use roompulse::auth::manage::{self, Modules, Target};
 use roompulse::auth::Scope;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::common::wait::eventually;
@@ -29,6 +30,8 @@ async fn create(app: &TestApp, name: &str, scopes: &[Scope], hotels: Option<&[i3
         .await
         .expect("create a key")
         .key
+        .expose_secret()
+        .to_string()
 }
 
 /// Waits until the running app's Dashboard knows `keys`: a request without a key is refused

@@ -21,9 +21,10 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 async fn a_read_url_that_is_no_standby_or_does_not_answer_leaves_reads_on_the_primary() {
     let app = TestApp::spawn_configured(0, |c| {
         // The dashboard's own primary: in no recovery, so not a standby whose lag can be told.
-        c.dashboard_read_database_url = Some(c.dashboard_database_url.clone());
+        c.replicas.dashboard_read_database_url =
+            Some(c.dashboard_db.dashboard_database_url.clone());
         // Nothing listens on port 1.
-        c.data_provider_read_database_url =
+        c.replicas.data_provider_read_database_url =
             Some("postgres://postgres@127.0.0.1:1/roompulse_data_provider".to_string());
     })
     .await;

@@ -58,7 +58,8 @@ async fn loaded_and_synced() -> (TestApp, tempfile::TempDir, std::path::PathBuf)
 /// The dashboard's sync cursor, as `roompulse retention` reads it by default.
 async fn synced_up_to(app: &TestApp) -> Guard {
     Guard::SyncedUpTo(
-        retention::dashboard_cursor(&app.dashboard_db_url())
+        app.dashboard_api()
+            .cursor()
             .await
             .expect("the dashboard's cursor"),
     )
@@ -383,7 +384,7 @@ async fn post_old_status(app: &TestApp, id: i64) -> u16 {
 async fn the_guard_keeps_old_events_the_dashboard_has_not_counted() {
     let app = TestApp::spawn().await;
     // Nothing counted yet: nothing may go.
-    let none = retention::dashboard_cursor(&app.dashboard_db_url()).await;
+    let none = app.dashboard_api().cursor().await;
     assert!(
         matches!(none, Err(RetentionError::NothingSynced)),
         "{none:?}"

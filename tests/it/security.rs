@@ -14,7 +14,8 @@ fn event(id: i64) -> Value {
 
 #[tokio::test]
 async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
-    let app = TestApp::spawn_configured(0, |c| c.ingest_api_token = Some("w-s3cret".into())).await;
+    let app =
+        TestApp::spawn_configured(0, |c| c.keys.ingest_api_token = Some("w-s3cret".into())).await;
     let post = |auth: Option<&str>| {
         let mut r = app.client.post(app.url("/events")).json(&event(1));
         if let Some(a) = auth {
@@ -101,8 +102,8 @@ async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
 #[tokio::test]
 async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
     let app = TestApp::spawn_configured(0, |c| {
-        c.read_api_token = Some("r-token".into());
-        c.ingest_api_token = Some("w-token".into());
+        c.access.read_api_token = Some("r-token".into());
+        c.keys.ingest_api_token = Some("w-token".into());
     })
     .await;
     for path in [
@@ -173,7 +174,7 @@ async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
 
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
-    let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 1).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.max_concurrent_requests = 1).await;
     // A POST whose body has not finished holds the one slot for as long as we like.
     let mut slow = unfinished_post(&app, 3).await;
 
@@ -242,7 +243,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String>
 /// tasks at no cost.
 #[tokio::test]
 async fn silent_and_idle_connections_are_closed() {
-    let app = TestApp::spawn_configured(0, |c| c.http_idle_timeout_secs = 1).await;
+    let app = TestApp::spawn_configured(0, |c| c.http.http_idle_timeout_secs = 1).await;
     let addr = app.base_url.trim_start_matches("http://").to_string();
 
     let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -272,7 +273,7 @@ async fn silent_and_idle_connections_are_closed() {
 /// The router's 405 and the request timeout's 503 had empty bodies; `/metrics/` answered 404.
 #[tokio::test]
 async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
-    let app = TestApp::spawn_configured(0, |c| c.request_timeout_secs = 1).await;
+    let app = TestApp::spawn_configured(0, |c| c.http.request_timeout_secs = 1).await;
     for path in [
         "/metrics/",
         "/health/",

@@ -484,7 +484,7 @@ async fn a_held_request_looks_again_only_when_its_hotels_events_come() {
 async fn the_own_sync_and_other_requests_keep_their_share_while_long_polls_fill_theirs() {
     // One long poll may be held (half of 2); other requests and the process's own sync have
     // allowances of their own.
-    let app = TestApp::spawn_configured(0, |c| c.max_concurrent_requests = 2).await;
+    let app = TestApp::spawn_configured(0, |c| c.limits.max_concurrent_requests = 2).await;
     let filler = {
         let (client, url) = (
             app.client.clone(),

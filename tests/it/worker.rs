@@ -129,7 +129,7 @@ async fn a_batch_of_a_worker_that_died_is_recovered_exactly_once() {
     assert_eq!(queue.in_flight().await.unwrap(), 600);
 
     let mut config = test_config(&events_db, &dashboard_db, &keys);
-    config.worker_lease_secs = 1;
+    config.batch.worker_lease_secs = 1;
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(worker::run(
         queue.clone(),
@@ -205,7 +205,7 @@ async fn on_one_redis_messages_queued_under_the_plain_names_are_stored() {
         .await
         .unwrap();
     let key = keys.queue_key.clone();
-    let app = TestApp::spawn_configured(1, |c| c.events_queue_key = key).await;
+    let app = TestApp::spawn_configured(1, |c| c.queue.events_queue_key = key).await;
     assert_eq!(app.queue().keys().queue, keys.queue_key);
     app.drained_to(1).await;
     let stored = store::list(app.events_db(), &Default::default(), None, 10)

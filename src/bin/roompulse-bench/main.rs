@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use roompulse::config::{
-    ApiLimitSettings, BatchSettings, Config, DashboardDbSettings, EventsDbSettings, RedisSettings,
+    ApiLimitSettings, BatchSettings, Config, DashboardDbSettings, EventsDbSettings, QueueSettings,
+    RedisSettings,
 };
 
 /// Measure each stage (load, drain, sync, a raw COPY baseline, the whole chain) on scratch
@@ -167,13 +168,17 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     roompulse::telemetry::init();
-    let config = Config::from_groups(&[
-        &cli.events_db,
-        &cli.dashboard_db,
-        &cli.redis,
-        &cli.batch,
-        &cli.limits,
-    ]);
+    let config = Config {
+        events_db: cli.events_db,
+        dashboard_db: cli.dashboard_db,
+        queue: QueueSettings {
+            redis: cli.redis,
+            ..Default::default()
+        },
+        batch: cli.batch,
+        limits: cli.limits,
+        ..Default::default()
+    };
     if let Some(Mode::Scale {
         chunks,
         chunk_events,

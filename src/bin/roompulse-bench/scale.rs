@@ -168,9 +168,13 @@ fn chunk(opts: &ScaleOptions, k: u32, t0: DateTime<Utc>) -> (GenerateOptions, Sh
 }
 
 pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
-    let events_url = scratch_url(&cfg.data_provider_database_url, EVENTS_DB)?;
-    let dashboard_url = scratch_url(&cfg.dashboard_database_url, DASHBOARD_DB)?;
-    let admin = admin_client(&scratch_url(&cfg.data_provider_database_url, "postgres")?).await?;
+    let events_url = scratch_url(&cfg.events_db.data_provider_database_url, EVENTS_DB)?;
+    let dashboard_url = scratch_url(&cfg.dashboard_db.dashboard_database_url, DASHBOARD_DB)?;
+    let admin = admin_client(&scratch_url(
+        &cfg.events_db.data_provider_database_url,
+        "postgres",
+    )?)
+    .await?;
     for name in [EVENTS_DB, DASHBOARD_DB] {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -200,9 +204,13 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
     );
 
     let keys = QueueKeys::new(QUEUE_KEY);
-    let queue = Queue::new(&cfg.redis_url, keys.clone(), 2 * opts.workers + 4)
-        .map_err(|e| fail("redis")(&e))?;
-    crate::stages::clear_keys(&cfg.redis_url, &keys.queue).await?;
+    let queue = Queue::new(
+        &cfg.queue.redis.redis_url,
+        keys.clone(),
+        2 * opts.workers + 4,
+    )
+    .map_err(|e| fail("redis")(&e))?;
+    crate::stages::clear_keys(&cfg.queue.redis.redis_url, &keys.queue).await?;
 
     // The running system: workers, the Data Provider's API on loopback, the sync following it.
     let pool = db::pool(&events_url, opts.workers as u32 + 2).map_err(|e| fail("pool")(&e))?;
@@ -220,15 +228,8 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
             ))
         })
         .collect();
-    let api_config = Config {
-        data_provider_database_url: events_url.clone(),
-        dashboard_database_url: dashboard_url.clone(),
-        events_queue_key: keys.queue.clone(),
-        database_pool_size: opts.workers as u32 + 2,
-        read_api_token: None,
-        ingest_api_token: None,
-        ..cfg.clone()
-    };
+    let api_config =
+        crate::stages::scratch_config(cfg, &events_url, &dashboard_url, &keys.queue, opts.workers);
     let state = prepare(&api_config, opts.workers)
         .await
         .map_err(|e| fail("start the API")(&e))?;
@@ -338,7 +339,7 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
         let _ = w.await;
     }
     let _ = server.await;
-    crate::stages::clear_keys(&cfg.redis_url, &keys.queue).await?;
+    crate::stages::clear_keys(&cfg.queue.redis.redis_url, &keys.queue).await?;
     print(opts, &figures, &index_costs);
     if total != stored {
         return Err(BenchError(format!(

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use roompulse::config::Config;
+use roompulse::config::{
+    ApiAccessSettings, ApiLimitSettings, Config, DashboardDbSettings, EventsDbSettings,
+    KeySettings, PoolSettings, QueueSettings,
+};
 use roompulse::dashboard::client::DataProviderClient;
 use roompulse::dashboard::sync;
 use roompulse::data_provider::event::Event;
@@ -70,9 +73,19 @@ async fn database_bytes(url: &str) -> Result<Vec<(String, i64)>, BenchError> {
 }
 
 pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
-    let events_url = scratch_url(&cfg.data_provider_database_url, "roompulse_bench_events")?;
-    let dashboard_url = scratch_url(&cfg.dashboard_database_url, "roompulse_bench_dashboard")?;
-    let admin = admin_client(&scratch_url(&cfg.data_provider_database_url, "postgres")?).await?;
+    let events_url = scratch_url(
+        &cfg.events_db.data_provider_database_url,
+        "roompulse_bench_events",
+    )?;
+    let dashboard_url = scratch_url(
+        &cfg.dashboard_db.dashboard_database_url,
+        "roompulse_bench_dashboard",
+    )?;
+    let admin = admin_client(&scratch_url(
+        &cfg.events_db.data_provider_database_url,
+        "postgres",
+    )?)
+    .await?;
     admin
         .batch_execute("DROP DATABASE IF EXISTS roompulse_bench_events WITH (FORCE)")
         .await
@@ -88,9 +101,13 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
         .await
         .map_err(|e| fail("migrate")(&e))?;
     let keys = QueueKeys::new("roompulse-bench:events");
-    let queue = Queue::new(&cfg.redis_url, keys.clone(), 2 * opts.workers + 4)
-        .map_err(|e| fail("redis")(&e))?;
-    clear_keys(&cfg.redis_url, &keys.queue).await?;
+    let queue = Queue::new(
+        &cfg.queue.redis.redis_url,
+        keys.clone(),
+        2 * opts.workers + 4,
+    )
+    .map_err(|e| fail("redis")(&e))?;
+    clear_keys(&cfg.queue.redis.redis_url, &keys.queue).await?;
 
     let csv = opts.work_dir.join(format!("bench-{}.csv", opts.events));
     let gen = GenerateOptions {
@@ -157,13 +174,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     // The Data Provider's API in this process, for the sync to page through over HTTP, built as
     // `serve` builds it, on the scratch databases and queue key.
     let dashboard_pool = db::pool(&dashboard_url, 4).map_err(|e| fail("pool")(&e))?;
-    let api_config = Config {
-        data_provider_database_url: events_url.clone(),
-        dashboard_database_url: dashboard_url.clone(),
-        events_queue_key: keys.queue.clone(),
-        database_pool_size: opts.workers as u32 + 2,
-        ..cfg.clone()
-    };
+    let api_config = scratch_config(cfg, &events_url, &dashboard_url, &keys.queue, opts.workers);
     let state = prepare(&api_config, opts.workers)
         .await
         .map_err(|e| fail("start the API")(&e))?;
@@ -173,7 +184,10 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     // The same API without the answer cache: every GET /dashboard reads the tables.
     let uncached = prepare(
         &Config {
-            dashboard_cache_ms: 0,
+            limits: ApiLimitSettings {
+                dashboard_cache_ms: 0,
+                ..api_config.limits
+            },
             ..api_config
         },
         opts.workers,
@@ -194,7 +208,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
 
     // The whole chain at once: load, drain and sync overlapping, from an empty system.
     reset(&events_url, &dashboard_url).await?;
-    clear_keys(&cfg.redis_url, &keys.queue).await?;
+    clear_keys(&cfg.queue.redis.redis_url, &keys.queue).await?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let handles = spawn_workers(opts.workers, &queue, &pool, &settings, &shutdown);
@@ -234,7 +248,7 @@ pub async fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport, Bench
     let _ = server.await;
     let _ = uncached_server.await;
     let _ = std::fs::remove_file(&csv);
-    clear_keys(&cfg.redis_url, &keys.queue).await?;
+    clear_keys(&cfg.queue.redis.redis_url, &keys.queue).await?;
     Ok(BenchReport {
         stages,
         latency,
@@ -341,6 +355,41 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
         rows,
         elapsed: started.elapsed(),
     })
+}
+
+/// `cfg` on the scratch databases and queue key, with a pool for `workers` and no token: the
+/// API `serve` would run there, open.
+pub fn scratch_config(
+    cfg: &Config,
+    events_url: &str,
+    dashboard_url: &str,
+    queue_key: &str,
+    workers: usize,
+) -> Config {
+    Config {
+        access: ApiAccessSettings {
+            read_api_token: None,
+            ..cfg.access.clone()
+        },
+        events_db: EventsDbSettings {
+            data_provider_database_url: events_url.to_string(),
+        },
+        dashboard_db: DashboardDbSettings {
+            dashboard_database_url: dashboard_url.to_string(),
+        },
+        queue: QueueSettings {
+            events_queue_key: queue_key.to_string(),
+            ..cfg.queue.clone()
+        },
+        pool: PoolSettings {
+            database_pool_size: workers as u32 + 2,
+        },
+        keys: KeySettings {
+            ingest_api_token: None,
+            ..cfg.keys.clone()
+        },
+        ..cfg.clone()
+    }
 }
 
 pub async fn clear_keys(redis_url: &str, prefix: &str) -> Result<(), BenchError> {
