@@ -93,6 +93,26 @@ fn each_subcommand_lists_only_the_settings_it_reads() {
         ])
     );
 
+    // Retention asks the Dashboard's API for its cursor: the Dashboard's database is not its.
+    assert_eq!(
+        help_flags("retention"),
+        set(&[
+            "older-than-months",
+            "before",
+            "archive",
+            "dry-run",
+            "synced-cursor",
+            "unsafe-ignore-sync",
+            "yes-lose-uncounted",
+            "batch-size",
+            "data-provider-database-url",
+            "dashboard-url",
+            // The default of DASHBOARD_URL is this process's API address.
+            "bind-addr",
+            "read-api-token",
+        ])
+    );
+
     // serve runs every part: every setting.
     let serve = help_flags("serve");
     for flag in DATABASES
@@ -181,6 +201,13 @@ fn every_setting_keeps_its_variable_and_default() {
     for (name, _) in want {
         assert!(serve_envs.contains(name), "serve no longer reads {name}");
     }
+    // Retention's own: where it asks the Dashboard for its cursor (no default of its own).
+    let retention = cli.find_subcommand("retention").unwrap();
+    let dashboard_url = retention
+        .get_arguments()
+        .find(|a| a.get_env().is_some_and(|e| e == "DASHBOARD_URL"))
+        .expect("retention reads DASHBOARD_URL");
+    assert!(dashboard_url.get_default_values().is_empty());
 
     // What the commands that do not read a setting run with: its declared default.
     let c = roompulse::config::Config::default();

@@ -23,6 +23,7 @@ mod page_sign_in;
 mod read_replicas;
 mod readme;
 mod retention;
+mod retention_cursor;
 mod security;
 mod strict_input;
 mod structure;
