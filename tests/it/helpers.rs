@@ -190,6 +190,12 @@ impl TestApp {
         &self.state.dashboard.pace_cache
     }
 
+    /// The figures' generation this process has heard (`None` while it cannot hear commits):
+    /// what the answer caches key on.
+    pub fn figures_generation(&self) -> Option<u64> {
+        self.state.dashboard.freshness.generation()
+    }
+
     /// `GET /events?order=stored&wait=…` requests held right now.
     pub fn feed_requests_held(&self) -> usize {
         self.state.data_provider.feed_wait.held()
