@@ -127,6 +127,18 @@ impl TestApp {
     }
 
     /// `GET path`, expecting a JSON answer (any status).
+    /// `POST /events` with `event`, which must be stored (201).
+    pub async fn post_new(&self, event: &serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url("/events"))
+            .json(event)
+            .send()
+            .await
+            .expect("POST /events");
+        assert_eq!(r.status(), 201, "POST /events {event}");
+    }
+
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.client
             .get(self.url(path))
