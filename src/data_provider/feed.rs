@@ -15,7 +15,7 @@ use diesel_async::RunQueryDsl;
 
 use super::event::Event;
 use super::schema::events;
-use super::store::{connection, Bind, EventFilter, Statement, StoreError, EVENT_COLUMNS};
+use super::store::{connection, Bind, EventFilter, StoreError, UnpreparedQuery, EVENT_COLUMNS};
 use crate::db::PgPool;
 
 /// Position in the `(tx_id, id)` order of `GET /events?order=stored`: the page starts after it.
@@ -131,7 +131,7 @@ pub async fn page(
             return hotel_page(pool, filter, &hotels, after, limit).await;
         }
     }
-    let mut st = Statement::default();
+    let mut st = UnpreparedQuery::default();
     let (tx, id) = (
         st.bind(Bind::I64(after.tx_id)),
         st.bind(Bind::I64(after.id)),
@@ -210,7 +210,7 @@ async fn hotel_page(
     after: StoredCursor,
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
-    let mut st = Statement::default();
+    let mut st = UnpreparedQuery::default();
     let hotels_param = st.bind(Bind::I32s(hotels.to_vec()));
     let (tx, id) = (
         st.bind(Bind::I64(after.tx_id)),

@@ -69,7 +69,7 @@ pub async fn list_explained(
     let by_nights = (filter.night_of_stay_gte.is_some() || filter.night_of_stay_lte.is_some())
         && filter.room_reservation_id.is_none();
     if !by_nights || limit <= 0 {
-        let mut st = Statement::default();
+        let mut st = UnpreparedQuery::default();
         let conditions = st.conditions(filter, after, true);
         let limit = st.bind(Bind::I64(limit.max(0)));
         st.sql = format!(
@@ -120,7 +120,7 @@ async fn list_by_nights(
         });
         let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
         let want = limit - page.len() as i64;
-        let mut st = Statement::default();
+        let mut st = UnpreparedQuery::default();
         let conditions = st.conditions(filter, after, false);
         let window = st.window(floor, bound);
         let nights_param = st.bind(Bind::Dates(nights.clone()));
@@ -173,7 +173,7 @@ async fn night_heads(
     nights: Option<&[NaiveDate]>,
     plans: Option<&Plans>,
 ) -> Result<Vec<NightHead>, diesel::result::Error> {
-    let mut st = Statement::default();
+    let mut st = UnpreparedQuery::default();
     let nights_sql = match nights {
         Some(nights) => {
             let p = st.bind(Bind::Dates(nights.to_vec()));
@@ -236,14 +236,16 @@ pub(in crate::data_provider) enum Bind {
     Dates(Vec<NaiveDate>),
 }
 
-/// A statement of the list, its SQL written here and its values bound as parameters.
+/// A statement of the list or the feed, its SQL written here and its values bound as parameters;
+/// run unprepared each time, so that PostgreSQL plans it for the values bound (unlike
+/// [`crate::db::prepared::Statement`], which is kept prepared).
 #[derive(Default)]
-pub(in crate::data_provider) struct Statement {
+pub(in crate::data_provider) struct UnpreparedQuery {
     pub(in crate::data_provider) sql: String,
     binds: Vec<Bind>,
 }
 
-impl Statement {
+impl UnpreparedQuery {
     /// Adds a parameter; its placeholder.
     pub(in crate::data_provider) fn bind(&mut self, b: Bind) -> String {
         self.binds.push(b);
@@ -338,7 +340,7 @@ impl Statement {
         T: QueryableByName<diesel::pg::Pg> + Send + 'static,
     {
         if let Some(plans) = plans {
-            let explain = Statement {
+            let explain = UnpreparedQuery {
                 sql: format!("EXPLAIN (ANALYZE, BUFFERS) {}", self.sql),
                 binds: Vec::new(),
             };

@@ -12,7 +12,7 @@ use crate::db::PgPool;
 
 pub use copy::{copy_events, CopyConnection};
 pub use list::{list, list_explained, EventFilter, ListCursor, Plans};
-pub(super) use list::{Bind, Statement, EVENT_COLUMNS};
+pub(super) use list::{Bind, UnpreparedQuery, EVENT_COLUMNS};
 pub use write::{insert_batch, insert_one, is_retired, Inserted, Stored};
 
 #[derive(Debug, thiserror::Error)]

@@ -146,7 +146,7 @@ async fn insert_batch_once(
     // in the same order and cannot deadlock.
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| batch[i].id);
-    let columns = Columns::new(order.iter().map(|&i| &batch[i]));
+    let columns = BatchColumns::new(order.iter().map(|&i| &batch[i]));
 
     let (rows, conflicts) = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
@@ -200,7 +200,7 @@ struct Ordinal {
 }
 
 /// A batch as column arrays, the shape `unnest` takes.
-struct Columns {
+struct BatchColumns {
     ids: Vec<i64>,
     hotel_ids: Vec<i32>,
     timestamps: Vec<DateTime<Utc>>,
@@ -209,10 +209,10 @@ struct Columns {
     nights: Vec<NaiveDate>,
 }
 
-impl Columns {
+impl BatchColumns {
     fn new<'a>(events: impl ExactSizeIterator<Item = &'a Event>) -> Self {
         let n = events.len();
-        let mut c = Columns {
+        let mut c = BatchColumns {
             ids: Vec::with_capacity(n),
             hotel_ids: Vec::with_capacity(n),
             timestamps: Vec::with_capacity(n),
