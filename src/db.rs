@@ -224,6 +224,14 @@ pub fn is_transient_sqlstate(code: Option<&str>) -> bool {
     }
 }
 
+/// tokio-postgres says only "db error" for a server's error; this gives its message.
+pub fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 /// Runs `SELECT 1` on a pooled connection: the readiness probe.
 pub async fn ping(pool: &PgPool) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;

@@ -21,16 +21,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("query on the events database failed: {0}")]
     Query(#[from] diesel::result::Error),
-    #[error("COPY into the events table failed: {}", pg_error(.0))]
+    #[error("COPY into the events table failed: {}", crate::db::pg_error(.0))]
     Copy(#[from] tokio_postgres::Error),
-}
-
-/// tokio-postgres says only "db error" for a server's error; this gives its message.
-pub fn pg_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
 }
 
 impl StoreError {
