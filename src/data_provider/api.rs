@@ -211,7 +211,7 @@ pub struct ListParams {
     #[serde(default, deserialize_with = "status")]
     status: Option<i16>,
     /// Only this reservation's events (UUID, any case).
-    // Documented as a plain string, as before: any case is accepted.
+    // Documented as a plain string: any case is accepted.
     #[param(value_type = Option<String>)]
     #[serde(rename = "room_id", alias = "room_reservation_id")]
     #[serde(default, deserialize_with = "uuid")]
@@ -446,10 +446,10 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let filter = EventFilter {
         hotel_id: p.hotel_id,
         hotels: None,
-        updated_gte: p.updated_gte,
-        updated_gt: p.updated_gt,
-        updated_lte: p.updated_lte,
-        updated_lt: p.updated_lt,
+        event_timestamp_gte: p.updated_gte,
+        event_timestamp_gt: p.updated_gt,
+        event_timestamp_lte: p.updated_lte,
+        event_timestamp_lt: p.updated_lt,
         status: p.status,
         room_reservation_id: p.room_reservation_id,
         night_of_stay_gte: p.night_of_stay_gte,

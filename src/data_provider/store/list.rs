@@ -17,10 +17,11 @@ pub struct EventFilter {
     pub hotel_id: Option<i32>,
     /// Only these hotels' events (the caller's key's hotels); `None`: every hotel.
     pub hotels: Option<Vec<i32>>,
-    pub updated_gte: Option<DateTime<Utc>>,
-    pub updated_gt: Option<DateTime<Utc>>,
-    pub updated_lte: Option<DateTime<Utc>>,
-    pub updated_lt: Option<DateTime<Utc>>,
+    /// Bounds on `event_timestamp` (the API's `updated__gte`, `updated__gt`, … parameters).
+    pub event_timestamp_gte: Option<DateTime<Utc>>,
+    pub event_timestamp_gt: Option<DateTime<Utc>>,
+    pub event_timestamp_lte: Option<DateTime<Utc>>,
+    pub event_timestamp_lt: Option<DateTime<Utc>>,
     pub status: Option<i16>,
     pub room_reservation_id: Option<Uuid>,
     pub night_of_stay_gte: Option<NaiveDate>,
@@ -273,10 +274,10 @@ impl UnpreparedQuery {
             ));
         }
         for (op, v) in [
-            (">=", filter.updated_gte),
-            (">", filter.updated_gt),
-            ("<=", filter.updated_lte),
-            ("<", filter.updated_lt),
+            (">=", filter.event_timestamp_gte),
+            (">", filter.event_timestamp_gt),
+            ("<=", filter.event_timestamp_lte),
+            ("<", filter.event_timestamp_lt),
         ] {
             if let Some(v) = v {
                 c.push(format!("e.event_timestamp {op} {}", self.bind(Bind::Ts(v))));
