@@ -56,7 +56,7 @@ pub fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
             let mut conn = AsyncPgConnection::establish(url).await?;
             // Every query the services run answers one request or one batch in a few ms.
             // PostgreSQL nevertheless plans a union of two small index scans (the pace view)
-            // as a Parallel Append, whose worker start-up costs ~10 ms, several times the scans;
+            // as a Parallel Append, whose worker start-up costs several times the scans;
             // a table's `parallel_workers = 0` does not prevent that. So no parallel plans on
             // the services' connections.
             conn.batch_execute("SET max_parallel_workers_per_gather = 0")

@@ -301,8 +301,9 @@ pub async fn add_pace(
     if pace.hotels.is_empty() {
         return Ok(());
     }
-    // A backlog's batch merges ~170,000 rows; at the default 4 MB the merge's sorts spill to
-    // disk (EXPLAIN on the real hotel: 11.6 MB). Reset at the end of the transaction.
+    // A backlog's batch merges enough rows for the default `work_mem` to spill the merge's
+    // sorts to disk (BENCHMARKS.md, "The sync's rewrite of running totals"). Reset at the end
+    // of the transaction.
     diesel::sql_query("SET LOCAL work_mem = '64MB'")
         .execute(conn)
         .await?;

@@ -146,7 +146,7 @@ pub async fn create_event(
 
 /// Refuses a body declared as anything but JSON: read as JSON anyway, a form post or a text
 /// would be answered 400 or 422 about its content rather than about what was sent. A body
-/// without a `Content-Type` is read as JSON, as it always was.
+/// without a `Content-Type` is read as JSON.
 pub fn json_content_type(headers: &header::HeaderMap) -> Result<(), ApiError> {
     let Some(given) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());

@@ -51,7 +51,7 @@ pub async fn connection(
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
-/// Every stored event's id: for tests and benchmarks that check exactly-once.
+/// How many events are stored: for tests and benchmarks that check exactly-once.
 pub async fn count(pool: &PgPool) -> Result<i64, StoreError> {
     let mut conn = connection(pool).await?;
     Ok(events::table.count().get_result(&mut conn).await?)
