@@ -112,8 +112,8 @@ pub struct DashboardQuery {
 ///
 /// `period=month&year=2022` answers 12 rows, `period=day&year=2022` 365, adding `month=6`
 /// narrows to June (1 row by month, 30 by day), adding `day=24` to one day. The figures come
-/// from the Dashboard's own tables, which a scheduled sync keeps up with the Data Provider
-/// (every few seconds).
+/// from the Dashboard's own tables, which the sync keeps up with the Data Provider by following
+/// its change feed.
 #[utoipa::path(
     get,
     path = "/dashboard",

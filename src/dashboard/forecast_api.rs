@@ -1,4 +1,4 @@
-//! The forecast's endpoints (issue 18): where each night will end, how accurate that has been on
+//! The forecast's endpoints: where each night will end, how accurate that has been on
 //! the hotel's own history, and which nights' pace has left its usual range.
 //!
 //! Each reads the hotel's night book (`book`): the lead matrix built from its rows, the day model

@@ -258,8 +258,8 @@ impl Question {
 }
 
 /// Dates as `YYYY-MM-DD`, written in one piece: chrono's own serialisation formats through
-/// `Display` a character at a time, and a 366-night pace answer holds 1,464 dates (measured: a
-/// fifth of the request's CPU time in the service).
+/// `Display` a character at a time, and a pace answer holds four dates a night (BENCHMARKS.md,
+/// "Figures behind comments in the code").
 pub(super) fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
     use chrono::Datelike;
     let year = date.year();

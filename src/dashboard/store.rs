@@ -60,12 +60,12 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
-/// What a page of events adds, keyed by `(hotel_id, basis, day)`; ordered, so that upserts
-/// take their row locks in one order.
-pub type Deltas = BTreeMap<(i32, Basis, NaiveDate), Counts>;
+/// What a page of events adds to the daily figures, keyed by `(hotel_id, basis, day)`; ordered,
+/// so that upserts take their row locks in one order.
+pub type DailyDeltas = BTreeMap<(i32, Basis, NaiveDate), Counts>;
 
 /// What a page of events adds to the pace figures, keyed by `(hotel_id, night_of_stay, event
-/// day)`; ordered for the same reason as `Deltas`.
+/// day)`; ordered for the same reason as [`DailyDeltas`].
 pub type PaceDeltas = BTreeMap<(i32, NaiveDate, NaiveDate), Counts>;
 
 /// The sync's position and progress (the single row of `sync_state`).
@@ -91,7 +91,7 @@ pub async fn sync_state(conn: &mut AsyncPgConnection) -> Result<SyncState, Dashb
 /// A page of the feed, folded, ready to be applied.
 #[derive(Debug, Clone, Default)]
 pub struct PageDeltas {
-    pub deltas: Deltas,
+    pub daily: DailyDeltas,
     pub pace: PaceDeltas,
     pub events: i64,
     pub last_event_at: Option<DateTime<Utc>>,
@@ -100,8 +100,8 @@ pub struct PageDeltas {
 impl PageDeltas {
     /// Adds a later page's deltas to these.
     pub fn add(&mut self, later: PageDeltas) {
-        for (key, counts) in later.deltas {
-            *self.deltas.entry(key).or_default() += counts;
+        for (key, counts) in later.daily {
+            *self.daily.entry(key).or_default() += counts;
         }
         for (key, counts) in later.pace {
             *self.pace.entry(key).or_default() += counts;
@@ -129,11 +129,7 @@ pub async fn apply_page(
     next: &str,
     page: &PageDeltas,
 ) -> Result<Applied, DashboardStoreError> {
-    let daily = Columns::of(
-        page.deltas
-            .iter()
-            .map(|(&(hotel, basis, day), &c)| (hotel, basis.code(), day, c)),
-    );
+    let daily = DailyColumns::of(&page.daily);
     let pace = PaceColumns::of(&page.pace);
     // Every counted event adds to the daily figures of its hotel: these are the hotels touched.
     let mut touched = daily.hotels.clone();
@@ -165,8 +161,8 @@ pub async fn apply_page(
                              cancellations = dashboard_daily.cancellations + EXCLUDED.cancellations",
                     )
                     .bind::<Array<Int4>, _>(&daily.hotels)
-                    .bind::<Array<SmallInt>, _>(&daily.second)
-                    .bind::<Array<Date>, _>(&daily.third)
+                    .bind::<Array<SmallInt>, _>(&daily.bases)
+                    .bind::<Array<Date>, _>(&daily.days)
                     .bind::<Array<BigInt>, _>(&daily.bookings)
                     .bind::<Array<BigInt>, _>(&daily.cancellations)
                     .execute(conn)
@@ -210,29 +206,29 @@ pub async fn apply_page(
     Ok(applied)
 }
 
-/// Keyed counts as the column arrays one `INSERT … SELECT * FROM unnest(…)` upserts.
-struct Columns<B, C> {
+/// A page's daily deltas as the column arrays the `dashboard_daily` upsert binds.
+struct DailyColumns {
     hotels: Vec<i32>,
-    second: Vec<B>,
-    third: Vec<C>,
+    bases: Vec<i16>,
+    days: Vec<NaiveDate>,
     bookings: Vec<i64>,
     cancellations: Vec<i64>,
 }
 
-impl<B, C> Columns<B, C> {
-    fn of(rows: impl ExactSizeIterator<Item = (i32, B, C, Counts)>) -> Self {
-        let n = rows.len();
+impl DailyColumns {
+    fn of(daily: &DailyDeltas) -> Self {
+        let n = daily.len();
         let mut out = Self {
             hotels: Vec::with_capacity(n),
-            second: Vec::with_capacity(n),
-            third: Vec::with_capacity(n),
+            bases: Vec::with_capacity(n),
+            days: Vec::with_capacity(n),
             bookings: Vec::with_capacity(n),
             cancellations: Vec::with_capacity(n),
         };
-        for (hotel, b, c, counts) in rows {
+        for (&(hotel, basis, day), &counts) in daily {
             out.hotels.push(hotel);
-            out.second.push(b);
-            out.third.push(c);
+            out.bases.push(basis.code());
+            out.days.push(day);
             out.bookings.push(counts.bookings);
             out.cancellations.push(counts.cancellations);
         }
@@ -241,13 +237,32 @@ impl<B, C> Columns<B, C> {
 }
 
 /// A page's pace deltas as the column arrays `add_pace` binds.
-pub struct PaceColumns(Columns<NaiveDate, NaiveDate>);
+pub struct PaceColumns {
+    hotels: Vec<i32>,
+    nights: Vec<NaiveDate>,
+    days: Vec<NaiveDate>,
+    bookings: Vec<i64>,
+    cancellations: Vec<i64>,
+}
 
 impl PaceColumns {
     pub fn of(pace: &PaceDeltas) -> Self {
-        Self(Columns::of(pace.iter().map(
-            |(&(hotel, night, day), &counts)| (hotel, night, day, counts),
-        )))
+        let n = pace.len();
+        let mut out = Self {
+            hotels: Vec::with_capacity(n),
+            nights: Vec::with_capacity(n),
+            days: Vec::with_capacity(n),
+            bookings: Vec::with_capacity(n),
+            cancellations: Vec::with_capacity(n),
+        };
+        for (&(hotel, night, day), &counts) in pace {
+            out.hotels.push(hotel);
+            out.nights.push(night);
+            out.days.push(day);
+            out.bookings.push(counts.bookings);
+            out.cancellations.push(counts.cancellations);
+        }
+        out
     }
 }
 
@@ -260,7 +275,6 @@ pub async fn add_pace(
     conn: &mut AsyncPgConnection,
     pace: &PaceColumns,
 ) -> Result<(), diesel::result::Error> {
-    let pace = &pace.0;
     if pace.hotels.is_empty() {
         return Ok(());
     }
@@ -272,8 +286,8 @@ pub async fn add_pace(
              cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
     )
     .bind::<Array<Int4>, _>(&pace.hotels)
-    .bind::<Array<Date>, _>(&pace.second)
-    .bind::<Array<Date>, _>(&pace.third)
+    .bind::<Array<Date>, _>(&pace.nights)
+    .bind::<Array<Date>, _>(&pace.days)
     .bind::<Array<BigInt>, _>(&pace.bookings)
     .bind::<Array<BigInt>, _>(&pace.cancellations)
     .execute(conn)

@@ -146,7 +146,7 @@ pub async fn create_event(
 
 /// Refuses a body declared as anything but JSON: read as JSON anyway, a form post or a text
 /// would be answered 400 or 422 about its content rather than about what was sent. A body
-/// without a `Content-Type` is read as JSON, as it always was.
+/// without a `Content-Type` is read as JSON.
 pub fn json_content_type(headers: &header::HeaderMap) -> Result<(), ApiError> {
     let Some(given) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
@@ -211,7 +211,7 @@ pub struct ListParams {
     #[serde(default, deserialize_with = "status")]
     status: Option<i16>,
     /// Only this reservation's events (UUID, any case).
-    // Documented as a plain string, as before: any case is accepted.
+    // Documented as a plain string: any case is accepted.
     #[param(value_type = Option<String>)]
     #[serde(rename = "room_id", alias = "room_reservation_id")]
     #[serde(default, deserialize_with = "uuid")]
@@ -446,10 +446,10 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let filter = EventFilter {
         hotel_id: p.hotel_id,
         hotels: None,
-        updated_gte: p.updated_gte,
-        updated_gt: p.updated_gt,
-        updated_lte: p.updated_lte,
-        updated_lt: p.updated_lt,
+        event_timestamp_gte: p.updated_gte,
+        event_timestamp_gt: p.updated_gt,
+        event_timestamp_lte: p.updated_lte,
+        event_timestamp_lt: p.updated_lt,
         status: p.status,
         room_reservation_id: p.room_reservation_id,
         night_of_stay_gte: p.night_of_stay_gte,

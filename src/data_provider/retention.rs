@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::event::Event;
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::generate::{write_row, HEADER};
-use super::store::pg_error;
+use crate::db::pg_error;
 
 pub const DEFAULT_BATCH: u32 = 10_000;
 
