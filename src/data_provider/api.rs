@@ -19,14 +19,13 @@ use super::event::{
 };
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::feed_wait::{Interest, MAX_WAIT_SECS};
-use super::store::{self, EventFilter, ListCursor, Stored};
+use super::store::{self, EventFilter, ListCursor, Stored, MAX_LIMIT};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
 pub const DEFAULT_LIMIT: i64 = 1000;
-pub const MAX_LIMIT: i64 = 10_000;
 
 /// The body of `POST /events`. Numbers may also be sent as strings; the original system's
 /// names `rpg_status`, `room_id` and `timestamp` are accepted for `status`,
