@@ -56,7 +56,7 @@ pub fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
             let mut conn = AsyncPgConnection::establish(url).await?;
             // Every query the services run answers one request or one batch in a few ms.
             // PostgreSQL nevertheless plans a union of two small index scans (the pace view)
-            // as a Parallel Append, whose worker start-up costs ~10 ms, several times the scans;
+            // as a Parallel Append, whose worker start-up costs several times the scans;
             // a table's `parallel_workers = 0` does not prevent that. So no parallel plans on
             // the services' connections.
             conn.batch_execute("SET max_parallel_workers_per_gather = 0")
@@ -221,6 +221,14 @@ pub fn is_transient_sqlstate(code: Option<&str>) -> bool {
         // 08 connection exception, 57 operator intervention (shutdown), 40 transaction
         // rollback (serialization failure, deadlock), 53 insufficient resources.
         Some(code) => matches!(code.get(..2), Some("08" | "57" | "40" | "53")),
+    }
+}
+
+/// tokio-postgres says only "db error" for a server's error; this gives its message.
+pub fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 

@@ -402,7 +402,6 @@ pub struct Reading {
     horizon: Result<Option<FeedBlocker>, String>,
 }
 
-/// The transaction the change feed waits for (see `data_provider::feed::page`).
 impl Reading {
     async fn take(state: &OpsState) -> Self {
         let taken = Instant::now();

@@ -8,7 +8,7 @@
 //! to a key without the scope, and otherwise hands the handlers a `Caller`: the hotels it may
 //! see. The handlers answer 403 for a hotel outside it and narrow their listings to it.
 //!
-//! With no key in the module's database and no token, the API is open, as it always was (`serve`
+//! With no key in the module's database and no token, the API is open (`serve`
 //! says so at start-up). Once a key has been created, every event and figure request needs one.
 //! Health, readiness, metrics and the API documents stay open, so that probes and Swagger UI
 //! work. The chart page, which a browser opens without a header, also takes the key from its

@@ -30,13 +30,13 @@ pub struct DashboardParams {
     /// The hotel. A hotel without events gets zeros.
     // The examples are what Swagger UI's "Try it out" fills in: a hotel and year of
     // data/sample_events.csv. Optional parameters have none, so that it sends none of them.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// `month`: one row per month. `day`: one row per day.
     #[param(value_type = Period, required = true, inline, example = "month")]
     period: Option<String>,
     /// The year, 1900 to 2100.
-    #[param(value_type = i32, required = true, minimum = 1900, maximum = 2100, example = 2022)]
+    #[param(value_type = i32, required = true, minimum = 1900, maximum = 2100, example = 2016)]
     year: Option<String>,
     /// Narrows the answer to this month, 1 to 12 (with `period=month`, one row).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 12)]
@@ -71,15 +71,15 @@ impl Period {
 
 /// One bucket's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"hotel_id": 2607, "period": "month", "year": 2022, "month": 6, "day": null,
+#[schema(example = json!({"hotel_id": 4101, "period": "month", "year": 2016, "month": 6, "day": null,
                           "bookings": 412, "cancellations": 57, "booking_count": 355}))]
 pub struct DashboardRow {
-    #[schema(example = 2607)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     /// `month` or `day`, as asked.
     #[schema(example = "month")]
     pub period: &'static str,
-    #[schema(example = 2022)]
+    #[schema(example = 2016)]
     pub year: i32,
     #[schema(example = 6)]
     pub month: u32,
@@ -112,8 +112,8 @@ pub struct DashboardQuery {
 ///
 /// `period=month&year=2022` answers 12 rows, `period=day&year=2022` 365, adding `month=6`
 /// narrows to June (1 row by month, 30 by day), adding `day=24` to one day. The figures come
-/// from the Dashboard's own tables, which a scheduled sync keeps up with the Data Provider
-/// (every few seconds).
+/// from the Dashboard's own tables, which the sync keeps up with the Data Provider by following
+/// its change feed.
 #[utoipa::path(
     get,
     path = "/dashboard",

@@ -1,4 +1,4 @@
-//! The forecast's endpoints (issue 18): where each night will end, how accurate that has been on
+//! The forecast's endpoints: where each night will end, how accurate that has been on
 //! the hotel's own history, and which nights' pace has left its usual range.
 //!
 //! Each reads the hotel's night book (`book`): the lead matrix built from its rows, the day model
@@ -36,7 +36,7 @@ pub const MAX_HORIZON: usize = 365;
 #[into_params(parameter_in = Query)]
 pub struct ForecastParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD` (default: `as_of`).
     #[param(value_type = Option<NaiveDate>)]
@@ -55,14 +55,14 @@ pub struct ForecastParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccuracyParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The first night scored, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-01-01")]
     from: Option<String>,
     /// The last night scored; at most 732 nights from `from`. Nights not over yet (today and
     /// later, UTC) have no final and are not scored.
-    #[param(value_type = NaiveDate, required = true, example = "2023-12-31")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-12-31")]
     to: Option<String>,
     /// Leads in days, comma-separated: 1 to 10 of them, each 0 to 365 (default
     /// `1,7,14,30,60,90`).
@@ -73,7 +73,7 @@ pub struct AccuracyParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertsParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The day the nights' pace is looked at as of (default: the latest event day counted for
     /// the hotel; today for a hotel without events).
@@ -132,7 +132,7 @@ pub struct ForecastFigures {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ForecastStly {
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-03-02")]
+    #[schema(example = "2016-03-02")]
     pub night: NaiveDate,
     /// What that night ended with; `null` when it ended after `as_of` (not known then).
     #[serde(rename = "final")]
@@ -146,13 +146,13 @@ pub struct ForecastStly {
 /// One night's forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ForecastNight {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-03-01")]
+    #[schema(example = "2017-03-01")]
     pub night: NaiveDate,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     pub as_of: NaiveDate,
     /// `night` − `as_of` in days (negative for a night already over).
     #[schema(example = 20)]
@@ -202,14 +202,14 @@ pub struct LeadScore {
 /// The hotel's own backtest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Accuracy {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-01-01")]
+    #[schema(example = "2016-01-01")]
     pub from: NaiveDate,
     /// The last night scored (`to`, or yesterday when earlier).
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-12-31")]
+    #[schema(example = "2016-12-31")]
     pub to: NaiveDate,
     pub leads: Vec<LeadScore>,
 }
@@ -239,13 +239,13 @@ pub struct Surprise {
 /// A night whose pace has left its usual range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-03-21")]
+    #[schema(example = "2017-03-21")]
     pub night: NaiveDate,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     pub as_of: NaiveDate,
     #[schema(example = 40)]
     pub lead: usize,

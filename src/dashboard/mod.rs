@@ -147,7 +147,7 @@ pub fn page_router() -> Router<ApiState> {
 #[openapi(
     info(
         title = "roompulse Dashboard",
-        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time; the demand forecast of each night (expected final with a p10–p90 band), its measured accuracy on the hotel's own history, and alerts for nights whose pace left its usual range. Without `as_of`, the figures are as of the hotel's latest event day. Kept up to date with the Data Provider by a scheduled sync, which states where it stands in the Data Provider's change feed (`GET /dashboard/sync`). Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
+        description = "Per-hotel bookings, cancellations and net booking count, per month or per day, on the event date or the night of stay; and the revenue manager's figures per night of stay: on the books as of any day, pickup, same time last year (364 days earlier), booking curve and lead time; the demand forecast of each night (expected final with a p10–p90 band), its measured accuracy on the hotel's own history, and alerts for nights whose pace left its usual range. Without `as_of`, the figures are as of the hotel's latest event day. Kept up to date with the Data Provider by a sync that follows its change feed, which states where it stands in that feed (`GET /dashboard/sync`). Try it: open `GET /dashboard`, press *Try it out*, fill in `hotel_id`, `period` and `year`, press *Execute*."
     ),
     paths(
         api::get_dashboard,

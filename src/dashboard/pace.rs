@@ -59,7 +59,7 @@ pub const STLY_DAYS: i64 = 364;
 pub struct PaceParams {
     /// The hotel. A hotel without events gets zeros.
     // Examples on required parameters only: Swagger UI's "Try it out" sends every example.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD` (default: `as_of`).
     #[param(value_type = Option<NaiveDate>)]
@@ -82,10 +82,10 @@ pub struct PaceParams {
 #[into_params(parameter_in = Query)]
 pub struct CurveParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The night of stay, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-06-23")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-06-23")]
     night: Option<String>,
     /// How many days before the night the curve starts, 0 to 730 (default 90).
     #[param(value_type = Option<u32>, minimum = 0, maximum = 730)]
@@ -97,13 +97,13 @@ pub struct CurveParams {
 #[into_params(parameter_in = Query)]
 pub struct LeadTimeParams {
     /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-01-01")]
     from: Option<String>,
     /// The last night; at most 732 nights from `from`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-12-31")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-12-31")]
     to: Option<String>,
 }
 
@@ -125,10 +125,10 @@ pub struct Pickup {
 /// The same night and as-of day a year (364 days) earlier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Stly {
-    #[schema(example = "2023-03-02")]
+    #[schema(example = "2016-03-02")]
     #[serde(serialize_with = "iso_date")]
     pub night: NaiveDate,
-    #[schema(example = "2023-02-11")]
+    #[schema(example = "2016-02-11")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     #[schema(example = 9)]
@@ -138,12 +138,12 @@ pub struct Stly {
 /// One night's pace. `Deserialize` too: the chart page reads this endpoint's answers back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PaceNight {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
-    #[schema(example = "2024-03-01")]
+    #[schema(example = "2017-03-01")]
     #[serde(serialize_with = "iso_date")]
     pub night: NaiveDate,
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     /// Bookings − cancellations of the night counted on or before `as_of`.
@@ -160,7 +160,7 @@ pub struct CurvePoint {
     #[schema(example = 30)]
     pub days_before: i64,
     /// The night − `days_before`.
-    #[schema(example = "2023-05-31")]
+    #[schema(example = "2016-05-31")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     /// The night's on the books as of `as_of`.
@@ -258,8 +258,8 @@ impl Question {
 }
 
 /// Dates as `YYYY-MM-DD`, written in one piece: chrono's own serialisation formats through
-/// `Display` a character at a time, and a 366-night pace answer holds 1,464 dates (measured: a
-/// fifth of the request's CPU time in the service).
+/// `Display` a character at a time, and a pace answer holds four dates a night (BENCHMARKS.md,
+/// "Figures behind comments in the code").
 pub(super) fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
     use chrono::Datelike;
     let year = date.year();

@@ -116,7 +116,7 @@ pub fn fold(events: &[FeedEvent]) -> Result<PageDeltas, String> {
             }
         };
         for (basis, day) in days {
-            count(page.deltas.entry((e.hotel_id, basis, day)).or_default());
+            count(page.daily.entry((e.hotel_id, basis, day)).or_default());
         }
         count(
             page.pace
@@ -389,7 +389,7 @@ mod tests {
             ((8, Basis::Event, d(2022, 6, 24)), c(0, 1)),
             ((8, Basis::Stay, d(2022, 7, 1)), c(0, 1)),
         ];
-        assert_eq!(page.deltas.into_iter().collect::<Vec<_>>(), expected);
+        assert_eq!(page.daily.into_iter().collect::<Vec<_>>(), expected);
         let pace = [
             ((7, d(2022, 7, 1), d(2022, 6, 24)), c(1, 0)),
             ((7, d(2022, 7, 1), d(2022, 6, 25)), c(0, 1)),

@@ -19,46 +19,45 @@ use super::event::{
 };
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::feed_wait::{Interest, MAX_WAIT_SECS};
-use super::store::{self, EventFilter, ListCursor, Stored};
+use super::store::{self, EventFilter, ListCursor, Stored, MAX_LIMIT};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
 pub const DEFAULT_LIMIT: i64 = 1000;
-pub const MAX_LIMIT: i64 = 10_000;
 
 /// The body of `POST /events`. Numbers may also be sent as strings; the original system's
 /// names `rpg_status`, `room_id` and `timestamp` are accepted for `status`,
 /// `room_reservation_id` and `event_timestamp`; unknown fields are ignored.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({
-    "hotel_id": 2607,
-    "event_timestamp": "2022-06-24 13:00:56",
+    "hotel_id": 4101,
+    "event_timestamp": "2017-08-30 11:20:00",
     "status": 1,
-    "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-    "night_of_stay": "2022-06-26"
+    "room_reservation_id": "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513",
+    "night_of_stay": "2017-09-14"
 }))]
 #[allow(dead_code)] // documents the body; the handler reads it field by field to name bad ones
 pub struct EventBody {
     /// Optional. Omit it and the service assigns one (from 2^52 to 2^53 − 1); send one (below
     /// 2^52) to make retries idempotent. Larger ids are refused: JavaScript clients would read
     /// them rounded.
-    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 19291943)]
+    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 31000001)]
     id: Option<i64>,
-    #[schema(minimum = 1, maximum = 2147483647, example = 2607)]
+    #[schema(minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: i32,
-    /// RFC 3339 (`2022-06-24T13:00:56Z`, or with an offset) or `YYYY-MM-DD HH:MM:SS` (UTC).
-    #[schema(example = "2022-06-24T13:00:56Z")]
+    /// RFC 3339 (`2017-08-30T11:20:00Z`, or with an offset) or `YYYY-MM-DD HH:MM:SS` (UTC).
+    #[schema(example = "2017-08-30T11:20:00Z")]
     event_timestamp: String,
     /// 1 = booking, 2 = cancellation.
     #[schema(minimum = 1, maximum = 2, example = 1)]
     status: i16,
     /// UUID, any case.
-    #[schema(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
+    #[schema(example = "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513")]
     room_reservation_id: String,
     /// `YYYY-MM-DD`.
-    #[schema(example = "2022-06-26")]
+    #[schema(example = "2017-09-14")]
     night_of_stay: String,
 }
 
@@ -146,7 +145,7 @@ pub async fn create_event(
 
 /// Refuses a body declared as anything but JSON: read as JSON anyway, a form post or a text
 /// would be answered 400 or 422 about its content rather than about what was sent. A body
-/// without a `Content-Type` is read as JSON, as it always was.
+/// without a `Content-Type` is read as JSON.
 pub fn json_content_type(headers: &header::HeaderMap) -> Result<(), ApiError> {
     let Some(given) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
@@ -211,7 +210,7 @@ pub struct ListParams {
     #[serde(default, deserialize_with = "status")]
     status: Option<i16>,
     /// Only this reservation's events (UUID, any case).
-    // Documented as a plain string, as before: any case is accepted.
+    // Documented as a plain string: any case is accepted.
     #[param(value_type = Option<String>)]
     #[serde(rename = "room_id", alias = "room_reservation_id")]
     #[serde(default, deserialize_with = "uuid")]
@@ -446,10 +445,10 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let filter = EventFilter {
         hotel_id: p.hotel_id,
         hotels: None,
-        updated_gte: p.updated_gte,
-        updated_gt: p.updated_gt,
-        updated_lte: p.updated_lte,
-        updated_lt: p.updated_lt,
+        event_timestamp_gte: p.updated_gte,
+        event_timestamp_gt: p.updated_gt,
+        event_timestamp_lte: p.updated_lte,
+        event_timestamp_lt: p.updated_lt,
         status: p.status,
         room_reservation_id: p.room_reservation_id,
         night_of_stay_gte: p.night_of_stay_gte,

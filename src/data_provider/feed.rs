@@ -15,7 +15,7 @@ use diesel_async::RunQueryDsl;
 
 use super::event::Event;
 use super::schema::events;
-use super::store::{connection, Bind, EventFilter, Statement, StoreError, EVENT_COLUMNS};
+use super::store::{connection, Bind, EventFilter, StoreError, UnpreparedQuery, EVENT_COLUMNS};
 use crate::db::PgPool;
 
 /// Position in the `(tx_id, id)` order of `GET /events?order=stored`: the page starts after it.
@@ -32,7 +32,7 @@ impl StoredCursor {
 
 /// The rows a filtered look walks at most: a look costs what an unfiltered page of the
 /// largest size costs, whatever the filter and however rarely it matches.
-pub const FILTERED_WINDOW: i64 = crate::data_provider::api::MAX_LIMIT;
+pub const FILTERED_WINDOW: i64 = super::store::MAX_LIMIT;
 
 /// The bound of the feed: below the oldest transaction still running, where no row can appear
 /// any more. Its transaction id comes from the statement's own snapshot, so that the bound and
@@ -131,7 +131,7 @@ pub async fn page(
             return hotel_page(pool, filter, &hotels, after, limit).await;
         }
     }
-    let mut st = Statement::default();
+    let mut st = UnpreparedQuery::default();
     let (tx, id) = (
         st.bind(Bind::I64(after.tx_id)),
         st.bind(Bind::I64(after.id)),
@@ -210,7 +210,7 @@ async fn hotel_page(
     after: StoredCursor,
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
-    let mut st = Statement::default();
+    let mut st = UnpreparedQuery::default();
     let hotels_param = st.bind(Bind::I32s(hotels.to_vec()));
     let (tx, id) = (
         st.bind(Bind::I64(after.tx_id)),
@@ -408,9 +408,8 @@ pub async fn end(pool: &PgPool) -> Result<StoredCursor, StoreError> {
 /// Events after `after` in the feed's `(tx_id, id)` order: a row comparison, which PostgreSQL
 /// turns into a range scan of the `(tx_id, id)` index. A page (`ORDER BY tx_id, id LIMIT n`) must
 /// use it alone: adding `tx_id >= …` makes the planner underestimate the rows and switch to a
-/// bitmap scan that sorts everything after the cursor (96 ms instead of 2 ms a page at 1 M rows,
-/// and the sync at half speed). A count over the same range wants that bound (see
-/// `metrics::sync_lag`).
+/// bitmap scan that sorts everything after the cursor (BENCHMARKS.md, "Figures behind comments
+/// in the code"). A count over the same range wants that bound (see [`behind`]).
 pub fn after_in_store_order(
     after: StoredCursor,
 ) -> Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>> {
@@ -454,10 +453,8 @@ pub struct Behind {
 /// Counts the events after `cursor` in feed order on the `events_tx_id_id` index: exactly the
 /// events a reader there has not seen (the feed hands out each row once, in that order), at a
 /// cost that grows with the lag rather than with the table. `count(*)` minus the reader's own
-/// tally gives the same figure but scans the whole table. Measured at a million rows on the
-/// 2-core dev machine: `count(*)` 70–125 ms; this count 0.1–0.2 ms caught up, 0.5 ms 5,000
-/// events behind, ~60 ms 500,000 behind, ~125 ms before the first page (the whole table). The
-/// newest and oldest `event_timestamp` are one step down the `events_timestamp_id` index each.
+/// tally gives the same figure but scans the whole table (BENCHMARKS.md, "Figures behind
+/// comments in the code"). The newest and oldest `event_timestamp` are one step down the `events_timestamp_id` index each.
 pub async fn behind(pool: &PgPool, cursor: Option<&str>) -> Result<Behind, StoreError> {
     let after = match cursor {
         None => Some(StoredCursor::START),

@@ -40,6 +40,8 @@ pub async fn queue_gauges(queue: &Queue) -> Result<QueueGauges, String> {
     }
 }
 
+/// The transaction the change feed waits for: the oldest on the events database's server that
+/// holds a transaction id.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedBlocker {
     /// The database the transaction runs in (any database on the events database's server).

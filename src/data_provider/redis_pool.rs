@@ -2,7 +2,7 @@
 //!
 //! `REDIS_URL` names a cluster with the `redis+cluster://` scheme and a comma-separated list of
 //! seed nodes (`redis+cluster://[user:password@]host:port[,host:port…]`); any `redis://` URL is
-//! one server, as before. The seeds are only where the client starts: it learns every master
+//! one server. The seeds are only where the client starts: it learns every master
 //! and which slots it owns from them, and follows the cluster's redirections after that.
 
 use std::time::Duration;

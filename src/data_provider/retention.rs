@@ -23,8 +23,8 @@ use uuid::Uuid;
 use super::event::Event;
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::generate::{write_row, HEADER};
-use super::store::pg_error;
 use crate::config::redact_url;
+use crate::db::pg_error;
 use secrecy::{ExposeSecret, SecretString};
 
 pub const DEFAULT_BATCH: u32 = 10_000;

@@ -40,10 +40,10 @@ const PAGE: i64 = 50;
 
 fn matches(q: &roompulse::data_provider::store::EventFilter, e: &Event) -> bool {
     q.hotel_id.is_none_or(|h| e.hotel_id == h)
-        && q.updated_gte.is_none_or(|t| e.event_timestamp >= t)
-        && q.updated_gt.is_none_or(|t| e.event_timestamp > t)
-        && q.updated_lte.is_none_or(|t| e.event_timestamp <= t)
-        && q.updated_lt.is_none_or(|t| e.event_timestamp < t)
+        && q.event_timestamp_gte.is_none_or(|t| e.event_timestamp >= t)
+        && q.event_timestamp_gt.is_none_or(|t| e.event_timestamp > t)
+        && q.event_timestamp_lte.is_none_or(|t| e.event_timestamp <= t)
+        && q.event_timestamp_lt.is_none_or(|t| e.event_timestamp < t)
         && q.status.is_none_or(|s| e.status == s)
         && q.room_reservation_id
             .is_none_or(|r| e.room_reservation_id == r)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use roompulse::data_provider::generate::{self, GenerateOptions};
-use roompulse::data_provider::store::pg_error;
+use roompulse::db::pg_error;
 
 use crate::support::{admin_client, fail, BenchError};
 

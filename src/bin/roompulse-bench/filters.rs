@@ -8,8 +8,9 @@
 use std::time::Instant;
 
 use roompulse::data_provider::api::parse_list_query;
-use roompulse::data_provider::store::{self, pg_error};
+use roompulse::data_provider::store;
 use roompulse::db;
+use roompulse::db::pg_error;
 
 use crate::support::{admin_client, fail, BenchError};
 

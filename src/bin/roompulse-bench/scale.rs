@@ -16,9 +16,10 @@ use roompulse::dashboard::sync;
 use roompulse::data_provider::event::Event;
 use roompulse::data_provider::generate::{self, GenerateOptions, Shape};
 use roompulse::data_provider::queue::{Queue, QueueKeys};
-use roompulse::data_provider::store::{self, pg_error};
+use roompulse::data_provider::store;
 use roompulse::data_provider::{load, worker};
 use roompulse::db;
+use roompulse::db::pg_error;
 use roompulse::serve::prepare;
 
 use crate::support::{admin_client, fail, scratch_url, serve_on_loopback, BenchError};

@@ -14,9 +14,9 @@ use roompulse::dashboard::sync;
 use roompulse::data_provider::event::Event;
 use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::queue::{Queue, QueueKeys};
-use roompulse::data_provider::store::pg_error;
 use roompulse::data_provider::{load, store, worker};
 use roompulse::db;
+use roompulse::db::pg_error;
 use roompulse::serve::prepare;
 
 use crate::figures::verify_figures;

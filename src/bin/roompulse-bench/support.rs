@@ -2,7 +2,7 @@
 //! configured ones, and a plain PostgreSQL client for administration.
 
 use roompulse::app::{router, AppState};
-use roompulse::data_provider::store::pg_error;
+use roompulse::db::pg_error;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]

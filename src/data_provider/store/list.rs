@@ -1,0 +1,386 @@
+//! The list: `GET /events` filters planned as statements whose cost does not grow with the table.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Int4, Timestamptz};
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{connection, StoreError};
+use crate::data_provider::event::Event;
+use crate::db::PgPool;
+
+/// `GET /events` filters; every bound is optional and they combine with AND.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EventFilter {
+    pub hotel_id: Option<i32>,
+    /// Only these hotels' events (the caller's key's hotels); `None`: every hotel.
+    pub hotels: Option<Vec<i32>>,
+    /// Bounds on `event_timestamp` (the API's `updated__gte`, `updated__gt`, … parameters).
+    pub event_timestamp_gte: Option<DateTime<Utc>>,
+    pub event_timestamp_gt: Option<DateTime<Utc>>,
+    pub event_timestamp_lte: Option<DateTime<Utc>>,
+    pub event_timestamp_lt: Option<DateTime<Utc>>,
+    pub status: Option<i16>,
+    pub room_reservation_id: Option<Uuid>,
+    pub night_of_stay_gte: Option<NaiveDate>,
+    pub night_of_stay_lte: Option<NaiveDate>,
+}
+
+/// Position in the `(event_timestamp, id)` order: the page starts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub event_timestamp: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// Up to `limit` events matching `filter` after `after`, in `(event_timestamp, id)` order.
+///
+/// Each filter has a path whose cost does not grow with the table (BENCHMARKS.md, "GET /events
+/// filters at 10 M"): a reservation is a handful of rows on `events_room_reservation_id`; a
+/// night range merges per-night streams of `events_night_timestamp_id` (`list_by_nights`), since
+/// walking the time order for it reads the whole table when its matches come late (the nights
+/// of next year are booked only lately) or never; hotels, times and statuses walk an index in
+/// the page's order.
+///
+/// The statements are never kept prepared (`sql_query` is not cached by diesel): PostgreSQL may
+/// switch a prepared statement to a generic plan after five executions, one plan for every
+/// value, which for a status or a night bound is the plan of an average value.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    list_explained(pool, filter, after, limit, None).await
+}
+
+/// `list`, and with `plans` the `EXPLAIN ANALYZE` of each statement it ran, for the tests that
+/// check that every filter stays bounded (tests/it/list_plans.rs).
+#[doc(hidden)]
+pub async fn list_explained(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+    plans: Option<&Plans>,
+) -> Result<Vec<Event>, StoreError> {
+    let mut conn = connection(pool).await?;
+    let by_nights = (filter.night_of_stay_gte.is_some() || filter.night_of_stay_lte.is_some())
+        && filter.room_reservation_id.is_none();
+    if !by_nights || limit <= 0 {
+        let mut st = UnpreparedQuery::default();
+        let conditions = st.conditions(filter, after, true);
+        let limit = st.bind(Bind::I64(limit.max(0)));
+        st.sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE {conditions} \
+             ORDER BY e.event_timestamp, e.id LIMIT {limit}"
+        );
+        return Ok(st.fetch(&mut conn, plans).await?);
+    }
+    // One snapshot for the statements of the merge, as a single statement would see.
+    Ok(conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(|conn| list_by_nights(conn, filter, after, limit, plans).scope_boxed())
+        .await?)
+}
+
+/// Nights merged at first; doubled at each round.
+const FIRST_MERGE_WIDTH: usize = 8;
+
+/// The page of a night-range listing, as a merge of one `(event_timestamp, id)`-ordered stream
+/// per stored night in the range (each a range of `events_night_timestamp_id`).
+///
+/// First the head of every stream: its first matching row after the cursor (one index descent
+/// a night, and one to find each stored night). Then rounds: the `width` nights with the
+/// smallest heads hold every row below the next night's head, the round's bound; those rows
+/// are read (at most what the page still needs per night) and, if they do not fill the page,
+/// the merged nights get new heads at the bound and the next round merges twice as many. The
+/// cost is a descent per night in the range plus about the page's rows, whatever is stored:
+/// at most ~1,600 nights for 4 years of stays.
+async fn list_by_nights(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+    plans: Option<&Plans>,
+) -> Result<Vec<Event>, diesel::result::Error> {
+    let mut heads = night_heads(conn, filter, after, None, None, plans).await?;
+    let mut page: Vec<Event> = Vec::new();
+    let mut floor: Option<ListCursor> = None;
+    let mut width = FIRST_MERGE_WIDTH;
+    while (page.len() as i64) < limit && !heads.is_empty() {
+        heads.sort_unstable_by_key(|h| (h.event_timestamp, h.id));
+        let merged = width.min(heads.len());
+        let bound = heads.get(merged).map(|h| ListCursor {
+            event_timestamp: h.event_timestamp,
+            id: h.id,
+        });
+        let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
+        let want = limit - page.len() as i64;
+        let mut st = UnpreparedQuery::default();
+        let conditions = st.conditions(filter, after, false);
+        let window = st.window(floor, bound);
+        let nights_param = st.bind(Bind::Dates(nights.clone()));
+        let want_param = st.bind(Bind::I64(want));
+        // The merge reads (event_timestamp, id) and the filtered columns from the index alone
+        // (it includes hotel_id and status), then fetches only the page's rows.
+        st.sql = format!(
+            "SELECT {full} FROM ( \
+                 SELECT r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+                 CROSS JOIN LATERAL ( \
+                     SELECT e.event_timestamp, e.id FROM events e \
+                      WHERE e.night_of_stay = n.night AND {conditions}{window} \
+                      ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
+                 ORDER BY r.event_timestamp, r.id LIMIT {want_param}) k \
+             JOIN events f ON f.id = k.id ORDER BY k.event_timestamp, k.id",
+            full = EVENT_COLUMNS.replace("e.", "f.")
+        );
+        let rows: Vec<Event> = st.fetch(conn, plans).await?;
+        let full = rows.len() as i64 >= want;
+        page.extend(rows);
+        let Some(bound) = bound else { break };
+        if full {
+            break;
+        }
+        // Every row below the bound is in the page now: the merged nights go on from it.
+        heads.extend(night_heads(conn, filter, after, Some(bound), Some(&nights), plans).await?);
+        floor = Some(bound);
+        width = width.saturating_mul(2);
+    }
+    Ok(page)
+}
+
+#[derive(QueryableByName)]
+struct NightHead {
+    #[diesel(sql_type = Date)]
+    night: NaiveDate,
+    #[diesel(sql_type = Timestamptz)]
+    event_timestamp: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// The first row matching `filter` after `after` (and at or after `from`) of each stored night
+/// in the filter's range, or of `nights`; nights without one are left out.
+async fn night_heads(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    from: Option<ListCursor>,
+    nights: Option<&[NaiveDate]>,
+    plans: Option<&Plans>,
+) -> Result<Vec<NightHead>, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let nights_sql = match nights {
+        Some(nights) => {
+            let p = st.bind(Bind::Dates(nights.to_vec()));
+            format!("SELECT night FROM unnest({p}::date[]) AS n(night)")
+        }
+        None => {
+            // The stored nights in the range, one descent each (a loose index scan): a range
+            // reaching a stray night decades away costs no more than the nights really stored.
+            let mut range = String::new();
+            if let Some(v) = filter.night_of_stay_gte {
+                range += &format!(" AND night_of_stay >= {}", st.bind(Bind::Date(v)));
+            }
+            let mut upper = String::new();
+            if let Some(v) = filter.night_of_stay_lte {
+                upper = format!(" AND night_of_stay <= {}", st.bind(Bind::Date(v)));
+                range += &upper;
+            }
+            format!(
+                "WITH RECURSIVE stored(night) AS ( \
+                     SELECT min(night_of_stay) FROM events WHERE TRUE{range} \
+                     UNION ALL \
+                     SELECT (SELECT min(night_of_stay) FROM events \
+                              WHERE night_of_stay > s.night{upper}) \
+                       FROM stored s WHERE s.night IS NOT NULL) \
+                 SELECT night FROM stored WHERE night IS NOT NULL"
+            )
+        }
+    };
+    let conditions = st.conditions(filter, after, false);
+    let window = st.window(from, None);
+    st.sql = format!(
+        "SELECT n.night, h.event_timestamp, h.id FROM ({nights_sql}) n CROSS JOIN LATERAL ( \
+             SELECT e.event_timestamp, e.id FROM events e \
+              WHERE e.night_of_stay = n.night AND {conditions}{window} \
+              ORDER BY e.event_timestamp, e.id LIMIT 1) h"
+    );
+    st.fetch(conn, plans).await
+}
+
+/// The plans `list_explained` collects, one text per statement.
+pub type Plans = std::sync::Mutex<Vec<String>>;
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(column_name = "QUERY PLAN", sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+pub(in crate::data_provider) const EVENT_COLUMNS: &str =
+    "e.id, e.hotel_id, e.event_timestamp, e.status, e.room_reservation_id, e.night_of_stay";
+
+/// A bind value of the list statements.
+pub(in crate::data_provider) enum Bind {
+    I32(i32),
+    I32s(Vec<i32>),
+    I64(i64),
+    Ts(DateTime<Utc>),
+    Uuid(Uuid),
+    Date(NaiveDate),
+    Dates(Vec<NaiveDate>),
+}
+
+/// A statement of the list or the feed, its SQL written here and its values bound as parameters;
+/// run unprepared each time, so that PostgreSQL plans it for the values bound (unlike
+/// [`crate::db::prepared::Statement`], which is kept prepared).
+#[derive(Default)]
+pub(in crate::data_provider) struct UnpreparedQuery {
+    pub(in crate::data_provider) sql: String,
+    binds: Vec<Bind>,
+}
+
+impl UnpreparedQuery {
+    /// Adds a parameter; its placeholder.
+    pub(in crate::data_provider) fn bind(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    /// `filter` and the cursor on the events table as `e`, joined with AND (`TRUE` if none);
+    /// without the night range when `nights` is false (the caller walks the nights itself).
+    pub(in crate::data_provider) fn conditions(
+        &mut self,
+        filter: &EventFilter,
+        after: Option<ListCursor>,
+        nights: bool,
+    ) -> String {
+        let mut c: Vec<String> = Vec::new();
+        if let Some(v) = filter.hotel_id {
+            c.push(format!("e.hotel_id = {}", self.bind(Bind::I32(v))));
+        }
+        if let Some(v) = &filter.hotels {
+            // In the statement, so that pages and cursors are those of the narrowed listing
+            // (an empty set matches nothing).
+            c.push(format!(
+                "e.hotel_id = ANY({}::int4[])",
+                self.bind(Bind::I32s(v.clone()))
+            ));
+        }
+        for (op, v) in [
+            (">=", filter.event_timestamp_gte),
+            (">", filter.event_timestamp_gt),
+            ("<=", filter.event_timestamp_lte),
+            ("<", filter.event_timestamp_lt),
+        ] {
+            if let Some(v) = v {
+                c.push(format!("e.event_timestamp {op} {}", self.bind(Bind::Ts(v))));
+            }
+        }
+        if let Some(v) = filter.status {
+            // A literal (an integer, nothing a caller can inject), so that cancellations are
+            // planned on their partial index, which a parameter could not prove applies.
+            c.push(format!("e.status = {v}"));
+        }
+        if let Some(v) = filter.room_reservation_id {
+            c.push(format!(
+                "e.room_reservation_id = {}",
+                self.bind(Bind::Uuid(v))
+            ));
+        }
+        if nights {
+            if let Some(v) = filter.night_of_stay_gte {
+                c.push(format!("e.night_of_stay >= {}", self.bind(Bind::Date(v))));
+            }
+            if let Some(v) = filter.night_of_stay_lte {
+                c.push(format!("e.night_of_stay <= {}", self.bind(Bind::Date(v))));
+            }
+        }
+        if let Some(a) = after {
+            // A row comparison, so that PostgreSQL walks the (…, event_timestamp, id) index.
+            c.push(self.key_condition(">", a));
+        }
+        if c.is_empty() {
+            "TRUE".into()
+        } else {
+            c.join(" AND ")
+        }
+    }
+
+    /// ` AND` the keys from `floor` (inclusive) below `bound` (exclusive), or nothing.
+    fn window(&mut self, floor: Option<ListCursor>, bound: Option<ListCursor>) -> String {
+        let mut w = String::new();
+        if let Some(f) = floor {
+            w += &format!(" AND {}", self.key_condition(">=", f));
+        }
+        if let Some(b) = bound {
+            w += &format!(" AND {}", self.key_condition("<", b));
+        }
+        w
+    }
+
+    fn key_condition(&mut self, op: &str, k: ListCursor) -> String {
+        let ts = self.bind(Bind::Ts(k.event_timestamp));
+        let id = self.bind(Bind::I64(k.id));
+        format!("(e.event_timestamp, e.id) {op} ({ts}, {id})")
+    }
+
+    /// Runs the statement; with `plans`, runs its `EXPLAIN ANALYZE` first and keeps the plan.
+    pub(in crate::data_provider) async fn fetch<T>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        plans: Option<&Plans>,
+    ) -> Result<Vec<T>, diesel::result::Error>
+    where
+        T: QueryableByName<diesel::pg::Pg> + Send + 'static,
+    {
+        if let Some(plans) = plans {
+            let explain = UnpreparedQuery {
+                sql: format!("EXPLAIN (ANALYZE, BUFFERS) {}", self.sql),
+                binds: Vec::new(),
+            };
+            let lines: Vec<PlanLine> = explain.bind_all(&self.binds).load(conn).await?;
+            let text = lines
+                .into_iter()
+                .map(|l| l.line)
+                .collect::<Vec<_>>()
+                .join("\n");
+            plans.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+        }
+        self.query().load(conn).await
+    }
+
+    fn query(
+        &self,
+    ) -> diesel::query_builder::BoxedSqlQuery<'_, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+    {
+        self.bind_all(&self.binds)
+    }
+
+    /// This statement's SQL with `binds`.
+    fn bind_all<'a>(
+        &self,
+        binds: &'a [Bind],
+    ) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+    {
+        let mut q = diesel::sql_query(self.sql.clone()).into_boxed();
+        for b in binds {
+            q = match b {
+                Bind::I32(v) => q.bind::<Int4, _>(*v),
+                Bind::I32s(v) => q.bind::<Array<Int4>, _>(v),
+                Bind::I64(v) => q.bind::<BigInt, _>(*v),
+                Bind::Ts(v) => q.bind::<Timestamptz, _>(*v),
+                Bind::Uuid(v) => q.bind::<diesel::sql_types::Uuid, _>(*v),
+                Bind::Date(v) => q.bind::<Date, _>(*v),
+                Bind::Dates(v) => q.bind::<Array<Date>, _>(v),
+            };
+        }
+        q
+    }
+}
