@@ -396,6 +396,19 @@ pub async fn json_error_bodies(
     fixed
 }
 
+/// An error with its causes: a client's errors say "error sending request", and what failed
+/// (refused, timed out, …) is below.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use roompulse::auth::manage;
@@ -10,7 +11,6 @@ use roompulse::data_provider::generate::{self, GenerateOptions};
 use roompulse::data_provider::load;
 use roompulse::data_provider::queue::Queue;
 use roompulse::serve::{self, Parts};
-use secrecy::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,7 +24,6 @@ use crate::data_provider::worker::{self, WorkerSettings};
 use crate::db::replica::ReadPool;
 use crate::db::{self, DbError};
 use crate::ops::{Gauges, OpsState};
-use secrecy::ExposeSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -28,7 +28,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::ApiError;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::redact_url;
+use crate::error::error_chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -233,18 +234,6 @@ fn next_cursor(request: &Url, header: &str) -> Option<String> {
             .find(|(k, v)| k == "cursor" && !v.is_empty())
             .map(|(_, v)| v.into_owned())
     })
-}
-
-/// reqwest's errors say "error sending request"; the cause (refused, timed out) is below.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -25,7 +26,7 @@ use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::generate::{write_row, HEADER};
 use crate::config::redact_url;
 use crate::db::pg_error;
-use secrecy::{ExposeSecret, SecretString};
+use crate::error::error_chain;
 
 pub const DEFAULT_BATCH: u32 = 10_000;
 
@@ -256,12 +257,14 @@ impl DashboardApi {
         let response = request
             .send()
             .await
-            .map_err(|e| failed(format!("no answer ({})", error_chain(&e))))?;
+            .map_err(|e| failed(format!("no answer ({})", error_chain(&e.without_url()))))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| failed(format!("the answer broke off ({})", error_chain(&e))))?;
+        let body = response.bytes().await.map_err(|e| {
+            failed(format!(
+                "the answer broke off ({})",
+                error_chain(&e.without_url())
+            ))
+        })?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
             let said = json
@@ -285,18 +288,6 @@ impl DashboardApi {
             _ => Err(not_a_position()),
         }
     }
-}
-
-/// An HTTP client error with its causes, which name what failed (refused, timed out, …).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `--synced-cursor`'s value.

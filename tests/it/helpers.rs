@@ -137,7 +137,6 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
-    /// `GET path`, expecting a JSON answer (any status).
     /// `POST /events` with `event`, which must be stored (201).
     pub async fn post_new(&self, event: &serde_json::Value) {
         let r = self
@@ -150,6 +149,7 @@ impl TestApp {
         assert_eq!(r.status(), 201, "POST /events {event}");
     }
 
+    /// `GET path`, expecting a JSON answer (any status).
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.client
             .get(self.url(path))

@@ -17,14 +17,8 @@ use crate::keys::{create, get, until_accepted};
 /// Old events (2022): `--before 2023-01-01` takes them all once counted.
 async fn post_old_events(app: &TestApp, ids: std::ops::RangeInclusive<i64>) {
     for id in ids {
-        let r = app
-            .client
-            .post(app.url("/events"))
-            .json(&event_json(id, 1, "2022-03-03T03:03:03Z", 1, "2022-03-04"))
-            .send()
-            .await
-            .expect("POST");
-        assert_eq!(r.status(), StatusCode::CREATED);
+        app.post_new(&event_json(id, 1, "2022-03-03T03:03:03Z", 1, "2022-03-04"))
+            .await;
     }
 }
 
@@ -38,15 +32,6 @@ async fn cursor_in_the_dashboard_table(app: &TestApp) -> Option<String> {
         .query_one("SELECT cursor FROM sync_state WHERE id = 1", &[])
         .await
         .expect("sync_state")
-        .get(0)
-}
-
-async fn events_stored(app: &TestApp) -> i64 {
-    app.events_db_client()
-        .await
-        .query_one("SELECT count(*) FROM events", &[])
-        .await
-        .expect("count")
         .get(0)
 }
 
@@ -161,7 +146,7 @@ async fn retention_needs_no_dashboard_database() {
         "{stdout}"
     );
     assert!(stdout.contains("2 older events are kept"), "{stdout}");
-    assert_eq!(events_stored(&app).await, 2);
+    assert_eq!(app.stored_count().await, 2);
     app.stop().await;
 }
 
@@ -256,7 +241,7 @@ async fn a_dashboard_down_or_answering_garbage_stops_retention_before_it_deletes
             "{url}: {}",
             text(&ignoring.stderr)
         );
-        assert_eq!(events_stored(&app).await, 4, "{url}");
+        assert_eq!(app.stored_count().await, 4, "{url}");
     }
     // Where the Dashboard is, in the message: the URL it was asked at.
     let out = retention(
