@@ -133,6 +133,15 @@ impl TestApp {
         }
     }
 
+    /// The configuration and both modules' authorization as `{:?}` prints them: what a debug
+    /// log of the running parts would show.
+    pub fn debug_dump(&self) -> String {
+        format!(
+            "{:?}\n{:?}\n{:?}",
+            self.config, self.state.data_provider_auth, self.state.dashboard_auth
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

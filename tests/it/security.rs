@@ -340,3 +340,21 @@ async fn unfinished_post(app: &TestApp, id: i64) -> tokio::net::TcpStream {
     slow.write_all(&body.as_bytes()[..5]).await.unwrap();
     slow
 }
+
+/// Tokens and the process's own secret are held as secrets: a debug print of the running
+/// parts shows that they are set, never what they are.
+#[tokio::test]
+async fn a_debug_print_shows_no_token_or_secret() {
+    let app = TestApp::spawn_configured(0, |c| {
+        c.access.read_api_token = Some("r-t0ken-value".into());
+        c.keys.ingest_api_token = Some("w-t0ken-value".into());
+    })
+    .await;
+    let dump = app.debug_dump();
+    assert!(dump.contains("read_api_token"), "{dump}");
+    assert!(dump.contains("process_secret: Some("), "{dump}");
+    for secret in ["t0ken", "rp_process_"] {
+        assert!(!dump.contains(secret), "{secret} in {dump}");
+    }
+    app.stop().await;
+}
