@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::mpsc;
 
-use super::event::{write_json, Field, RawEvent, Scalar};
+use super::event::{Field, RawEvent, Scalar};
 use super::queue::{Queue, QueueError};
 
 /// Messages handed from the parsing thread to the pusher at a time.
@@ -657,7 +657,12 @@ fn parse_input(
             .and_then(|fields| row_to_event(&fields, header_len, &cols));
         match event {
             Ok(event) => {
-                write_json(&event, &mut chunk.buf);
+                let start = chunk.buf.len();
+                if let Err(e) = serde_json::to_writer(&mut chunk.buf, &event) {
+                    chunk.buf.truncate(start);
+                    rejects.write(number, &e.to_string(), text)?;
+                    continue;
+                }
                 chunk.ends.push(chunk.buf.len());
                 if chunk.ends.len() >= CHUNK {
                     let full = std::mem::take(&mut chunk);
