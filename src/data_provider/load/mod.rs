@@ -17,6 +17,7 @@ mod lines;
 mod record;
 
 use super::event::{Field, RawEvent, Scalar};
+use super::export::HEADER;
 use super::queue::{Queue, QueueError};
 use record::{Fields, Splitter};
 
@@ -282,7 +283,7 @@ fn column_map(path: &Path, header: &Fields<'_>) -> Result<[usize; 6], LoadError>
         return Err(LoadError::Header {
             path: path.to_path_buf(),
             message: format!(
-                "the header lacks the required column(s) {}; expected room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id in any order",
+                "the header lacks the required column(s) {}; expected {HEADER} in any order",
                 missing.join(", ")
             ),
         });
