@@ -194,7 +194,7 @@ pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
         day,
         basis,
     } = parse_query(query)?;
-    use super::pace::{integer as int, required};
+    use super::params::{integer as int, required};
 
     let hotel_id = int(
         "hotel_id",

@@ -18,6 +18,7 @@ use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
 use super::forecast::lead::{self, Day, KCAP};
 use super::pace::{self, iso_date, STLY_DAYS};
+use super::params;
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
@@ -311,11 +312,11 @@ pub fn parse_forecast_ask(query: &str) -> Result<pace::PaceAsk, ApiError> {
         to,
         as_of,
     } = parse_query(query)?;
-    let as_of = as_of.map(|v| pace::date("as_of", &v)).transpose()?;
-    let from = from.map(|v| pace::date("from", &v)).transpose()?;
-    let to = to.map(|v| pace::date("to", &v)).transpose()?;
+    let as_of = as_of.map(|v| params::date("as_of", &v)).transpose()?;
+    let from = from.map(|v| params::date("from", &v)).transpose()?;
+    let to = to.map(|v| params::date("to", &v)).transpose()?;
     Ok(pace::PaceAsk {
-        hotel_id: pace::hotel_id(hotel_id)?,
+        hotel_id: params::hotel_id(hotel_id)?,
         from,
         to,
         as_of,
@@ -331,10 +332,10 @@ pub fn parse_accuracy_query(query: &str) -> Result<AccuracyQuery, ApiError> {
         to,
         leads,
     } = parse_query(query)?;
-    let hotel_id = pace::hotel_id(hotel_id)?;
-    let from = pace::date("from", &pace::required("from", from)?)?;
-    let to = pace::date("to", &pace::required("to", to)?)?;
-    pace::check_nights(from, to)?;
+    let hotel_id = params::hotel_id(hotel_id)?;
+    let from = params::date("from", &params::required("from", from)?)?;
+    let to = params::date("to", &params::required("to", to)?)?;
+    params::check_nights(from, to)?;
     let leads = match leads {
         None => DEFAULT_LEADS.to_vec(),
         Some(list) => {
@@ -349,7 +350,7 @@ pub fn parse_accuracy_query(query: &str) -> Result<AccuracyQuery, ApiError> {
             let leads = list
                 .split(',')
                 .map(|l| {
-                    pace::integer("leads", l.trim(), 0, MAX_LEAD as i64)
+                    params::integer("leads", l.trim(), 0, MAX_LEAD as i64)
                         .map(|n| n as usize)
                         .map_err(|_| bad())
                 })
@@ -375,10 +376,10 @@ pub fn parse_alerts_ask(query: &str) -> Result<(i32, Option<NaiveDate>, usize), 
         as_of,
         horizon,
     } = parse_query(query)?;
-    let hotel_id = pace::hotel_id(hotel_id)?;
-    let as_of = as_of.map(|v| pace::date("as_of", &v)).transpose()?;
+    let hotel_id = params::hotel_id(hotel_id)?;
+    let as_of = as_of.map(|v| params::date("as_of", &v)).transpose()?;
     let horizon = match horizon {
-        Some(v) => pace::integer("horizon", &v, 0, MAX_HORIZON as i64)? as usize,
+        Some(v) => params::integer("horizon", &v, 0, MAX_HORIZON as i64)? as usize,
         None => DEFAULT_HORIZON,
     };
     Ok((hotel_id, as_of, horizon))
@@ -434,7 +435,7 @@ pub async fn forecast_of(book: &Book, q: &ForecastQuery) -> Result<Vec<ForecastN
 /// few million reads).
 pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, ApiError> {
     // Only nights that are over have a final: up to yesterday (UTC).
-    let yesterday = pace::today().pred_opt().unwrap_or(q.to);
+    let yesterday = params::today().pred_opt().unwrap_or(q.to);
     let last = q.to.min(yesterday);
     let (from, to) = (lead::day(q.from), lead::day(last));
     let leads = q.leads.clone();
@@ -486,7 +487,7 @@ pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, Api
 pub async fn alerts_of(book: &Book, q: &AlertsQuery) -> Result<Vec<Alert>, ApiError> {
     let a = lead::day(q.as_of);
     let (m, ranges) = book.alert_ranges(a, q.horizon).await;
-    let partial_day = q.as_of == pace::today();
+    let partial_day = q.as_of == params::today();
     alerts(&m, &ranges, partial_day)
         .into_iter()
         .map(|al| {
@@ -532,7 +533,7 @@ pub async fn alert_list(state: &ApiState, q: &AlertsQuery) -> Result<Vec<Alert>,
 }
 
 fn resolve_forecast(book: &Book, ask: pace::PaceAsk) -> Result<ForecastQuery, ApiError> {
-    let q = ask.resolve(book.last_event_day().unwrap_or_else(pace::today))?;
+    let q = ask.resolve(book.last_event_day().unwrap_or_else(params::today))?;
     Ok(ForecastQuery {
         hotel_id: q.hotel_id,
         from: q.from,
@@ -646,7 +647,7 @@ pub async fn get_alerts(
     let book = state.book(hotel_id).await?;
     let q = AlertsQuery {
         hotel_id,
-        as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(pace::today)),
+        as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(params::today)),
         horizon,
     };
     answer(
