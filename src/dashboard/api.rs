@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::answers::{AnswerCache, Weight};
+use super::params::ReadRefusals;
 use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
@@ -123,9 +124,7 @@ pub struct DashboardQuery {
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_dashboard(

@@ -18,7 +18,7 @@ use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
 use super::forecast::lead::{self, Day, KCAP};
 use super::pace::{self, iso_date, STLY_DAYS};
-use super::params;
+use super::params::{self, ReadRefusals};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
@@ -566,9 +566,7 @@ fn round6(x: f64) -> f64 {
     responses(
         (status = 200, description = "One object per night, by date", body = [ForecastNight]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_forecast(
@@ -600,9 +598,7 @@ pub async fn get_forecast(
     responses(
         (status = 200, description = "The scores per lead, in the order asked", body = Accuracy),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_accuracy(
@@ -632,9 +628,7 @@ pub async fn get_accuracy(
     responses(
         (status = 200, description = "The listed nights, most surprising first (often none)", body = [Alert]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_alerts(

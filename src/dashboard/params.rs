@@ -2,9 +2,10 @@
 //! range of nights are read and checked, each naming the parameter at fault.
 
 use chrono::{NaiveDate, Utc};
+use utoipa::IntoResponses;
 
 use super::{MAX_YEAR, MIN_YEAR};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Nights one request may ask for: two years.
 pub const MAX_NIGHTS: i64 = 732;
@@ -76,4 +77,26 @@ pub(super) fn check_nights(from: NaiveDate, to: NaiveDate) -> Result<(), ApiErro
         ));
     }
     Ok(())
+}
+
+/// The refusals every read endpoint of the Dashboard documents besides its own 400: no valid
+/// key, a key that may not read the hotel, the database or the service out of reach.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a type for the OpenAPI document only
+pub enum ReadRefusals {
+    #[response(
+        status = 401,
+        description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one"
+    )]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 403,
+        description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)"
+    )]
+    Forbidden(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)"
+    )]
+    Unavailable(ErrorBody),
 }

@@ -35,6 +35,7 @@ use super::answers::AnswerCache;
 use super::book::Book;
 use super::book::NightRange;
 use super::params::today;
+use super::params::ReadRefusals;
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -204,9 +205,7 @@ pub(super) fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S
     responses(
         (status = 200, description = "One object per night, by date", body = [PaceNight]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_pace(
@@ -250,9 +249,7 @@ pub fn pace_of(book: &Book, q: &PaceQuery) -> Result<Vec<PaceNight>, ApiError> {
     responses(
         (status = 200, description = "One object per day before the night, from `days` down to 0", body = [CurvePoint]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_booking_curve(
@@ -291,9 +288,7 @@ pub fn curve_of(book: &Book, q: &CurveQuery) -> Result<Vec<CurvePoint>, ApiError
     responses(
         (status = 200, description = "The twelve buckets, from events after the night to 366 days and more before it", body = [LeadTimeBucket]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_lead_time(
