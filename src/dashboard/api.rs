@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::answers::{AnswerCache, Weight};
-use super::params::ReadRefusals;
+use super::params::{HotelParam, ReadRefusals};
 use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
@@ -28,10 +28,7 @@ use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBod
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DashboardParams {
-    /// The hotel. A hotel without events gets zeros.
-    // The examples are what Swagger UI's "Try it out" fills in: a hotel and year of
-    // data/sample_events.csv. Optional parameters have none, so that it sends none of them.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// `month`: one row per month. `day`: one row per day.
     #[param(value_type = Period, required = true, inline, example = "month")]
@@ -120,7 +117,7 @@ pub struct DashboardQuery {
     path = "/dashboard",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(DashboardParams),
+    params(HotelParam, DashboardParams),
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),

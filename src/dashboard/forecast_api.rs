@@ -18,7 +18,7 @@ use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
 use super::forecast::lead::{self, Day, KCAP};
 use super::pace::{self, iso_date, STLY_DAYS};
-use super::params::{self, ReadRefusals};
+use super::params::{self, HotelParam, NightsParams, ReadRefusals};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
@@ -36,14 +36,11 @@ pub const MAX_HORIZON: usize = 365;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ForecastParams {
-    /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
-    /// The first night, `YYYY-MM-DD` (default: `as_of`).
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     from: Option<String>,
-    /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     to: Option<String>,
     /// The day the forecast is made as of: it reads only events whose UTC day is on or before
     /// it, so a past day gets what the service would have said that day (default: the latest
@@ -56,7 +53,7 @@ pub struct ForecastParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccuracyParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The first night scored, `YYYY-MM-DD`.
     #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
@@ -74,7 +71,7 @@ pub struct AccuracyParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertsParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The day the nights' pace is looked at as of (default: the latest event day counted for
     /// the hotel; today for a hotel without events).
@@ -562,7 +559,7 @@ fn round6(x: f64) -> f64 {
     path = "/dashboard/forecast",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(ForecastParams),
+    params(HotelParam, NightsParams, ForecastParams),
     responses(
         (status = 200, description = "One object per night, by date", body = [ForecastNight]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
@@ -594,7 +591,7 @@ pub async fn get_forecast(
     path = "/dashboard/forecast/accuracy",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(AccuracyParams),
+    params(HotelParam, AccuracyParams),
     responses(
         (status = 200, description = "The scores per lead, in the order asked", body = Accuracy),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
@@ -624,7 +621,7 @@ pub async fn get_accuracy(
     path = "/dashboard/alerts",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(AlertsParams),
+    params(HotelParam, AlertsParams),
     responses(
         (status = 200, description = "The listed nights, most surprising first (often none)", body = [Alert]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),

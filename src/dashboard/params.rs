@@ -2,7 +2,7 @@
 //! range of nights are read and checked, each naming the parameter at fault.
 
 use chrono::{NaiveDate, Utc};
-use utoipa::IntoResponses;
+use utoipa::{IntoParams, IntoResponses};
 
 use super::{MAX_YEAR, MIN_YEAR};
 use crate::error::{ApiError, ErrorBody};
@@ -99,4 +99,32 @@ pub enum ReadRefusals {
         description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)"
     )]
     Unavailable(ErrorBody),
+}
+
+/// `hotel_id` as every read endpoint of the Dashboard documents it. The endpoints' own parameter
+/// structs read it (and mark theirs `#[param(ignore)]`); their `params(HotelParam, …)` puts this
+/// one first.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a type for the OpenAPI document only
+pub struct HotelParam {
+    /// The hotel. A hotel without events gets zeros.
+    // Examples on required parameters only: Swagger UI's "Try it out" fills in every example
+    // and sends it. This one is a hotel of data/sample_events.csv.
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    hotel_id: Option<String>,
+}
+
+/// The optional range of nights of `GET /dashboard/pace` and `GET /dashboard/forecast`, documented
+/// once; their parameter structs read it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a type for the OpenAPI document only
+pub struct NightsParams {
+    /// The first night, `YYYY-MM-DD` (default: `as_of`).
+    #[param(value_type = Option<NaiveDate>)]
+    from: Option<String>,
+    /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
+    #[param(value_type = Option<NaiveDate>)]
+    to: Option<String>,
 }

@@ -35,7 +35,7 @@ use super::answers::AnswerCache;
 use super::book::Book;
 use super::book::NightRange;
 use super::params::today;
-use super::params::ReadRefusals;
+use super::params::{HotelParam, NightsParams, ReadRefusals};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -201,7 +201,7 @@ pub(super) fn iso_date<S: serde::Serializer>(date: &NaiveDate, s: S) -> Result<S
     path = "/dashboard/pace",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(PaceParams),
+    params(HotelParam, NightsParams, PaceParams),
     responses(
         (status = 200, description = "One object per night, by date", body = [PaceNight]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
@@ -245,7 +245,7 @@ pub fn pace_of(book: &Book, q: &PaceQuery) -> Result<Vec<PaceNight>, ApiError> {
     path = "/dashboard/booking-curve",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(CurveParams),
+    params(HotelParam, CurveParams),
     responses(
         (status = 200, description = "One object per day before the night, from `days` down to 0", body = [CurvePoint]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
@@ -284,7 +284,7 @@ pub fn curve_of(book: &Book, q: &CurveQuery) -> Result<Vec<CurvePoint>, ApiError
     path = "/dashboard/lead-time",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(LeadTimeParams),
+    params(HotelParam, LeadTimeParams),
     responses(
         (status = 200, description = "The twelve buckets, from events after the night to 366 days and more before it", body = [LeadTimeBucket]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),

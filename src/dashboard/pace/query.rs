@@ -20,15 +20,11 @@ use crate::error::{parse_query_refusing_empty as parse_query, ApiError};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PaceParams {
-    /// The hotel. A hotel without events gets zeros.
-    // Examples on required parameters only: Swagger UI's "Try it out" sends every example.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
-    /// The first night, `YYYY-MM-DD` (default: `as_of`).
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     from: Option<String>,
-    /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     to: Option<String>,
     /// The day the figures are as of: events whose UTC day is after it are not counted
     /// (default: the latest event day counted for the hotel, so that a hotel whose events
@@ -44,8 +40,7 @@ pub struct PaceParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CurveParams {
-    /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The night of stay, `YYYY-MM-DD`.
     #[param(value_type = NaiveDate, required = true, example = "2023-06-23")]
@@ -59,8 +54,7 @@ pub struct CurveParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LeadTimeParams {
-    /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD`.
     #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
