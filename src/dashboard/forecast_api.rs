@@ -256,39 +256,39 @@ pub struct Alert {
     pub surprises: Vec<Surprise>,
 }
 
-/// Any of the three questions, as their answer cache keys them.
+/// The key of a forecast, accuracy or alerts answer in [`ForecastCache`]: the valid query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ForecastQuestion {
+pub enum ForecastKey {
     Forecast(ForecastQuery),
     Accuracy(AccuracyQuery),
     Alerts(AlertsQuery),
 }
 
-impl ForecastQuestion {
+impl ForecastKey {
     /// About the bytes of the JSON answer, so that it is written into one buffer.
     fn answer_bytes(&self) -> usize {
         match self {
-            ForecastQuestion::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
-            ForecastQuestion::Accuracy(q) => 200 + q.leads.len() * 500,
-            ForecastQuestion::Alerts(q) => 64 + q.horizon * 40,
+            ForecastKey::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
+            ForecastKey::Accuracy(q) => 200 + q.leads.len() * 500,
+            ForecastKey::Alerts(q) => 64 + q.horizon * 40,
         }
     }
 }
 
-/// Recent answers of the forecast endpoints, as JSON (see `answers.rs`).
-pub type ForecastCache = AnswerCache<ForecastQuestion, axum::body::Bytes>;
+/// Recent answers of the forecast endpoints, as JSON (see [`AnswerCache`]).
+pub type ForecastCache = AnswerCache<ForecastKey, axum::body::Bytes>;
 
-/// The JSON answer to `question`: from the recent answers, or computed and kept.
+/// The JSON answer to the query `key`: from the recent answers, or computed and kept.
 async fn answer<T: Serialize>(
     state: &ApiState,
-    question: ForecastQuestion,
+    key: ForecastKey,
     compute: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<Response, ApiError> {
     let generation = state.generation(state.forecast_cache.is_on());
-    let bytes = question.answer_bytes();
+    let bytes = key.answer_bytes();
     state
         .forecast_cache
-        .json(generation, question, bytes, compute)
+        .json(generation, key, bytes, compute)
         .await
 }
 
@@ -577,7 +577,7 @@ pub async fn get_forecast(
     let q = resolve_forecast(&book, ask)?;
     answer(
         &state,
-        ForecastQuestion::Forecast(q.clone()),
+        ForecastKey::Forecast(q.clone()),
         forecast_of(&book, &q),
     )
     .await
@@ -608,7 +608,7 @@ pub async fn get_accuracy(
     let book = state.book(q.hotel_id).await?;
     answer(
         &state,
-        ForecastQuestion::Accuracy(q.clone()),
+        ForecastKey::Accuracy(q.clone()),
         accuracy_of(&book, &q),
     )
     .await
@@ -641,10 +641,5 @@ pub async fn get_alerts(
         as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(params::today)),
         horizon,
     };
-    answer(
-        &state,
-        ForecastQuestion::Alerts(q.clone()),
-        alerts_of(&book, &q),
-    )
-    .await
+    answer(&state, ForecastKey::Alerts(q.clone()), alerts_of(&book, &q)).await
 }

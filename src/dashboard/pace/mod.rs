@@ -145,25 +145,25 @@ pub struct LeadTimeBucket {
     pub cancellations: i64,
 }
 
-/// Any of the three, as the answer cache keys them.
+/// The key of a pace, booking-curve or lead-time answer in [`PaceCache`]: the valid query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Question {
+pub enum PaceKey {
     Pace(PaceQuery),
     Curve(CurveQuery),
     LeadTime(LeadTimeQuery),
 }
 
-impl Question {
+impl PaceKey {
     /// About the bytes of the JSON answer, so that it is written into one buffer rather than
-    /// grown by doubling (a 366-night pace answer is ~110 KB).
+    /// grown by doubling.
     fn answer_bytes(&self) -> usize {
         match self {
-            Question::Pace(q) => {
+            PaceKey::Pace(q) => {
                 let nights = (q.to - q.from).num_days().max(0) as usize + 1;
                 nights * (200 + 60 * q.windows.len())
             }
-            Question::Curve(q) => (q.days.max(0) as usize + 1) * 90,
-            Question::LeadTime(_) => 1_200,
+            PaceKey::Curve(q) => (q.days.max(0) as usize + 1) * 90,
+            PaceKey::LeadTime(_) => 1_200,
         }
     }
 }
@@ -217,7 +217,7 @@ pub async fn get_pace(
     caller.check(ask.hotel_id)?;
     let book = state.book(ask.hotel_id).await?;
     let q = ask.resolve(book.last_event_day().unwrap_or_else(today))?;
-    answer(&state, Question::Pace(q.clone()), async {
+    answer(&state, PaceKey::Pace(q.clone()), async {
         pace_of(&book, &q)
     })
     .await
@@ -260,7 +260,7 @@ pub async fn get_booking_curve(
     let q = parse_curve_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
     let book = state.book(q.hotel_id).await?;
-    answer(&state, Question::Curve(q.clone()), async {
+    answer(&state, PaceKey::Curve(q.clone()), async {
         curve_of(&book, &q)
     })
     .await
@@ -299,28 +299,25 @@ pub async fn get_lead_time(
     let q = parse_lead_time_query(query.as_deref().unwrap_or(""))?;
     caller.check(q.hotel_id)?;
     let book = state.book(q.hotel_id).await?;
-    answer(&state, Question::LeadTime(q.clone()), async {
+    answer(&state, PaceKey::LeadTime(q.clone()), async {
         Ok(lead_time(&book.lead_days(q.from, q.to)))
     })
     .await
 }
 
-/// The JSON answer to `question`: from the recent answers, or computed and kept.
+/// The JSON answer to the query `key`: from the recent answers, or computed and kept.
 async fn answer<T: Serialize>(
     state: &ApiState,
-    question: Question,
+    key: PaceKey,
     compute: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response, ApiError> {
     let generation = state.generation(state.pace_cache.is_on());
-    let bytes = question.answer_bytes();
-    state
-        .pace_cache
-        .json(generation, question, bytes, compute)
-        .await
+    let bytes = key.answer_bytes();
+    state.pace_cache.json(generation, key, bytes, compute).await
 }
 
-/// Recent answers of the pace endpoints, as JSON (see `answers.rs`).
-pub type PaceCache = AnswerCache<Question, Bytes>;
+/// Recent answers of the pace endpoints, as JSON (see [`AnswerCache`]).
+pub type PaceCache = AnswerCache<PaceKey, Bytes>;
 
 #[cfg(test)]
 mod tests {
