@@ -3,8 +3,9 @@
 //!
 //! The export's fields never contain a line break, so one physical line is one record: the input
 //! is read once, from one reader, split into lines ([`Lines`]), and each line parsed on its own
-//! ([`record`]). A bad line (an unclosed quote, the wrong number of fields, too long) is rejected
+//! (`record`). A bad line (an unclosed quote, the wrong number of fields, too long) is rejected
 //! with its own line number and never costs another line.
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
