@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::answers::AnswerCache;
@@ -61,7 +61,7 @@ pub const DEFAULT_CURVE_DAYS: i64 = 90;
 pub const STLY_DAYS: i64 = 364;
 
 /// Bookings, cancellations and net of one night over one pickup window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Pickup {
     /// The window's length, as asked.
     #[schema(example = 7)]
@@ -76,7 +76,7 @@ pub struct Pickup {
 }
 
 /// The same night and as-of day a year (364 days) earlier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Stly {
     #[schema(example = "2023-03-02")]
     #[serde(serialize_with = "iso_date")]
@@ -88,8 +88,8 @@ pub struct Stly {
     pub on_the_books: i64,
 }
 
-/// One night's pace. `Deserialize` too: the chart page reads this endpoint's answers back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// One night's pace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PaceNight {
     #[schema(example = 2603)]
     pub hotel_id: i32,
@@ -108,7 +108,7 @@ pub struct PaceNight {
 }
 
 /// One point of a booking curve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CurvePoint {
     #[schema(example = 30)]
     pub days_before: i64,
