@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long-poll attack of the tenancy issue, measured: a `serve` (release build) on scratch
-# databases holding a real hotel's history (../shared/real/city_hotel_events.csv.gz, 334k
+# databases holding a real hotel's history (data/city_hotel_events.csv.gz, 334k
 # events; EVENTS=path.csv[.gz] for another export), then `roompulse-bench attack`: a steady
 # stream of POST /events with freshness probes, alone and then while ATTACKERS (250) clients
 # hold long polls of the change feed for a hotel with no events. Prints the Markdown rows for
@@ -8,7 +8,7 @@
 #   scripts/attack-bench.sh [extra roompulse-bench attack flags, e.g. --restart]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-events=${EVENTS:-../shared/real/city_hotel_events.csv.gz}
+events=${EVENTS:-data/city_hotel_events.csv.gz}
 attackers=${ATTACKERS:-250}
 rate=${RATE:-200}
 secs=${SECS:-30}

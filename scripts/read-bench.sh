@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Read latency of the pace and forecast endpoints on the real city hotel of ../shared/real/ (or
-# data/), alone or (TWIN=1) beside a generated hotel of the same size: a release `serve` with the
+# Read latency of the pace and forecast endpoints on the real city hotel of data/,
+# alone or (TWIN=1) beside a generated hotel of the same size: a release `serve` with the
 # answer cache off (DASHBOARD_CACHE_MS=0) on scratch databases, the export loaded with
 # `load-events` and counted by the service's own sync, then per request wrk at 1 and 10
 # connections for SECS seconds (after a 2 s warm-up) and the CPU a request cost the service and

@@ -88,9 +88,9 @@ pub enum Command {
         /// The CSV file (header room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id),
         /// or `-` for standard input.
         csv: PathBuf,
-        /// Where rejected rows go (default: <CSV>.rejects.csv; for `-`, stdin.rejects.csv in the
-        /// current directory; for a pipe or device, <NAME>.rejects.csv there). Must not be the
-        /// input. A run that rejects nothing removes a rejects file left there by an earlier run.
+        /// Where rejected rows go (default: CSV.rejects.csv beside CSV; for `-`,
+        /// stdin.rejects.csv in the current directory; for a pipe or device, NAME.rejects.csv
+        /// there). Must not be the input. A run that rejects nothing removes a rejects file left there by an earlier run.
         #[arg(long)]
         rejects: Option<PathBuf>,
         #[command(flatten)]

@@ -1,7 +1,7 @@
 """Writes the fixture the Rust forecast module is checked against (src/dashboard/forecast/, test
 `real_hotel_matches_python`): for the real hotel, the Python study's WAPE per lead for the method and
 the four baselines, p10-p90 coverage, and forecasts/bands/baselines for sampled (night, lead) pairs.
-The events themselves are not copied: the Rust test reads ../shared/real/city_hotel_events.csv.gz.
+The events themselves are not copied: the Rust test reads data/city_hotel_events.csv.gz.
     python3 export_fixture.py > fixture_real.json"""
 import json, math
 import numpy as np

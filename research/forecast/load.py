@@ -2,8 +2,8 @@
 import numpy as np, pandas as pd, os
 import os
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The real hotel beside the checkout (../shared), or EVENTS=path.csv.gz.
-PATH = os.environ.get('EVENTS', os.path.join(HERE, '..', '..', '..', 'shared', 'real', 'city_hotel_events.csv.gz'))
+# The real hotel shipped in data/, or EVENTS=path.csv.gz.
+PATH = os.environ.get('EVENTS', os.path.join(HERE, '..', '..', 'data', 'city_hotel_events.csv.gz'))
 CACHE = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'roompulse-forecast-events.parquet')
 KMAX = 800
 

@@ -1,5 +1,5 @@
 CREATE TEMP TABLE ev (rid uuid, night date, id bigint, status int2, ts timestamp, hotel int4);
-\copy ev FROM PROGRAM 'zcat ../shared/real/city_hotel_events.csv.gz' CSV HEADER
+\copy ev FROM PROGRAM 'zcat data/city_hotel_events.csv.gz' CSV HEADER
 -- The real hotel, and a second hotel of the same size: the same history as hotel 4102.
 INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations)
 SELECT h, night, ts::date, count(*) FILTER (WHERE status = 1), count(*) FILTER (WHERE status = 2)

@@ -5,13 +5,13 @@
 -- PAGE_SIZE) or pages of 10,000, in shuffled order or in time order (live traffic). Run with
 -- psql -v order=random|time -v page=200000|10000 -v ff=50 (the new table's fillfactor, as the
 -- migration sets it; the old table keeps the default) on a scratch database, from the
--- repository's root (it reads ../shared/real/); it prints each side's time, checks both exact
+-- repository's root (it reads data/); it prints each side's time, checks both exact
 -- and prints both tables' sizes. work_mem as add_pace sets it for its transaction.
 \set ON_ERROR_STOP on
 SET work_mem = '64MB';
 \timing on
 CREATE TEMP TABLE ev (rid uuid, night date, id bigint, status int2, ts timestamp, hotel int4);
-\copy ev FROM PROGRAM 'zcat ../shared/real/city_hotel_events.csv.gz' CSV HEADER
+\copy ev FROM PROGRAM 'zcat data/city_hotel_events.csv.gz' CSV HEADER
 INSERT INTO ev SELECT rid, night, id, status, ts, 4102 FROM ev;
 CREATE TEMP TABLE paged AS
 SELECT (row_number() OVER (ORDER BY CASE WHEN :'order' = 'time' THEN ts END, md5(id::text || hotel::text)) - 1) / :page AS page,

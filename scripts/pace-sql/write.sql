@@ -5,11 +5,11 @@
 -- the page's arrays built here instead of in Rust. Run with psql -v order=random|time on an
 -- empty scratch database, -v page=200000 (a backlog) or 10000 (one page per commit): it creates
 -- both tables and prints each side's time. Run it from the repository's root (it reads
--- ../shared/real/).
+-- data/).
 \set ON_ERROR_STOP on
 \timing on
 CREATE TEMP TABLE ev (rid uuid, night date, id bigint, status int2, ts timestamp, hotel int4);
-\copy ev FROM PROGRAM 'zcat ../shared/real/city_hotel_events.csv.gz' CSV HEADER
+\copy ev FROM PROGRAM 'zcat data/city_hotel_events.csv.gz' CSV HEADER
 INSERT INTO ev SELECT rid, night, id, status, ts, 4102 FROM ev;
 CREATE TEMP TABLE paged AS
 SELECT (row_number() OVER (ORDER BY CASE WHEN :'order' = 'time' THEN ts END, md5(id::text || hotel::text)) - 1) / :page AS page,

@@ -34,7 +34,7 @@ pub struct DashboardParams {
     #[param(value_type = Period, required = true, inline, example = "month")]
     period: Option<String>,
     /// The year, 1900 to 2100.
-    #[param(value_type = i32, required = true, minimum = 1900, maximum = 2100, example = 2022)]
+    #[param(value_type = i32, required = true, minimum = 1900, maximum = 2100, example = 2016)]
     year: Option<String>,
     /// Narrows the answer to this month, 1 to 12 (with `period=month`, one row).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 12)]
@@ -69,15 +69,15 @@ impl Period {
 
 /// One bucket's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"hotel_id": 2607, "period": "month", "year": 2022, "month": 6, "day": null,
+#[schema(example = json!({"hotel_id": 4101, "period": "month", "year": 2016, "month": 6, "day": null,
                           "bookings": 412, "cancellations": 57, "booking_count": 355}))]
 pub struct DashboardRow {
-    #[schema(example = 2607)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     /// `month` or `day`, as asked.
     #[schema(example = "month")]
     pub period: &'static str,
-    #[schema(example = 2022)]
+    #[schema(example = 2016)]
     pub year: i32,
     #[schema(example = 6)]
     pub month: u32,

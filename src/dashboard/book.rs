@@ -1,6 +1,6 @@
-//! One hotel's night book: its `dashboard_pace` rows (per night, the event days with the
-//! night's running totals) held in memory, so that every pace figure and every forecast reads
-//! arrays instead of the database.
+//! One hotel's night book: its `dashboard_pace` rows (per night, the event days with their
+//! counts, summed here into the night's running totals) held in memory, so that every pace
+//! figure and every forecast reads arrays instead of the database.
 //!
 //! On the books of a night as of a day is a binary search in the night's event days; pickup the
 //! difference of two; a booking curve a walk of one night's days; the forecast's lead matrix is
@@ -92,9 +92,9 @@ struct Row {
     #[diesel(sql_type = Date)]
     event_day: NaiveDate,
     #[diesel(sql_type = BigInt)]
-    running_bookings: i64,
+    bookings: i64,
     #[diesel(sql_type = BigInt)]
-    running_cancellations: i64,
+    cancellations: i64,
 }
 
 #[derive(QueryableByName)]
@@ -119,7 +119,7 @@ async fn rows(pool: &PgPool, hotel_id: i32) -> Result<Vec<Row>, DashboardStoreEr
     let mut conn = store::connection(pool).await?;
     Ok(Statement::new()
         .sql(
-            "SELECT night, event_day, running_bookings, running_cancellations \
+            "SELECT night, event_day, bookings, cancellations \
              FROM dashboard_pace WHERE hotel_id = ",
         )
         .bind::<diesel::sql_types::Int4, _>(hotel_id)
@@ -163,8 +163,13 @@ impl Book {
         let mut days = Vec::with_capacity(rows.len());
         let mut running = Vec::with_capacity(rows.len());
         let mut last_event_day = None;
+        // The stored rows hold each day's counts; the book keeps the night's sums up to each.
+        let mut sum = [0i64; 2];
         for r in rows {
             let row = (lead::day(r.night) - first) as usize;
+            if starts.len() <= row {
+                sum = [0, 0];
+            }
             while starts.len() <= row {
                 starts.push(days.len() as u32);
             }
@@ -172,7 +177,8 @@ impl Book {
             last_event_day = last_event_day.max(Some(day));
             // Every accepted date lies in 1900–2100: well inside i32 day numbers.
             days.push(day as i32);
-            running.push([r.running_bookings, r.running_cancellations]);
+            sum = [sum[0] + r.bookings, sum[1] + r.cancellations];
+            running.push(sum);
         }
         starts.resize(nights + 1, days.len() as u32);
         Book {
@@ -562,29 +568,18 @@ mod tests {
         s.parse().expect("a date")
     }
 
-    /// A book from (night, event day, bookings, cancellations) counts, running totals summed
-    /// here as the sync stores them.
+    /// A book from (night, event day, bookings, cancellations) counts, as the sync stores them.
     fn book(counts: &[(&str, &str, i64, i64)]) -> Book {
-        let mut sorted: Vec<(NaiveDate, NaiveDate, i64, i64)> = counts
+        let mut rows: Vec<Row> = counts
             .iter()
-            .map(|&(n, e, b, c)| (d(n), d(e), b, c))
+            .map(|&(n, e, b, c)| Row {
+                night: d(n),
+                event_day: d(e),
+                bookings: b,
+                cancellations: c,
+            })
             .collect();
-        sorted.sort();
-        let mut rows = Vec::new();
-        let mut run = (None, 0, 0);
-        for (night, event_day, b, c) in sorted {
-            if run.0 != Some(night) {
-                run = (Some(night), 0, 0);
-            }
-            run.1 += b;
-            run.2 += c;
-            rows.push(Row {
-                night,
-                event_day,
-                running_bookings: run.1,
-                running_cancellations: run.2,
-            });
-        }
+        rows.sort_by_key(|r| (r.night, r.event_day));
         Book::new(1, &rows)
     }
 

@@ -56,11 +56,11 @@ pub struct AccuracyParams {
     #[param(ignore)]
     hotel_id: Option<String>,
     /// The first night scored, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-01-01")]
     from: Option<String>,
     /// The last night scored; at most 732 nights from `from`. Nights not over yet (today and
     /// later, UTC) have no final and are not scored.
-    #[param(value_type = NaiveDate, required = true, example = "2023-12-31")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-12-31")]
     to: Option<String>,
     /// Leads in days, comma-separated: 1 to 10 of them, each 0 to 365 (default
     /// `1,7,14,30,60,90`).
@@ -130,7 +130,7 @@ pub struct ForecastFigures {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ForecastStly {
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-03-02")]
+    #[schema(example = "2016-03-02")]
     pub night: NaiveDate,
     /// What that night ended with; `null` when it ended after `as_of` (not known then).
     #[serde(rename = "final")]
@@ -144,13 +144,13 @@ pub struct ForecastStly {
 /// One night's forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ForecastNight {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-03-01")]
+    #[schema(example = "2017-03-01")]
     pub night: NaiveDate,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     pub as_of: NaiveDate,
     /// `night` − `as_of` in days (negative for a night already over).
     #[schema(example = 20)]
@@ -200,14 +200,14 @@ pub struct LeadScore {
 /// The hotel's own backtest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Accuracy {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-01-01")]
+    #[schema(example = "2016-01-01")]
     pub from: NaiveDate,
     /// The last night scored (`to`, or yesterday when earlier).
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2023-12-31")]
+    #[schema(example = "2016-12-31")]
     pub to: NaiveDate,
     pub leads: Vec<LeadScore>,
 }
@@ -237,13 +237,13 @@ pub struct Surprise {
 /// A night whose pace has left its usual range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-03-21")]
+    #[schema(example = "2017-03-21")]
     pub night: NaiveDate,
     #[serde(serialize_with = "iso_date")]
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     pub as_of: NaiveDate,
     #[schema(example = 40)]
     pub lead: usize,

@@ -110,8 +110,9 @@ pub enum ReadRefusals {
 pub struct HotelParam {
     /// The hotel. A hotel without events gets zeros.
     // Examples on required parameters only: Swagger UI's "Try it out" fills in every example
-    // and sends it. This one is a hotel of data/sample_events.csv.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 2603)]
+    // and sends it. The examples are the real hotel of data/city_hotel_events.csv.gz and its
+    // years.
+    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: Option<String>,
 }
 

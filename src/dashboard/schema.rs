@@ -27,8 +27,6 @@ diesel::table! {
         event_day -> Date,
         bookings -> Int8,
         cancellations -> Int8,
-        running_bookings -> Int8,
-        running_cancellations -> Int8,
     }
 }
 

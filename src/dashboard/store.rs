@@ -236,17 +236,13 @@ impl DailyColumns {
     }
 }
 
-/// A page's pace deltas as the column arrays `add_pace` binds: per row its counts, and per night
-/// the page touches its first day in the page.
+/// A page's pace deltas as the column arrays `add_pace` binds.
 pub struct PaceColumns {
     hotels: Vec<i32>,
     nights: Vec<NaiveDate>,
     days: Vec<NaiveDate>,
     bookings: Vec<i64>,
     cancellations: Vec<i64>,
-    touched_hotels: Vec<i32>,
-    touched_nights: Vec<NaiveDate>,
-    first_days: Vec<NaiveDate>,
 }
 
 impl PaceColumns {
@@ -258,19 +254,8 @@ impl PaceColumns {
             days: Vec::with_capacity(n),
             bookings: Vec::with_capacity(n),
             cancellations: Vec::with_capacity(n),
-            touched_hotels: Vec::new(),
-            touched_nights: Vec::new(),
-            first_days: Vec::new(),
         };
-        // `pace` is ordered by (hotel, night, day): a night's first row is its first day.
         for (&(hotel, night, day), &counts) in pace {
-            if out.touched_hotels.last() != Some(&hotel)
-                || out.touched_nights.last() != Some(&night)
-            {
-                out.touched_hotels.push(hotel);
-                out.touched_nights.push(night);
-                out.first_days.push(day);
-            }
             out.hotels.push(hotel);
             out.nights.push(night);
             out.days.push(day);
@@ -281,19 +266,11 @@ impl PaceColumns {
     }
 }
 
-/// Adds a page's pace deltas to `dashboard_pace` and keeps its running totals exact, in one
-/// statement, whatever the order the events came in. Per night the page touches, it reads the
-/// stored rows from the page's first day of that night on (one index range) and the running
-/// totals just before that day (one backward probe), merges the page's rows in, recomputes the
-/// running totals with one window sum, and writes each row once: stored rows in place by their
-/// `ctid` (no index descent; their changed columns are not indexed, so with room on the page
-/// the update is HOT: see the table's fillfactor), new days as plain inserts.
-///
-/// A late event so costs one write per later row of its night per page, not one per later row
-/// per event day (BENCHMARKS.md, "The sync's rewrite of running totals"). The inserts need no
-/// `ON CONFLICT`: the read saw every stored row of the touched nights from the first day on, and
-/// no other writer can add one meanwhile, since `apply_page` holds the sync state's row lock and
-/// only the sync writes this table. Run it in the transaction that moves the cursor.
+/// Adds a page's pace deltas to `dashboard_pace`: per (hotel, night, event day) the counts of
+/// that day, one upsert per row the page touches, whatever the order the events came in (a late
+/// event rewrites no other row). The running totals the figures need are summed where the rows
+/// are read, in the night book (`book.rs`), which reads a hotel's rows whole anyway. Run it in
+/// the transaction that moves the cursor.
 pub async fn add_pace(
     conn: &mut AsyncPgConnection,
     pace: &PaceColumns,
@@ -301,64 +278,18 @@ pub async fn add_pace(
     if pace.hotels.is_empty() {
         return Ok(());
     }
-    // A backlog's batch merges enough rows for the default `work_mem` to spill the merge's
-    // sorts to disk (BENCHMARKS.md, "The sync's rewrite of running totals"). Reset at the end
-    // of the transaction.
-    diesel::sql_query("SET LOCAL work_mem = '64MB'")
-        .execute(conn)
-        .await?;
     diesel::sql_query(
-        "WITH page AS MATERIALIZED ( \
-             SELECT * FROM unnest($1, $2, $3, $4, $5) \
-                 AS d(hotel_id, night, day, bookings, cancellations) \
-         ), touched AS MATERIALIZED ( \
-             SELECT t.hotel_id, t.night, t.first_day, \
-                 COALESCE(before.running_bookings, 0) AS base_bookings, \
-                 COALESCE(before.running_cancellations, 0) AS base_cancellations \
-             FROM unnest($6, $7, $8) AS t(hotel_id, night, first_day) \
-             LEFT JOIN LATERAL ( \
-                 SELECT p.running_bookings, p.running_cancellations FROM dashboard_pace p \
-                 WHERE p.hotel_id = t.hotel_id AND p.night = t.night \
-                     AND p.event_day < t.first_day \
-                 ORDER BY p.event_day DESC LIMIT 1) before ON true \
-         ), stored AS ( \
-             SELECT p.ctid AS tid, p.hotel_id, p.night, p.event_day AS day, \
-                 p.bookings, p.cancellations \
-             FROM touched t JOIN dashboard_pace p ON p.hotel_id = t.hotel_id \
-                 AND p.night = t.night AND p.event_day >= t.first_day \
-         ), merged AS MATERIALIZED ( \
-             SELECT m.*, \
-                 t.base_bookings + (sum(m.bookings) OVER w)::int8 AS running_bookings, \
-                 t.base_cancellations + (sum(m.cancellations) OVER w)::int8 \
-                     AS running_cancellations \
-             FROM ( \
-                 SELECT s.tid, hotel_id, night, day, \
-                     COALESCE(s.bookings, 0) + COALESCE(d.bookings, 0) AS bookings, \
-                     COALESCE(s.cancellations, 0) + COALESCE(d.cancellations, 0) \
-                         AS cancellations \
-                 FROM stored s FULL JOIN page d USING (hotel_id, night, day)) m \
-             JOIN touched t USING (hotel_id, night) \
-             WINDOW w AS (PARTITION BY m.hotel_id, m.night ORDER BY m.day) \
-         ), updated AS ( \
-             UPDATE dashboard_pace p SET bookings = m.bookings, \
-                 cancellations = m.cancellations, running_bookings = m.running_bookings, \
-                 running_cancellations = m.running_cancellations \
-             FROM merged m WHERE m.tid IS NOT NULL AND p.ctid = m.tid \
-         ) \
-         INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations, \
-             running_bookings, running_cancellations) \
-         SELECT hotel_id, night, day, bookings, cancellations, running_bookings, \
-             running_cancellations \
-         FROM merged WHERE tid IS NULL",
+        "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
+         SELECT * FROM unnest($1, $2, $3, $4, $5) \
+         ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
+             bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
+             cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
     )
     .bind::<Array<Int4>, _>(&pace.hotels)
     .bind::<Array<Date>, _>(&pace.nights)
     .bind::<Array<Date>, _>(&pace.days)
     .bind::<Array<BigInt>, _>(&pace.bookings)
     .bind::<Array<BigInt>, _>(&pace.cancellations)
-    .bind::<Array<Int4>, _>(&pace.touched_hotels)
-    .bind::<Array<Date>, _>(&pace.touched_nights)
-    .bind::<Array<Date>, _>(&pace.first_days)
     .execute(conn)
     .await?;
     Ok(())
@@ -499,44 +430,4 @@ pub async fn hotel_years(pool: &PgPool) -> Result<Vec<HotelYears>, DashboardStor
             })
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().expect("a date")
-    }
-
-    #[test]
-    fn pace_columns_name_each_touched_night_once_with_its_first_day_in_the_page() {
-        let mut pace = PaceDeltas::new();
-        let one = Counts {
-            bookings: 1,
-            cancellations: 0,
-        };
-        // Inserted out of order: the map orders them, and the night's first day is its earliest.
-        for (hotel, night, day) in [
-            (2, "2024-03-01", "2024-01-10"),
-            (1, "2024-03-01", "2024-02-01"),
-            (1, "2024-03-01", "2023-12-24"),
-            (1, "2024-03-02", "2024-01-05"),
-            (2, "2024-03-01", "2024-01-09"),
-        ] {
-            pace.insert((hotel, d(night), d(day)), one);
-        }
-        let columns = PaceColumns::of(&pace);
-        assert_eq!(columns.hotels, [1, 1, 1, 2, 2]);
-        assert_eq!(columns.days[0], d("2023-12-24"));
-        assert_eq!(columns.touched_hotels, [1, 1, 2]);
-        assert_eq!(
-            columns.touched_nights,
-            [d("2024-03-01"), d("2024-03-02"), d("2024-03-01")]
-        );
-        assert_eq!(
-            columns.first_days,
-            [d("2023-12-24"), d("2024-01-05"), d("2024-01-09")]
-        );
-    }
 }

@@ -19,46 +19,45 @@ use super::event::{
 };
 use super::feed::{self, decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use super::feed_wait::{Interest, MAX_WAIT_SECS};
-use super::store::{self, EventFilter, ListCursor, Stored};
+use super::store::{self, EventFilter, ListCursor, Stored, MAX_LIMIT};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query, ApiError, ErrorBody};
 
 pub const BODY_LIMIT: usize = 1 << 20;
 pub const DEFAULT_LIMIT: i64 = 1000;
-pub const MAX_LIMIT: i64 = 10_000;
 
 /// The body of `POST /events`. Numbers may also be sent as strings; the original system's
 /// names `rpg_status`, `room_id` and `timestamp` are accepted for `status`,
 /// `room_reservation_id` and `event_timestamp`; unknown fields are ignored.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({
-    "hotel_id": 2607,
-    "event_timestamp": "2022-06-24 13:00:56",
+    "hotel_id": 4101,
+    "event_timestamp": "2017-08-30 11:20:00",
     "status": 1,
-    "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-    "night_of_stay": "2022-06-26"
+    "room_reservation_id": "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513",
+    "night_of_stay": "2017-09-14"
 }))]
 #[allow(dead_code)] // documents the body; the handler reads it field by field to name bad ones
 pub struct EventBody {
     /// Optional. Omit it and the service assigns one (from 2^52 to 2^53 − 1); send one (below
     /// 2^52) to make retries idempotent. Larger ids are refused: JavaScript clients would read
     /// them rounded.
-    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 19291943)]
+    #[schema(minimum = 1, maximum = 4503599627370495.0, example = 31000001)]
     id: Option<i64>,
-    #[schema(minimum = 1, maximum = 2147483647, example = 2607)]
+    #[schema(minimum = 1, maximum = 2147483647, example = 4101)]
     hotel_id: i32,
-    /// RFC 3339 (`2022-06-24T13:00:56Z`, or with an offset) or `YYYY-MM-DD HH:MM:SS` (UTC).
-    #[schema(example = "2022-06-24T13:00:56Z")]
+    /// RFC 3339 (`2017-08-30T11:20:00Z`, or with an offset) or `YYYY-MM-DD HH:MM:SS` (UTC).
+    #[schema(example = "2017-08-30T11:20:00Z")]
     event_timestamp: String,
     /// 1 = booking, 2 = cancellation.
     #[schema(minimum = 1, maximum = 2, example = 1)]
     status: i16,
     /// UUID, any case.
-    #[schema(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
+    #[schema(example = "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513")]
     room_reservation_id: String,
     /// `YYYY-MM-DD`.
-    #[schema(example = "2022-06-26")]
+    #[schema(example = "2017-09-14")]
     night_of_stay: String,
 }
 

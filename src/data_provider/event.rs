@@ -44,32 +44,32 @@ pub const STATUS_CANCELLATION: i16 = 2;
 )]
 #[diesel(table_name = super::schema::events, check_for_backend(diesel::pg::Pg))]
 #[schema(example = json!({
-    "id": 19291943,
-    "hotel_id": 2607,
-    "event_timestamp": "2022-06-24T13:00:56Z",
+    "id": 31000001,
+    "hotel_id": 4101,
+    "event_timestamp": "2017-08-30T11:20:00Z",
     "status": 1,
-    "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-    "night_of_stay": "2022-06-26"
+    "room_reservation_id": "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513",
+    "night_of_stay": "2017-09-14"
 }))]
 pub struct Event {
     /// The event's identity, at most 2^53 − 1 (9007199254740991). Ids from 2^52
     /// (4503599627370496) up are assigned by the service.
-    #[schema(minimum = 1, maximum = 9007199254740991.0, example = 19291943)]
+    #[schema(minimum = 1, maximum = 9007199254740991.0, example = 31000001)]
     pub id: i64,
-    #[schema(minimum = 1, example = 2607)]
+    #[schema(minimum = 1, example = 4101)]
     pub hotel_id: i32,
     /// When the hotel system emitted the event, RFC 3339 in UTC.
     #[serde(serialize_with = "serialize_timestamp")]
-    #[schema(value_type = String, format = DateTime, example = "2022-06-24T13:00:56Z")]
+    #[schema(value_type = String, format = DateTime, example = "2017-08-30T11:20:00Z")]
     pub event_timestamp: DateTime<Utc>,
     /// 1 = booking, 2 = cancellation.
     #[schema(minimum = 1, maximum = 2, example = 1)]
     pub status: i16,
     /// The reservation this room-night belongs to (lower-case UUID).
-    #[schema(example = "0013e338-0158-4d5c-8698-aebe00cba360")]
+    #[schema(example = "7d3c41a2-5b9e-4f08-a1c6-2e90b4d7f513")]
     pub room_reservation_id: Uuid,
     /// The night the room is booked for.
-    #[schema(value_type = String, format = Date, example = "2022-06-26")]
+    #[schema(value_type = String, format = Date, example = "2017-09-14")]
     pub night_of_stay: NaiveDate,
 }
 

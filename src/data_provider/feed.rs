@@ -32,7 +32,7 @@ impl StoredCursor {
 
 /// The rows a filtered look walks at most: a look costs what an unfiltered page of the
 /// largest size costs, whatever the filter and however rarely it matches.
-pub const FILTERED_WINDOW: i64 = crate::data_provider::api::MAX_LIMIT;
+pub const FILTERED_WINDOW: i64 = super::store::MAX_LIMIT;
 
 /// The bound of the feed: below the oldest transaction still running, where no row can appear
 /// any more. Its transaction id comes from the statement's own snapshot, so that the bound and

@@ -8,6 +8,11 @@ use serde_json::{json, Value};
 /// The room reservation of the sample event in the original system's documentation.
 pub const RESERVATION: &str = "0013e338-0158-4d5c-8698-aebe00cba360";
 
+/// A booking of `hotel` in the API's own field names, at one fixed time for one fixed night.
+pub fn booking(id: i64, hotel: i32) -> Value {
+    event_json(id, hotel, "2022-06-24T13:00:56Z", 1, "2022-06-26")
+}
+
 /// An event in the API's own field names.
 pub fn event_json(id: i64, hotel: i32, ts: &str, status: i16, night: &str) -> Value {
     json!({

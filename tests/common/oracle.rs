@@ -303,21 +303,3 @@ impl PaceOracle {
         t
     }
 }
-
-/// The running totals `dashboard_pace` must hold beside each row of `table`: the bookings and
-/// cancellations of its night on its event day or before.
-#[allow(dead_code)] // Not every test binary checks the running totals.
-pub fn running_totals(table: &PaceTable) -> PaceTable {
-    let mut out = PaceTable::new();
-    let mut running = (0, 0);
-    let mut night = None;
-    for (&(hotel, n, day), &(b, c)) in table {
-        if night != Some((hotel, n)) {
-            running = (0, 0);
-            night = Some((hotel, n));
-        }
-        running = (running.0 + b, running.1 + c);
-        out.insert((hotel, n, day), running);
-    }
-    out
-}

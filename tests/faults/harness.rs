@@ -815,21 +815,6 @@ impl Stack {
         .collect()
     }
 
-    /// The running totals of every row of `dashboard_pace` (the same rows as `dashboard_pace`).
-    pub async fn dashboard_pace_running(&self) -> PaceTable {
-        let c = self.sql("roompulse_dashboard").await.expect("dashboard db");
-        c.query(
-            "SELECT hotel_id, night, event_day, running_bookings, running_cancellations \
-             FROM dashboard_pace WHERE bookings <> 0 OR cancellations <> 0",
-            &[],
-        )
-        .await
-        .expect("dashboard_pace")
-        .iter()
-        .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
-        .collect()
-    }
-
     /// Every row of `dashboard_daily`, zero rows left out.
     pub async fn dashboard_daily(&self) -> Days {
         let c = self.sql("roompulse_dashboard").await.expect("dashboard db");

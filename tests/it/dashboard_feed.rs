@@ -19,17 +19,6 @@ fn event(id: i64, hotel: i32, ts: &str) -> Value {
     event_json(id, hotel, ts, 1, "2022-06-26")
 }
 
-async fn post(app: &TestApp, e: &Value) {
-    let r = app
-        .client
-        .post(app.url("/events"))
-        .json(e)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-}
-
 /// One page of the feed: its ids and the path of the next page (always there).
 async fn page(app: &TestApp, path: &str) -> (Vec<i64>, String) {
     let r = app.client.get(app.url(path)).send().await.unwrap();
@@ -112,7 +101,7 @@ async fn the_feed_returns_every_event_once_including_those_stored_after_a_page()
         (5, "2023-01-01T00:00:00Z"),
         (1, "2022-06-24T13:00:00Z"),
     ] {
-        post(&app, &event(id, 1, ts)).await;
+        app.post_new(&event(id, 1, ts)).await;
     }
     let mut seen = Vec::new();
     let start = "/events?order=stored&limit=2".to_string();
@@ -128,7 +117,7 @@ async fn the_feed_returns_every_event_once_including_those_stored_after_a_page()
         (4, "2022-06-24T13:00:00Z"),
         (99, "2030-01-01T00:00:00Z"),
     ] {
-        post(&app, &event(id, 2, ts)).await;
+        app.post_new(&event(id, 2, ts)).await;
         want.insert(id);
     }
     follow_until(&app, path, &mut seen, 8).await;
@@ -143,7 +132,7 @@ async fn the_feed_returns_every_event_once_including_those_stored_after_a_page()
 #[tokio::test]
 async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     let app = TestApp::spawn().await;
-    post(&app, &event(50, 1, "2022-06-24T13:00:00Z")).await;
+    app.post_new(&event(50, 1, "2022-06-24T13:00:00Z")).await;
 
     // A batch that takes its time: its transaction is open while the feed is read.
     let mut open = store::connection(app.events_db()).await.unwrap();
@@ -156,7 +145,7 @@ async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     .await
     .unwrap();
     // Stored after the open transaction began, committed before it.
-    post(&app, &event(70, 1, "2022-06-25T13:00:00Z")).await;
+    app.post_new(&event(70, 1, "2022-06-25T13:00:00Z")).await;
 
     let mut seen = Vec::new();
     let path = follow_until(&app, "/events?order=stored&limit=100".into(), &mut seen, 1).await;

@@ -127,6 +127,18 @@ impl TestApp {
     }
 
     /// `GET path`, expecting a JSON answer (any status).
+    /// `POST /events` with `event`, which must be stored (201).
+    pub async fn post_new(&self, event: &serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url("/events"))
+            .json(event)
+            .send()
+            .await
+            .expect("POST /events");
+        assert_eq!(r.status(), 201, "POST /events {event}");
+    }
+
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.client
             .get(self.url(path))
@@ -188,6 +200,12 @@ impl TestApp {
 
     pub fn pace_cache(&self) -> &roompulse::dashboard::pace::PaceCache {
         &self.state.dashboard.pace_cache
+    }
+
+    /// The figures' generation this process has heard (`None` while it cannot hear commits):
+    /// what the answer caches key on.
+    pub fn figures_generation(&self) -> Option<u64> {
+        self.state.dashboard.freshness.generation()
     }
 
     /// `GET /events?order=stored&wait=…` requests held right now.

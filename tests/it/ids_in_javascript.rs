@@ -9,7 +9,7 @@ use roompulse::data_provider::event::{ASSIGNED_ID_FLOOR, MAX_ID};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::common::fixtures::event_json;
+use crate::common::fixtures::{booking, event_json};
 use crate::common::wait::eventually;
 use crate::helpers::TestApp;
 
@@ -79,7 +79,7 @@ async fn every_id_reads_the_same_in_javascript_and_larger_ids_are_refused() {
 
     // Larger ids, as numbers or strings: 422 naming the field and the limit.
     for too_large in [json!(MAX_ID + 1), json!("4611686018427387905")] {
-        let mut body = event_json(1, 2607, "2022-06-24T13:00:56Z", 1, "2022-06-26");
+        let mut body = booking(1, 2607);
         body["id"] = too_large.clone();
         let r = post(body).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{too_large}");

@@ -11,7 +11,7 @@ use roompulse::auth::Scope;
 use serde_json::Value;
 
 use crate::common::db::TestDb;
-use crate::common::fixtures::event_json;
+use crate::common::fixtures::{booking, event_json};
 use crate::common::wait::eventually;
 use crate::helpers::TestApp;
 
@@ -49,10 +49,6 @@ pub(crate) async fn post(app: &TestApp, event: &Value, auth: Option<&str>) -> re
         r = r.header("authorization", a);
     }
     r.send().await.expect("request")
-}
-
-fn event(id: i64, hotel: i32) -> Value {
-    event_json(id, hotel, "2022-06-24T13:00:56Z", 1, "2022-06-26")
 }
 
 /// Waits until both modules of the running app accept `key` (each reads its keys every few
@@ -122,7 +118,7 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
     .await;
     // Figures for both hotels, stored and counted before any key exists.
     for (id, hotel) in [(1, MINE), (2, OTHER), (3, MINE)] {
-        let r = post(&app, &event(id, hotel), Some("Bearer legacy-ingest")).await;
+        let r = post(&app, &booking(id, hotel), Some("Bearer legacy-ingest")).await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     app.synced_with_token(3, 100, Some("legacy-read")).await;
@@ -255,7 +251,7 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
                 }
             }
             next_id += 1;
-            let r = post(&app, &event(next_id, hotel), row.header.as_deref()).await;
+            let r = post(&app, &booking(next_id, hotel), row.header.as_deref()).await;
             let want = row.expect(Scope::Ingest, hotel);
             assert_eq!(r.status(), want, "{}: POST hotel {hotel}", row.what);
             if want == StatusCode::UNAUTHORIZED {
@@ -316,7 +312,7 @@ async fn each_key_reaches_its_hotels_and_scopes_only() {
     );
     assert!(!page.contains(&format!("value=\"{MINE}\"")), "{page}");
     // A read-only key is authenticated: the POST is refused for its scope, not its identity.
-    let r = post(&app, &event(999, MINE), bearer(&read_mine).as_deref()).await;
+    let r = post(&app, &booking(999, MINE), bearer(&read_mine).as_deref()).await;
     let body: Value = r.json().await.unwrap();
     assert!(
         body["error"].as_str().unwrap().contains("`ingest` scope"),
@@ -613,7 +609,7 @@ async fn the_in_process_sync_keeps_counting_once_keys_exist() {
     );
     for id in 1..=3 {
         assert_eq!(
-            post(&app, &event(id, MINE), Some(&auth)).await.status(),
+            post(&app, &booking(id, MINE), Some(&auth)).await.status(),
             StatusCode::CREATED
         );
     }

@@ -70,17 +70,6 @@ async fn insert_elsewhere(app: &TestApp, id: i64, hotel: i32) {
     .expect("insert an event from another connection");
 }
 
-async fn post(app: &TestApp, event: &Value) {
-    let r = app
-        .client
-        .post(app.url("/events"))
-        .json(event)
-        .send()
-        .await
-        .expect("POST /events");
-    assert_eq!(r.status(), StatusCode::CREATED);
-}
-
 /// Today's event for `hotel`, in the API's field names.
 fn event_now(id: i64, hotel: i32) -> Value {
     let now = Utc::now();
@@ -158,7 +147,7 @@ async fn metrics_count_the_held_long_polls() {
 #[tokio::test]
 async fn an_empty_page_is_answered_when_the_wait_runs_out() {
     let app = TestApp::spawn().await;
-    post(&app, &event_now(1, 2)).await;
+    app.post_new(&event_now(1, 2)).await;
     let cursor = cursor_after(&app, 1).await;
     let asked = Instant::now();
     let r = app
@@ -219,7 +208,7 @@ async fn long_polls_past_the_bound_are_turned_away() {
         err["error"].as_str().unwrap_or("").contains("`wait`"),
         "{err}"
     );
-    post(&app, &event_now(5, 1)).await;
+    app.post_new(&event_now(5, 1)).await;
     let r = held.await.expect("join");
     assert_eq!(r.json::<Vec<Value>>().await.expect("JSON").len(), 1);
 }
@@ -243,7 +232,7 @@ async fn shutting_down_answers_held_requests_at_once() {
 #[tokio::test]
 async fn the_follower_counts_an_event_posted_while_it_waits() {
     let app = TestApp::spawn().await;
-    post(&app, &event_now(1, 8)).await;
+    app.post_new(&event_now(1, 8)).await;
     let sync = app.start_sync(SyncMode::Follow).await;
     eventually("the follower counted the first event", GUARD, || async {
         app.events_synced().await == 1
@@ -253,7 +242,7 @@ async fn the_follower_counts_an_event_posted_while_it_waits() {
         app.feed_requests_held() == 1
     })
     .await;
-    post(&app, &event_now(2, 8)).await;
+    app.post_new(&event_now(2, 8)).await;
     // Only the follower can count it: in follow mode the schedule runs no passes.
     eventually("the follower counted the event", GUARD, || async {
         app.events_synced().await == 2
@@ -281,7 +270,7 @@ async fn a_follower_killed_mid_wait_is_restarted_and_nothing_is_lost_or_doubled(
         // Stored while no follower runs.
         for i in 0..5 {
             posted += 1;
-            post(&app, &event_now(100 * round + i + 1, 9)).await;
+            app.post_new(&event_now(100 * round + i + 1, 9)).await;
         }
         eventually("a new follower counted every event", GUARD, || async {
             let n = app.events_synced().await;
@@ -330,7 +319,7 @@ async fn a_committed_page_shows_at_once_despite_a_long_answer_cache() {
     // Repeated questions between commits are answered from the cache.
     assert_eq!(booked(&app, &dashboard, &pace).await, (Some(0), Some(0)));
 
-    post(&app, &event_now(1, 6)).await;
+    app.post_new(&event_now(1, 6)).await;
     // The pass commits from a pool of its own, as another process's sync would.
     app.synced(1, 1000).await;
     // Well under the cache's minute: the commit's notification ends the cached answers.

@@ -188,19 +188,9 @@ async fn metrics_follow_a_load_through_the_workers_and_the_sync() {
     app.stop().await;
 }
 
-async fn post_event(app: &TestApp, id: i64, at: &str) {
-    let r = app
-        .client
-        .post(app.url("/events"))
-        .json(&serde_json::json!({
-            "id": id, "hotel_id": 7, "event_timestamp": at, "status": 1,
-            "room_reservation_id": "0013e338-0158-4d5c-8698-aebe00cba360",
-            "night_of_stay": "2022-03-04",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+/// An event of hotel 7 stamped `at`.
+fn event_at(id: i64, at: &str) -> serde_json::Value {
+    crate::common::fixtures::event_json(id, 7, at, 1, "2022-03-04")
 }
 
 /// The time lag comes from the feed, not from event timestamps: a counted event dated 2100 does
@@ -209,15 +199,15 @@ async fn post_event(app: &TestApp, id: i64, at: &str) {
 #[tokio::test]
 async fn the_sync_lag_in_seconds_counts_while_behind_whatever_the_timestamps() {
     let app = TestApp::spawn().await;
-    post_event(&app, 1, "2022-03-03T03:03:03Z").await;
-    post_event(&app, 2, "2100-06-01T00:00:00Z").await;
+    app.post_new(&event_at(1, "2022-03-03T03:03:03Z")).await;
+    app.post_new(&event_at(2, "2100-06-01T00:00:00Z")).await;
     app.synced(2, 100).await;
     let caught_up = scrape(&app).await;
     assert_eq!(caught_up.value("roompulse_sync_lag_events", &[]), 0.0);
     assert_eq!(caught_up.value("roompulse_sync_lag_seconds", &[]), 0.0);
 
     // Stored after the dashboard's last pass, dated before everything it counted.
-    post_event(&app, 3, "2021-01-01T00:00:00Z").await;
+    app.post_new(&event_at(3, "2021-01-01T00:00:00Z")).await;
     assert_eq!(
         scrape(&app).await.value("roompulse_sync_lag_events", &[]),
         1.0

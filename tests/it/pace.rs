@@ -384,8 +384,7 @@ async fn figures_match_the_oracle_on_the_real_city_hotel() {
     }
     drop(conn);
 
-    // The layout itself: each row's counts, and running totals equal to the oracle's sums of
-    // the night's counts up to the row's day.
+    // The layout itself: each row's counts equal to the oracle's.
     let table = oracle.table();
     let mut conn = store::connection(app.dashboard_db())
         .await
@@ -403,14 +402,10 @@ async fn figures_match_the_oracle_on_the_real_city_hotel() {
         bookings: i64,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         cancellations: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        running_bookings: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        running_cancellations: i64,
     }
     let stored: Vec<Stored> = diesel::sql_query(
-        "SELECT hotel_id, night, event_day, bookings, cancellations, running_bookings, \
-             running_cancellations FROM dashboard_pace ORDER BY hotel_id, night, event_day",
+        "SELECT hotel_id, night, event_day, bookings, cancellations \
+             FROM dashboard_pace ORDER BY hotel_id, night, event_day",
     )
     .load(&mut conn)
     .await
@@ -428,20 +423,6 @@ async fn figures_match_the_oracle_on_the_real_city_hotel() {
     assert!(
         counts == table,
         "the stored counts differ from the oracle's"
-    );
-    let running: crate::common::oracle::PaceTable = stored
-        .iter()
-        .map(|r| {
-            (
-                (r.hotel_id, r.night, r.event_day),
-                (r.running_bookings, r.running_cancellations),
-            )
-        })
-        .collect();
-    assert_same(
-        &running,
-        &crate::common::oracle::running_totals(&table),
-        "of the real hotel",
     );
 
     let mut seen = Compared::default();
@@ -570,8 +551,8 @@ async fn bad_parameters_answer_400_naming_them_and_unknown_hotels_get_zeros() {
 }
 
 #[tokio::test]
-async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time() {
-    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 1500).await;
+async fn defaults_are_as_of_today_and_a_cached_answer_ends_with_its_generation() {
+    let app = TestApp::spawn_configured(0, |c| c.dashboard_cache_ms = 600_000).await;
     let get = |path: &str| {
         let (app, url) = (&app, app.url(path));
         async move {
@@ -605,11 +586,14 @@ async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time(
         91
     );
 
-    // An event counted after an answer was cached shows within the cache time.
+    // An event counted after an answer was cached is answered once its commit is heard.
     let night = today + Duration::days(10);
     let path = &format!("/dashboard/pace?hotel_id=5&from={night}&to={night}");
     assert_eq!(get(path).await[0]["on_the_books"], 0);
     assert!(app.pace_cache().held().0 > 0, "the answers were cached");
+    let cached_under = app
+        .figures_generation()
+        .expect("the process hears the dashboard's commits");
     let event =
         crate::common::fixtures::event_json(1, 5, &Utc::now().to_rfc3339(), 1, &night.to_string());
     let r = app
@@ -621,16 +605,18 @@ async fn defaults_are_as_of_today_and_answers_are_cached_at_most_the_cache_time(
         .expect("POST /events");
     assert_eq!(r.status(), 201);
     app.synced(1, 100).await;
-    let counted_at = std::time::Instant::now();
+    // Once this process has heard the sync's commit, the answer cached before it is gone: the
+    // very next request reads the new figure (no clock involved).
     crate::common::wait::eventually(
-        "the new figure is answered",
-        std::time::Duration::from_secs(10),
-        || async { get(path).await[0]["on_the_books"] == 1 },
+        "the commit of the new figure is heard",
+        std::time::Duration::from_secs(60),
+        || async { app.figures_generation().is_some_and(|g| g > cached_under) },
     )
     .await;
-    assert!(
-        counted_at.elapsed() < std::time::Duration::from_millis(3000),
-        "a cached answer outlived DASHBOARD_CACHE_MS"
+    assert_eq!(
+        get(path).await[0]["on_the_books"],
+        1,
+        "an answer cached under an older generation was served"
     );
     app.stop().await;
 }
@@ -794,13 +780,14 @@ async fn an_upgraded_dashboard_recounts_every_event_once_into_both_tables() {
     app.stop().await;
 }
 
-/// A dashboard database made by the migrations before the running totals, holding counted
-/// events: the upgrade gives every row its running totals exactly, without a recount (the
-/// cursor stays), and pages applied after it keep them exact.
+/// A dashboard database made by the migrations that kept running totals in `dashboard_pace`,
+/// holding counted events: the upgrade keeps every row's counts exactly, without a recount (the
+/// cursor stays), drops the running totals, and pages applied after it add to the counts
+/// exactly.
 #[tokio::test]
-async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
+async fn an_upgraded_pace_table_keeps_its_counts_and_loses_its_running_totals() {
     use crate::common::db::TestDb;
-    use crate::common::oracle::{running_totals, PaceTable};
+    use crate::common::oracle::PaceTable;
     use roompulse::dashboard::{client::FeedEvent, store, sync};
 
     let mut rows: Vec<Row> = generated_rows(400, 5).chain(edge_rows(5)).collect();
@@ -809,7 +796,8 @@ async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
     let old_table = PaceOracle::new(before.iter().cloned().map(counted)).table();
     let full_table = PaceOracle::new(rows.iter().cloned().map(counted)).table();
 
-    // Today's schema, as diesel left it, with the older dashboard's rows and cursor.
+    // The older schema, as diesel left it, with its rows (the running totals migration computes
+    // theirs) and cursor.
     let old = TestDb::empty().await;
     let (sql, connection) = tokio_postgres::connect(&old.url, tokio_postgres::NoTls)
         .await
@@ -824,15 +812,6 @@ async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
             .await
             .expect("an older migration");
     }
-    sql.batch_execute(
-        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
-             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); \
-         INSERT INTO __diesel_schema_migrations (version) \
-             VALUES ('20261122000002'), ('20261201000003'), ('20261209000004'); \
-         UPDATE sync_state SET cursor = 'old-cursor', events_synced = 1",
-    )
-    .await
-    .expect("diesel's bookkeeping");
     for (&(hotel, night, day), &(b, c)) in &old_table {
         sql.execute(
             "INSERT INTO dashboard_pace VALUES ($1, $2, $3, $4, $5)",
@@ -841,27 +820,48 @@ async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
         .await
         .expect("an old row");
     }
+    for migration in [
+        include_str!("../../migrations_dashboard/2026-12-10-000005_pace_running_totals/up.sql"),
+        include_str!("../../migrations_dashboard/2026-12-12-000006_hotel_versions/up.sql"),
+        include_str!("../../migrations_dashboard/2026-12-13-000007_pace_fillfactor/up.sql"),
+    ] {
+        sql.batch_execute(migration)
+            .await
+            .expect("an older migration");
+    }
+    sql.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); \
+         INSERT INTO __diesel_schema_migrations (version) \
+             VALUES ('20261122000002'), ('20261201000003'), ('20261209000004'), \
+                 ('20261210000005'), ('20261212000006'), ('20261213000007'); \
+         UPDATE sync_state SET cursor = 'old-cursor', events_synced = 1",
+    )
+    .await
+    .expect("diesel's bookkeeping");
 
     roompulse::db::migrate(&old.url, roompulse::db::DASHBOARD_MIGRATIONS)
         .await
         .expect("the upgrade");
-    let read = |rows: Vec<tokio_postgres::Row>| -> (PaceTable, PaceTable) {
-        let counts = rows
-            .iter()
+    let read = |rows: Vec<tokio_postgres::Row>| -> PaceTable {
+        rows.iter()
             .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4))))
-            .collect();
-        let running = rows
-            .iter()
-            .map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(5), r.get(6))))
-            .collect();
-        (counts, running)
+            .collect()
     };
-    const ROWS: &str = "SELECT hotel_id, night, event_day, bookings, cancellations, \
-                            running_bookings, running_cancellations FROM dashboard_pace";
-    let (counts, running) = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
+    const ROWS: &str =
+        "SELECT hotel_id, night, event_day, bookings, cancellations FROM dashboard_pace";
+    let counts = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
     assert!(counts == old_table, "the upgrade changed the counts");
-    assert!(running.values().any(|&(b, _)| b > 1), "running, not daily");
-    assert_same(&running, &running_totals(&old_table), "after the upgrade");
+    let running: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = 'dashboard_pace' AND column_name LIKE 'running%'",
+            &[],
+        )
+        .await
+        .expect("columns")
+        .get(0);
+    assert_eq!(running, 0, "the running totals are dropped");
     let cursor: Option<String> = sql
         .query_one("SELECT cursor FROM sync_state", &[])
         .await
@@ -896,27 +896,6 @@ async fn an_upgraded_pace_table_gets_exact_running_totals_and_keeps_them() {
         assert_eq!(applied, store::Applied::Committed);
         cursor = next;
     }
-    let (counts, running) = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
+    let counts = read(sql.query(ROWS, &[]).await.expect("dashboard_pace"));
     assert!(counts == full_table, "the counts after the upgrade's pages");
-    assert_same(&running, &running_totals(&full_table), "after more pages");
-}
-
-/// Running totals compared, naming the first few rows that differ rather than printing both.
-fn assert_same(
-    got: &crate::common::oracle::PaceTable,
-    want: &crate::common::oracle::PaceTable,
-    what: &str,
-) {
-    let wrong: Vec<_> = want
-        .iter()
-        .filter(|(k, v)| got.get(k) != Some(v))
-        .take(5)
-        .map(|(k, v)| (k, v, got.get(k)))
-        .collect();
-    assert!(
-        wrong.is_empty() && got.len() == want.len(),
-        "running totals {what}: {} rows vs {}; e.g. (key, want, got) {wrong:?}",
-        got.len(),
-        want.len()
-    );
 }

@@ -4,19 +4,15 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::fixtures::event_json;
+use crate::common::fixtures::booking;
 use crate::common::wait::eventually;
 use crate::helpers::TestApp;
-
-fn event(id: i64) -> Value {
-    event_json(id, 1, "2022-06-24T13:00:56Z", 1, "2022-06-26")
-}
 
 #[tokio::test]
 async fn with_an_ingest_token_writes_need_it_and_reads_stay_open() {
     let app = TestApp::spawn_configured(0, |c| c.ingest_api_token = Some("w-s3cret".into())).await;
     let post = |auth: Option<&str>| {
-        let mut r = app.client.post(app.url("/events")).json(&event(1));
+        let mut r = app.client.post(app.url("/events")).json(&booking(1, 1));
         if let Some(a) = auth {
             r = r.header("authorization", a);
         }
@@ -143,7 +139,7 @@ async fn with_a_read_token_reads_need_it_and_probes_and_docs_stay_open() {
         .client
         .post(app.url("/events"))
         .bearer_auth("r-token")
-        .json(&event(2))
+        .json(&booking(2, 1))
         .send()
         .await
         .unwrap();
@@ -211,7 +207,7 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
         StatusCode::OK
     );
 
-    let body = event(3).to_string();
+    let body = booking(3, 1).to_string();
     slow.write_all(&body.as_bytes()[5..]).await.unwrap();
     let mut answer = String::new();
     slow.read_to_string(&mut answer).await.unwrap();
@@ -332,7 +328,7 @@ async fn every_error_has_a_json_body_and_every_endpoint_a_trailing_slash() {
 /// A `POST /events` of event `id` whose body stops after five bytes: the request stays open
 /// for as long as the connection does.
 async fn unfinished_post(app: &TestApp, id: i64) -> tokio::net::TcpStream {
-    let body = event(id).to_string();
+    let body = booking(id, 1).to_string();
     let addr = app.base_url.trim_start_matches("http://").to_string();
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::fixtures::event_json;
+use crate::common::fixtures::{booking, event_json};
 use crate::helpers::TestApp;
 
 #[tokio::test]
@@ -113,7 +113,7 @@ async fn an_empty_dashboard_parameter_is_refused_naming_it() {
 #[tokio::test]
 async fn post_events_takes_json_only() {
     let app = TestApp::spawn().await;
-    let body = event_json(1, 7, "2022-06-24T13:00:56Z", 1, "2022-06-26").to_string();
+    let body = booking(1, 7).to_string();
     for content_type in [
         "text/plain",
         "text/plain; charset=utf-8",
@@ -147,7 +147,7 @@ async fn post_events_takes_json_only() {
         (3, Some("application/vnd.roompulse+json")),
         (4, None),
     ] {
-        let body = event_json(id, 7, "2022-06-24T13:00:56Z", 1, "2022-06-26").to_string();
+        let body = booking(id, 7).to_string();
         let mut r = app.client.post(app.url("/events")).body(body);
         if let Some(content_type) = content_type {
             r = r.header("content-type", content_type);
@@ -160,7 +160,7 @@ async fn post_events_takes_json_only() {
 #[tokio::test]
 async fn two_authorization_headers_are_refused_on_every_authorized_route() {
     let app = TestApp::spawn().await;
-    let event = event_json(1, 7, "2022-06-24T13:00:56Z", 1, "2022-06-26");
+    let event = booking(1, 7);
     for (method, path) in [
         ("GET", "/events"),
         ("POST", "/events"),

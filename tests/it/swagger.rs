@@ -1,4 +1,4 @@
-//! What Swagger UI does with the OpenAPI documents, done here on the sample export: "Try it
+//! What Swagger UI does with the OpenAPI documents, done here on the real hotel's export: "Try it
 //! out" fills every parameter and body from its example, "Execute" sends that; and each
 //! documented error shows an example of its own status.
 
@@ -13,15 +13,31 @@ use crate::common::wait::eventually;
 use crate::helpers::{temp_dir, TestApp};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample_events.csv");
-const SAMPLE_ROWS: i64 = 10_000;
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/city_hotel_events.csv.gz");
 
-/// The app with the sample export loaded as the README's walkthrough loads it (the command
-/// line, the queue, the workers) and counted by the dashboard.
-async fn app_with_the_sample() -> TestApp {
+/// The app with the real hotel's export loaded as the README's walkthrough loads it (the
+/// command line, the queue, the workers) and counted by the dashboard: Swagger UI's examples
+/// are that hotel's.
+async fn app_with_the_real_hotel() -> TestApp {
     let app = TestApp::spawn_with_workers(2).await;
     let dir = temp_dir();
+    let csv = dir.path().join("city_hotel_events.csv");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(REAL).expect("data/ export")),
+        &mut text,
+    )
+    .expect("a gzip CSV");
+    let rows = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count() as i64;
+    std::fs::write(&csv, &text).expect("write the CSV");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roompulse"))
-        .args(["load-events", SAMPLE, "--rejects"])
+        .arg("load-events")
+        .arg(&csv)
+        .arg("--rejects")
         .arg(dir.path().join("rejects.csv"))
         .env("REDIS_URL", REDIS_URL)
         .env("EVENTS_QUEUE_KEY", &app.queue().keys().queue)
@@ -31,12 +47,12 @@ async fn app_with_the_sample() -> TestApp {
         .expect("run load-events");
     assert!(out.status.success(), "{out:?}");
     eventually(
-        "the workers stored the sample",
-        Duration::from_secs(120),
-        || async { app.stored_count().await == SAMPLE_ROWS },
+        "the workers stored the real hotel",
+        Duration::from_secs(600),
+        || async { app.stored_count().await == rows },
     )
     .await;
-    app.synced(SAMPLE_ROWS, sync::PAGE_SIZE).await;
+    app.synced(rows, sync::PAGE_SIZE).await;
     app
 }
 
@@ -148,7 +164,7 @@ async fn execute_prefilled(app: &TestApp, doc: &Value) -> Vec<(String, String, u
 
 #[tokio::test]
 async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_queries_have_data() {
-    let app = app_with_the_sample().await;
+    let app = app_with_the_real_hotel().await;
     let mut sent = BTreeSet::new();
     for doc_url in ["/api-docs/data-provider.json", "/api-docs/dashboard.json"] {
         let doc: Value = app.get_json(doc_url).await;
@@ -166,11 +182,11 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
                 ("GET", "/dashboard" | "/dashboard/booking-curve" | "/dashboard/lead-time") => {
                     assert!(
                         figures(&path, &body) > 0,
-                        "{url}: all zeros on the sample data: {body}"
+                        "{url}: all zeros on the real hotel: {body}"
                     );
                 }
                 // `as_of` is optional: without it the figures are as of the hotel's latest
-                // event day, so Try it out shows the sample's figures, not zeros after it.
+                // event day, so Try it out shows the hotel's figures, not zeros after it.
                 ("GET", "/dashboard/pace") => {
                     let nights = body.as_array().unwrap();
                     assert_eq!(nights.len(), 90, "{url}");
@@ -179,7 +195,7 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
                         .all(|n| n["pickup"].as_array().unwrap().len() == 3));
                     assert!(
                         figures(&path, &body) > 0,
-                        "{url}: all zeros on the sample data: {body}"
+                        "{url}: all zeros on the real hotel: {body}"
                     );
                 }
                 ("GET", "/dashboard/forecast") => {
@@ -189,13 +205,13 @@ async fn try_it_out_as_prefilled_succeeds_for_every_operation_and_the_readme_que
                         nights
                             .iter()
                             .any(|n| n["forecast"]["final"].as_f64() > Some(0.0)),
-                        "{url}: no forecast on the sample data: {body}"
+                        "{url}: no forecast on the real hotel: {body}"
                     );
                 }
                 ("GET", "/dashboard/forecast/accuracy") => {
                     assert!(
                         body["leads"][0]["nights"].as_u64() > Some(0),
-                        "{url}: no night scored on the sample data: {body}"
+                        "{url}: no night scored on the real hotel: {body}"
                     );
                 }
                 _ => {}

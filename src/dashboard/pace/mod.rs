@@ -78,10 +78,10 @@ pub struct Pickup {
 /// The same night and as-of day a year (364 days) earlier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Stly {
-    #[schema(example = "2023-03-02")]
+    #[schema(example = "2016-03-02")]
     #[serde(serialize_with = "iso_date")]
     pub night: NaiveDate,
-    #[schema(example = "2023-02-11")]
+    #[schema(example = "2016-02-11")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     #[schema(example = 9)]
@@ -91,12 +91,12 @@ pub struct Stly {
 /// One night's pace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PaceNight {
-    #[schema(example = 2603)]
+    #[schema(example = 4101)]
     pub hotel_id: i32,
-    #[schema(example = "2024-03-01")]
+    #[schema(example = "2017-03-01")]
     #[serde(serialize_with = "iso_date")]
     pub night: NaiveDate,
-    #[schema(example = "2024-02-10")]
+    #[schema(example = "2017-02-10")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     /// Bookings − cancellations of the night counted on or before `as_of`.
@@ -113,7 +113,7 @@ pub struct CurvePoint {
     #[schema(example = 30)]
     pub days_before: i64,
     /// The night − `days_before`.
-    #[schema(example = "2023-05-31")]
+    #[schema(example = "2016-05-31")]
     #[serde(serialize_with = "iso_date")]
     pub as_of: NaiveDate,
     /// The night's on the books as of `as_of`.

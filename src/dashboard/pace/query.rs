@@ -43,7 +43,7 @@ pub struct CurveParams {
     #[param(ignore)]
     hotel_id: Option<String>,
     /// The night of stay, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-06-23")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-06-23")]
     night: Option<String>,
     /// How many days before the night the curve starts, 0 to 730 (default 90).
     #[param(value_type = Option<u32>, minimum = 0, maximum = 730)]
@@ -57,10 +57,10 @@ pub struct LeadTimeParams {
     #[param(ignore)]
     hotel_id: Option<String>,
     /// The first night, `YYYY-MM-DD`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-01-01")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-01-01")]
     from: Option<String>,
     /// The last night; at most 732 nights from `from`.
-    #[param(value_type = NaiveDate, required = true, example = "2023-12-31")]
+    #[param(value_type = NaiveDate, required = true, example = "2016-12-31")]
     to: Option<String>,
 }
 

@@ -185,7 +185,7 @@ fn every_chart_titles_its_axes() {
 
 #[test]
 fn the_tick_labels_are_larger_than_11_px() {
-    let size: f64 = super::STYLE
+    let size: f64 = super::frame::STYLE
         .split(".tick{font-size:")
         .nth(1)
         .and_then(|rest| rest.split("px").next())

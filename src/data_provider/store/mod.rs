@@ -10,6 +10,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::schema::events;
 use crate::db::PgPool;
 
+/// The most rows one `GET /events` page holds, listed or from the feed.
+pub const MAX_LIMIT: i64 = 10_000;
+
 pub use copy::{copy_events, CopyConnection};
 pub use list::{list, list_explained, EventFilter, ListCursor, Plans};
 pub(super) use list::{Bind, UnpreparedQuery, EVENT_COLUMNS};
