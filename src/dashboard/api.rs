@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::answers::{AnswerCache, Weight};
+use super::params::{HotelParam, ReadRefusals};
 use super::store::{self, DayFigures};
 use super::ApiState;
 use super::Basis;
@@ -27,10 +28,7 @@ use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBod
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DashboardParams {
-    /// The hotel. A hotel without events gets zeros.
-    // The examples are what Swagger UI's "Try it out" fills in: a hotel and year of
-    // data/sample_events.csv. Optional parameters have none, so that it sends none of them.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// `month`: one row per month. `day`: one row per day.
     #[param(value_type = Period, required = true, inline, example = "month")]
@@ -119,13 +117,11 @@ pub struct DashboardQuery {
     path = "/dashboard",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(DashboardParams),
+    params(HotelParam, DashboardParams),
     responses(
         (status = 200, description = "One row per bucket, by date", body = [DashboardRow]),
         (status = 400, description = "A parameter is missing, empty (`pickup=`: leave an optional parameter out for its default) or invalid (a date not exactly `YYYY-MM-DD`); `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_dashboard(
@@ -194,7 +190,7 @@ pub fn parse_dashboard_query(query: &str) -> Result<DashboardQuery, ApiError> {
         day,
         basis,
     } = parse_query(query)?;
-    use super::pace::{integer as int, required};
+    use super::params::{integer as int, required};
 
     let hotel_id = int(
         "hotel_id",

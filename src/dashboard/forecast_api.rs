@@ -18,6 +18,7 @@ use super::forecast::accuracy::{accuracy, Wape};
 use super::forecast::alerts::{alerts, Check};
 use super::forecast::lead::{self, Day, KCAP};
 use super::pace::{self, iso_date, STLY_DAYS};
+use super::params::{self, HotelParam, NightsParams, ReadRefusals};
 use super::ApiState;
 use crate::auth::Caller;
 use crate::error::{parse_query_refusing_empty as parse_query, ApiError, ErrorBody};
@@ -35,14 +36,11 @@ pub const MAX_HORIZON: usize = 365;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ForecastParams {
-    /// The hotel. A hotel without events gets zeros.
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
+    #[param(ignore)]
     hotel_id: Option<String>,
-    /// The first night, `YYYY-MM-DD` (default: `as_of`).
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     from: Option<String>,
-    /// The last night (default: `from` + 89 days); at most 732 nights from `from`.
-    #[param(value_type = Option<NaiveDate>)]
+    #[param(ignore)]
     to: Option<String>,
     /// The day the forecast is made as of: it reads only events whose UTC day is on or before
     /// it, so a past day gets what the service would have said that day (default: the latest
@@ -55,7 +53,7 @@ pub struct ForecastParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccuracyParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The first night scored, `YYYY-MM-DD`.
     #[param(value_type = NaiveDate, required = true, example = "2016-01-01")]
@@ -73,7 +71,7 @@ pub struct AccuracyParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertsParams {
-    #[param(value_type = i32, required = true, minimum = 1, maximum = 2147483647, example = 4101)]
+    #[param(ignore)]
     hotel_id: Option<String>,
     /// The day the nights' pace is looked at as of (default: the latest event day counted for
     /// the hotel; today for a hotel without events).
@@ -258,39 +256,39 @@ pub struct Alert {
     pub surprises: Vec<Surprise>,
 }
 
-/// Any of the three questions, as their answer cache keys them.
+/// The key of a forecast, accuracy or alerts answer in [`ForecastCache`]: the valid query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ForecastQuestion {
+pub enum ForecastKey {
     Forecast(ForecastQuery),
     Accuracy(AccuracyQuery),
     Alerts(AlertsQuery),
 }
 
-impl ForecastQuestion {
+impl ForecastKey {
     /// About the bytes of the JSON answer, so that it is written into one buffer.
     fn answer_bytes(&self) -> usize {
         match self {
-            ForecastQuestion::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
-            ForecastQuestion::Accuracy(q) => 200 + q.leads.len() * 500,
-            ForecastQuestion::Alerts(q) => 64 + q.horizon * 40,
+            ForecastKey::Forecast(q) => ((q.to - q.from).num_days().max(0) as usize + 1) * 260,
+            ForecastKey::Accuracy(q) => 200 + q.leads.len() * 500,
+            ForecastKey::Alerts(q) => 64 + q.horizon * 40,
         }
     }
 }
 
-/// Recent answers of the forecast endpoints, as JSON (see `answers.rs`).
-pub type ForecastCache = AnswerCache<ForecastQuestion, axum::body::Bytes>;
+/// Recent answers of the forecast endpoints, as JSON (see [`AnswerCache`]).
+pub type ForecastCache = AnswerCache<ForecastKey, axum::body::Bytes>;
 
-/// The JSON answer to `question`: from the recent answers, or computed and kept.
+/// The JSON answer to the query `key`: from the recent answers, or computed and kept.
 async fn answer<T: Serialize>(
     state: &ApiState,
-    question: ForecastQuestion,
+    key: ForecastKey,
     compute: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<Response, ApiError> {
     let generation = state.generation(state.forecast_cache.is_on());
-    let bytes = question.answer_bytes();
+    let bytes = key.answer_bytes();
     state
         .forecast_cache
-        .json(generation, question, bytes, compute)
+        .json(generation, key, bytes, compute)
         .await
 }
 
@@ -311,11 +309,11 @@ pub fn parse_forecast_ask(query: &str) -> Result<pace::PaceAsk, ApiError> {
         to,
         as_of,
     } = parse_query(query)?;
-    let as_of = as_of.map(|v| pace::date("as_of", &v)).transpose()?;
-    let from = from.map(|v| pace::date("from", &v)).transpose()?;
-    let to = to.map(|v| pace::date("to", &v)).transpose()?;
+    let as_of = as_of.map(|v| params::date("as_of", &v)).transpose()?;
+    let from = from.map(|v| params::date("from", &v)).transpose()?;
+    let to = to.map(|v| params::date("to", &v)).transpose()?;
     Ok(pace::PaceAsk {
-        hotel_id: pace::hotel_id(hotel_id)?,
+        hotel_id: params::hotel_id(hotel_id)?,
         from,
         to,
         as_of,
@@ -331,10 +329,10 @@ pub fn parse_accuracy_query(query: &str) -> Result<AccuracyQuery, ApiError> {
         to,
         leads,
     } = parse_query(query)?;
-    let hotel_id = pace::hotel_id(hotel_id)?;
-    let from = pace::date("from", &pace::required("from", from)?)?;
-    let to = pace::date("to", &pace::required("to", to)?)?;
-    pace::check_nights(from, to)?;
+    let hotel_id = params::hotel_id(hotel_id)?;
+    let from = params::date("from", &params::required("from", from)?)?;
+    let to = params::date("to", &params::required("to", to)?)?;
+    params::check_nights(from, to)?;
     let leads = match leads {
         None => DEFAULT_LEADS.to_vec(),
         Some(list) => {
@@ -349,7 +347,7 @@ pub fn parse_accuracy_query(query: &str) -> Result<AccuracyQuery, ApiError> {
             let leads = list
                 .split(',')
                 .map(|l| {
-                    pace::integer("leads", l.trim(), 0, MAX_LEAD as i64)
+                    params::integer("leads", l.trim(), 0, MAX_LEAD as i64)
                         .map(|n| n as usize)
                         .map_err(|_| bad())
                 })
@@ -375,10 +373,10 @@ pub fn parse_alerts_ask(query: &str) -> Result<(i32, Option<NaiveDate>, usize), 
         as_of,
         horizon,
     } = parse_query(query)?;
-    let hotel_id = pace::hotel_id(hotel_id)?;
-    let as_of = as_of.map(|v| pace::date("as_of", &v)).transpose()?;
+    let hotel_id = params::hotel_id(hotel_id)?;
+    let as_of = as_of.map(|v| params::date("as_of", &v)).transpose()?;
     let horizon = match horizon {
-        Some(v) => pace::integer("horizon", &v, 0, MAX_HORIZON as i64)? as usize,
+        Some(v) => params::integer("horizon", &v, 0, MAX_HORIZON as i64)? as usize,
         None => DEFAULT_HORIZON,
     };
     Ok((hotel_id, as_of, horizon))
@@ -434,7 +432,7 @@ pub async fn forecast_of(book: &Book, q: &ForecastQuery) -> Result<Vec<ForecastN
 /// few million reads).
 pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, ApiError> {
     // Only nights that are over have a final: up to yesterday (UTC).
-    let yesterday = pace::today().pred_opt().unwrap_or(q.to);
+    let yesterday = params::today().pred_opt().unwrap_or(q.to);
     let last = q.to.min(yesterday);
     let (from, to) = (lead::day(q.from), lead::day(last));
     let leads = q.leads.clone();
@@ -486,7 +484,7 @@ pub async fn accuracy_of(book: &Book, q: &AccuracyQuery) -> Result<Accuracy, Api
 pub async fn alerts_of(book: &Book, q: &AlertsQuery) -> Result<Vec<Alert>, ApiError> {
     let a = lead::day(q.as_of);
     let (m, ranges) = book.alert_ranges(a, q.horizon).await;
-    let partial_day = q.as_of == pace::today();
+    let partial_day = q.as_of == params::today();
     alerts(&m, &ranges, partial_day)
         .into_iter()
         .map(|al| {
@@ -532,7 +530,7 @@ pub async fn alert_list(state: &ApiState, q: &AlertsQuery) -> Result<Vec<Alert>,
 }
 
 fn resolve_forecast(book: &Book, ask: pace::PaceAsk) -> Result<ForecastQuery, ApiError> {
-    let q = ask.resolve(book.last_event_day().unwrap_or_else(pace::today))?;
+    let q = ask.resolve(book.last_event_day().unwrap_or_else(params::today))?;
     Ok(ForecastQuery {
         hotel_id: q.hotel_id,
         from: q.from,
@@ -561,13 +559,11 @@ fn round6(x: f64) -> f64 {
     path = "/dashboard/forecast",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(ForecastParams),
+    params(HotelParam, NightsParams, ForecastParams),
     responses(
         (status = 200, description = "One object per night, by date", body = [ForecastNight]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_forecast(
@@ -581,7 +577,7 @@ pub async fn get_forecast(
     let q = resolve_forecast(&book, ask)?;
     answer(
         &state,
-        ForecastQuestion::Forecast(q.clone()),
+        ForecastKey::Forecast(q.clone()),
         forecast_of(&book, &q),
     )
     .await
@@ -595,13 +591,11 @@ pub async fn get_forecast(
     path = "/dashboard/forecast/accuracy",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(AccuracyParams),
+    params(HotelParam, AccuracyParams),
     responses(
         (status = 200, description = "The scores per lead, in the order asked", body = Accuracy),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_accuracy(
@@ -614,7 +608,7 @@ pub async fn get_accuracy(
     let book = state.book(q.hotel_id).await?;
     answer(
         &state,
-        ForecastQuestion::Accuracy(q.clone()),
+        ForecastKey::Accuracy(q.clone()),
         accuracy_of(&book, &q),
     )
     .await
@@ -627,13 +621,11 @@ pub async fn get_accuracy(
     path = "/dashboard/alerts",
     tag = "dashboard",
     security((), ("api_key" = ["read"])),
-    params(AlertsParams),
+    params(HotelParam, AlertsParams),
     responses(
         (status = 200, description = "The listed nights, most surprising first (often none)", body = [Alert]),
         (status = 400, description = "A parameter is missing, empty or invalid; `field` names it. Also two `Authorization` headers (`field`: `Authorization`)", body = ErrorBody),
-        (status = 401, description = "The service has API keys (or READ_API_TOKEN) and the request carries no valid one, or a revoked one", body = ErrorBody),
-        (status = 403, description = "The key is valid but may not read this hotel's figures: it lacks the `read` scope, or `hotel_id` is not one of its hotels (`field`: `hotel_id`)", body = ErrorBody),
-        (status = 503, description = "The dashboard database is unreachable, or the service is at MAX_CONCURRENT_REQUESTS (then with `Retry-After`)", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub async fn get_alerts(
@@ -646,13 +638,8 @@ pub async fn get_alerts(
     let book = state.book(hotel_id).await?;
     let q = AlertsQuery {
         hotel_id,
-        as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(pace::today)),
+        as_of: as_of.unwrap_or_else(|| book.last_event_day().unwrap_or_else(params::today)),
         horizon,
     };
-    answer(
-        &state,
-        ForecastQuestion::Alerts(q.clone()),
-        alerts_of(&book, &q),
-    )
-    .await
+    answer(&state, ForecastKey::Alerts(q.clone()), alerts_of(&book, &q)).await
 }

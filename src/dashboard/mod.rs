@@ -19,6 +19,7 @@ pub mod forecast_api;
 pub mod freshness;
 pub mod pace;
 pub mod page;
+pub mod params;
 pub mod schedule;
 pub mod schema;
 pub mod sign_in;

@@ -1,10 +1,14 @@
 //! `roompulse generate-events`: deterministic synthetic exports in the original system's CSV
-//! shape (header order, `YYYY-MM-DD HH:MM:SS` timestamps, CRLF), for fixtures and benchmarks.
+//! format ([`super::export`]: header order, `YYYY-MM-DD HH:MM:SS` timestamps, CRLF), for
+//! fixtures and benchmarks.
 
 use std::io::{self, Write};
 
 use chrono::{DateTime, Duration, NaiveDate};
 use uuid::Uuid;
+
+use super::event::Event;
+use super::export::{write_row, HEADER};
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -14,8 +18,6 @@ pub struct GenerateOptions {
     /// Blank CRLF lines after the last row, as the original exports have.
     pub trailing_blank_lines: u64,
 }
-
-pub const HEADER: &str = "room_reservation_id,night_of_stay,id,status,event_timestamp,hotel_id";
 
 /// SplitMix64: tiny, fast, and the same sequence on every platform and crate version.
 pub struct Rng(u64);
@@ -134,29 +136,17 @@ pub fn rows_shaped(opts: &GenerateOptions, shape: Shape) -> impl Iterator<Item =
     })
 }
 
-/// One row of the export format (`HEADER`'s columns, CRLF): the generator's rows and
-/// retention's archive, which `load-events` reads back. Fractions of a second only when there
-/// are any (`%.f` writes nothing for whole seconds).
-#[allow(clippy::too_many_arguments)]
-pub fn write_row(
-    out: &mut impl Write,
-    room_reservation_id: uuid::Uuid,
-    night_of_stay: chrono::NaiveDate,
-    id: i64,
-    status: i16,
-    event_timestamp: chrono::DateTime<chrono::Utc>,
-    hotel_id: i32,
-) -> io::Result<()> {
-    write!(
-        out,
-        "{},{},{},{},{},{}\r\n",
-        room_reservation_id.as_hyphenated(),
-        night_of_stay.format("%Y-%m-%d"),
-        id,
-        status,
-        event_timestamp.format("%Y-%m-%d %H:%M:%S%.f"),
-        hotel_id
-    )
+impl From<Row> for Event {
+    fn from(r: Row) -> Self {
+        Event {
+            id: r.id,
+            hotel_id: r.hotel_id,
+            event_timestamp: r.event_timestamp,
+            status: r.status,
+            room_reservation_id: r.room_reservation_id,
+            night_of_stay: r.night_of_stay,
+        }
+    }
 }
 
 /// Writes the CSV export: header, rows, trailing blank lines, all CRLF.
@@ -169,15 +159,7 @@ pub fn write_csv_shaped(opts: &GenerateOptions, shape: Shape, out: impl Write) -
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
     write!(out, "{HEADER}\r\n")?;
     for r in rows_shaped(opts, shape) {
-        write_row(
-            &mut out,
-            r.room_reservation_id,
-            r.night_of_stay,
-            r.id,
-            r.status,
-            r.event_timestamp,
-            r.hotel_id,
-        )?;
+        write_row(&mut out, &Event::from(r))?;
     }
     for _ in 0..opts.trailing_blank_lines {
         out.write_all(b"\r\n")?;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod event;
+pub mod export;
 pub mod feed;
 pub mod feed_wait;
 pub mod gauges;

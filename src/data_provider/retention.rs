@@ -22,8 +22,8 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use super::event::Event;
+use super::export::{write_row, HEADER};
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
-use super::generate::{write_row, HEADER};
 use crate::config::redact_url;
 use crate::db::pg_error;
 use crate::error::error_chain;
@@ -606,16 +606,7 @@ impl Archive {
         let start = self.file.metadata().map_err(io)?.len();
         let mut text = Vec::with_capacity(events.len() * 110);
         for e in events {
-            write_row(
-                &mut text,
-                e.room_reservation_id,
-                e.night_of_stay,
-                e.id,
-                e.status,
-                e.event_timestamp,
-                e.hotel_id,
-            )
-            .map_err(io)?;
+            write_row(&mut text, e).map_err(io)?;
         }
         let written = self
             .file

@@ -583,11 +583,7 @@ async fn a_retired_id_in_a_batch_is_not_stored_again_and_the_new_ones_are() {
     // Through the queue, as the workers do it: one batch of new and retired ids.
     let messages: Vec<String> = [event(5), event(2), event(6)]
         .iter()
-        .map(|e| {
-            let mut out = Vec::new();
-            roompulse::data_provider::event::write_json(e, &mut out);
-            String::from_utf8(out).expect("utf-8")
-        })
+        .map(|e| serde_json::to_string(e).expect("an event serialises"))
         .collect();
     let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
     app.queue().push(&messages).await.expect("push");

@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use roompulse::data_provider::event::write_json;
 use roompulse::data_provider::load;
 use roompulse::data_provider::store;
 use roompulse::data_provider::worker::{self, parse_message, WorkerSettings};
@@ -153,10 +152,8 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
     let queue = keys.queue();
     let messages: Vec<Vec<u8>> = (1..=50)
         .map(|i| {
-            let mut buf = Vec::new();
             let line = event_json(i, 1, "2022-01-01 00:00:00", 1, "2022-01-02").to_string();
-            write_json(&parse_message(line.as_bytes()).unwrap(), &mut buf);
-            buf
+            serde_json::to_vec(&parse_message(line.as_bytes()).unwrap()).unwrap()
         })
         .collect();
     queue.push(&messages).await.unwrap();

@@ -557,14 +557,7 @@ async fn measure_index_costs(
         let before = Wal::read(c).await?;
         let started = Instant::now();
         exec("BEGIN".into()).await?;
-        let rows = generate::rows_shaped(gen, shape).map(|r| Event {
-            id: r.id,
-            hotel_id: r.hotel_id,
-            event_timestamp: r.event_timestamp,
-            status: r.status,
-            room_reservation_id: r.room_reservation_id,
-            night_of_stay: r.night_of_stay,
-        });
+        let rows = generate::rows_shaped(gen, shape).map(Event::from);
         store::copy_events(c, "scale_copy", Some(1), rows)
             .await
             .map_err(|e| fail("COPY")(&pg_error(&e)))?;

@@ -339,14 +339,7 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
         .await
         .map_err(|e| fail("create events_copy")(&pg_error(&e)))?;
     let started = Instant::now();
-    let rows = generate::rows(gen).map(|r| Event {
-        id: r.id,
-        hotel_id: r.hotel_id,
-        event_timestamp: r.event_timestamp,
-        status: r.status,
-        room_reservation_id: r.room_reservation_id,
-        night_of_stay: r.night_of_stay,
-    });
+    let rows = generate::rows(gen).map(Event::from);
     let rows = store::copy_events(&client, "events_copy", None, rows)
         .await
         .map_err(|e| fail("COPY")(&pg_error(&e)))?;

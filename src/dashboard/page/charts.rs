@@ -49,7 +49,7 @@ pub(super) async fn charts(
     let by_month = dashboard_query(query, "month", false)?;
     caller.check(by_month.hotel_id)?;
     let year = by_month.from.year();
-    let months = fetch(state, &by_month).await?;
+    let months = dashboard_rows(state, &by_month).await?;
     if no_events(&months) {
         let hotel = hotels.iter().find(|h| h.hotel_id == by_month.hotel_id);
         return Ok(html! {
@@ -62,7 +62,7 @@ pub(super) async fn charts(
         });
     }
     let last_year = match year_earlier(&by_month) {
-        Some(q) => fetch(state, &q).await?,
+        Some(q) => dashboard_rows(state, &q).await?,
         None => Vec::new(),
     };
     let month_section = section(
@@ -88,7 +88,7 @@ pub(super) async fn charts(
                 "by-day",
                 &caption,
                 "Day",
-                &fetch(state, &q).await?,
+                &dashboard_rows(state, &q).await?,
                 &[],
             ))
         }
@@ -116,8 +116,8 @@ fn year_earlier(q: &DashboardQuery) -> Option<DashboardQuery> {
     })
 }
 
-/// Exactly what `GET /dashboard` answers for `q`, through the same recent answers.
-pub(super) async fn fetch(
+/// The rows `GET /dashboard` answers for `q`, read through the same recent answers.
+pub(super) async fn dashboard_rows(
     state: &ApiState,
     q: &DashboardQuery,
 ) -> Result<Vec<DashboardRow>, ApiError> {
