@@ -426,7 +426,11 @@ async fn a_filtered_feed_walks_a_bounded_window_and_moves_past_it_without_naming
     assert!(c1.ends_with("7fffffffffffffff"), "{c1}");
     let (none, c2) = get(format!("/events?order=stored&hotel_id={A}&cursor={c1}")).await;
     assert!(none.is_empty());
-    assert_eq!(c2, c1, "at the end, the cursor stays");
+    // At the end the cursor names no event and never goes back; it may move on, since the
+    // feed's horizon is the server's oldest running transaction, which other databases' work
+    // moves.
+    assert!(c2.ends_with("7fffffffffffffff"), "{c2}");
+    assert!(c2 >= c1, "{c2} is behind {c1}");
 
     // A hotel with no events: one empty page, already at the end.
     let (empty, c3) = get("/events?order=stored&hotel_id=4242".into()).await;
