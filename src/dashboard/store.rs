@@ -153,20 +153,14 @@ pub async fn apply_page(
                     return Ok(Applied::CursorMoved { found });
                 }
                 if !daily.hotels.is_empty() {
-                    diesel::sql_query(
-                        "INSERT INTO dashboard_daily (hotel_id, basis, day, bookings, cancellations) \
-                         SELECT * FROM unnest($1, $2, $3, $4, $5) \
-                         ON CONFLICT (hotel_id, basis, day) DO UPDATE SET \
-                             bookings = dashboard_daily.bookings + EXCLUDED.bookings, \
-                             cancellations = dashboard_daily.cancellations + EXCLUDED.cancellations",
-                    )
-                    .bind::<Array<Int4>, _>(&daily.hotels)
-                    .bind::<Array<SmallInt>, _>(&daily.bases)
-                    .bind::<Array<Date>, _>(&daily.days)
-                    .bind::<Array<BigInt>, _>(&daily.bookings)
-                    .bind::<Array<BigInt>, _>(&daily.cancellations)
-                    .execute(conn)
-                    .await?;
+                    diesel::sql_query(add_counts_sql("dashboard_daily", ["basis", "day"]))
+                        .bind::<Array<Int4>, _>(&daily.hotels)
+                        .bind::<Array<SmallInt>, _>(&daily.bases)
+                        .bind::<Array<Date>, _>(&daily.days)
+                        .bind::<Array<BigInt>, _>(&daily.bookings)
+                        .bind::<Array<BigInt>, _>(&daily.cancellations)
+                        .execute(conn)
+                        .await?;
                 }
                 add_pace(conn, &pace).await?;
                 if !touched.is_empty() {
@@ -204,6 +198,19 @@ pub async fn apply_page(
         })
         .await?;
     Ok(applied)
+}
+
+/// The statement adding a page's counts to `table`, whose rows are keyed by hotel and `keys`:
+/// it binds five column arrays (hotels, the two keys, bookings, cancellations) and adds each
+/// row's counts to the stored row's, or stores it.
+fn add_counts_sql(table: &str, [a, b]: [&str; 2]) -> String {
+    format!(
+        "INSERT INTO {table} (hotel_id, {a}, {b}, bookings, cancellations) \
+         SELECT * FROM unnest($1, $2, $3, $4, $5) \
+         ON CONFLICT (hotel_id, {a}, {b}) DO UPDATE SET \
+             bookings = {table}.bookings + EXCLUDED.bookings, \
+             cancellations = {table}.cancellations + EXCLUDED.cancellations"
+    )
 }
 
 /// A page's daily deltas as the column arrays the `dashboard_daily` upsert binds.
@@ -278,20 +285,14 @@ pub async fn add_pace(
     if pace.hotels.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO dashboard_pace (hotel_id, night, event_day, bookings, cancellations) \
-         SELECT * FROM unnest($1, $2, $3, $4, $5) \
-         ON CONFLICT (hotel_id, night, event_day) DO UPDATE SET \
-             bookings = dashboard_pace.bookings + EXCLUDED.bookings, \
-             cancellations = dashboard_pace.cancellations + EXCLUDED.cancellations",
-    )
-    .bind::<Array<Int4>, _>(&pace.hotels)
-    .bind::<Array<Date>, _>(&pace.nights)
-    .bind::<Array<Date>, _>(&pace.days)
-    .bind::<Array<BigInt>, _>(&pace.bookings)
-    .bind::<Array<BigInt>, _>(&pace.cancellations)
-    .execute(conn)
-    .await?;
+    diesel::sql_query(add_counts_sql("dashboard_pace", ["night", "event_day"]))
+        .bind::<Array<Int4>, _>(&pace.hotels)
+        .bind::<Array<Date>, _>(&pace.nights)
+        .bind::<Array<Date>, _>(&pace.days)
+        .bind::<Array<BigInt>, _>(&pace.bookings)
+        .bind::<Array<BigInt>, _>(&pace.cancellations)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
