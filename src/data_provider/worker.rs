@@ -1,6 +1,8 @@
 //! Queue workers: take a batch from Redis, store it in one statement, then acknowledge it.
 //! See `queue.rs` for the protocol that makes a crash at any point lose and double nothing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{
@@ -14,6 +16,10 @@ use super::queue::{DeadLetter, Queue};
 use super::store;
 use crate::db::PgPool;
 
+/// Messages a process's workers take before one of them refreshes the table's statistics once
+/// the queue is idle: a bulk load, not the trickle of a live feed (autovacuum's business).
+pub const ANALYZE_AFTER: usize = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub batch_size: usize,
@@ -23,6 +29,9 @@ pub struct WorkerSettings {
     /// The events database for the COPY fast path; `None` stores every batch with
     /// `store::insert_batch`.
     pub copy_url: Option<String>,
+    /// Messages the workers sharing these settings (a process's) took since one of them last
+    /// refreshed the table's statistics.
+    pub since_analyze: Arc<AtomicUsize>,
 }
 
 impl WorkerSettings {
@@ -32,6 +41,7 @@ impl WorkerSettings {
             lease: Duration::from_secs(cfg.batch.worker_lease_secs),
             idle_wait: Duration::from_secs(1),
             copy_url: Some(cfg.events_db.data_provider_database_url.clone()),
+            since_analyze: Arc::default(),
         }
     }
 }
@@ -98,8 +108,20 @@ pub async fn run(queue: Queue, db: PgPool, settings: WorkerSettings, shutdown: C
             }
         };
         if batch.is_empty() {
+            // The queue is idle: a load has ended. After a large one, the planner needs the
+            // table's new shape (`store::analyze`).
+            if settings.since_analyze.load(Ordering::Relaxed) >= ANALYZE_AFTER {
+                let taken = settings.since_analyze.swap(0, Ordering::Relaxed);
+                if let Err(e) = store::analyze(&db).await {
+                    settings.since_analyze.fetch_add(taken, Ordering::Relaxed);
+                    tracing::warn!(worker = %id, error = %e, "could not refresh the events table's statistics");
+                }
+            }
             continue;
         }
+        settings
+            .since_analyze
+            .fetch_add(batch.len(), Ordering::Relaxed);
         if !process_batch(&queue, &db, copy.as_mut(), &id, &batch, &shutdown).await {
             break;
         }

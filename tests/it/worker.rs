@@ -45,6 +45,41 @@ async fn workers_drain_the_queue_and_loading_twice_stores_once() {
     );
 }
 
+/// After a bulk load the workers refresh the table's statistics, so the planner sees the new
+/// rows even where autovacuum does not run (turned off here for the table): without them the
+/// night filters were planned on the hotel index, 29 s instead of 24 ms at 334k events.
+#[tokio::test]
+async fn after_a_bulk_load_the_table_has_statistics() {
+    let app = TestApp::spawn_with_workers(2).await;
+    let sql = app.events_db_client().await;
+    sql.batch_execute("ALTER TABLE events SET (autovacuum_enabled = false)")
+        .await
+        .expect("autovacuum off for events");
+    let statistics = || async {
+        sql.query_one(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'events'",
+            &[],
+        )
+        .await
+        .expect("pg_stats")
+        .get::<_, i64>(0)
+    };
+    assert_eq!(statistics().await, 0, "a new table has none");
+    let rows = worker::ANALYZE_AFTER as i64 + 2000;
+    let dir = temp_dir();
+    let csv = generated_csv(dir.path(), rows as u64, 23);
+    let report = load::load_events(&csv, &dir.path().join("r.csv"), app.queue(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.queued as i64, rows);
+    app.drained_to(rows).await;
+    eventually("the events table has statistics", LIMIT, || async {
+        statistics().await > 0
+    })
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_messages_become_dead_letters_and_never_block_the_queue() {
     let app = TestApp::spawn_with_workers(1).await;
@@ -165,6 +200,7 @@ async fn on_shutdown_a_batch_that_cannot_be_stored_goes_back_to_the_queue() {
         lease: Duration::from_secs(5),
         idle_wait: Duration::from_secs(1),
         copy_url: Some(nowhere.into()),
+        since_analyze: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(worker::run(queue.clone(), pool, settings, shutdown.clone()));

@@ -54,6 +54,38 @@ pub async fn connection(
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
+/// Refreshes the planner's statistics of `events`, as PostgreSQL's documentation advises after
+/// a bulk load: until autovacuum gets to it (never, where it is off) a freshly loaded table has
+/// none, and the night filters' per-night reads may then be planned on the hotel index, reading
+/// the whole hotel once per night (seconds to minutes instead of milliseconds). ANALYZE samples
+/// a bounded number of rows whatever the table's size. One process at a time: `false` when
+/// another holds the turn.
+pub async fn analyze(pool: &PgPool) -> Result<bool, StoreError> {
+    use diesel_async::AsyncConnection;
+    #[derive(diesel::QueryableByName)]
+    struct Turn {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        turn: bool,
+    }
+    let mut conn = connection(pool).await?;
+    let ran = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            Box::pin(async move {
+                let t: Turn = diesel::sql_query(
+                    "SELECT pg_try_advisory_xact_lock(hashtext('roompulse-analyze-events')) AS turn",
+                )
+                .get_result(conn)
+                .await?;
+                if t.turn {
+                    diesel::sql_query("ANALYZE events").execute(conn).await?;
+                }
+                Ok(t.turn)
+            })
+        })
+        .await?;
+    Ok(ran)
+}
+
 /// How many events are stored: for tests and benchmarks that check exactly-once.
 pub async fn count(pool: &PgPool) -> Result<i64, StoreError> {
     let mut conn = connection(pool).await?;
