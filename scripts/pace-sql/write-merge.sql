@@ -1,12 +1,12 @@
--- The sync's writes to dashboard_pace, old layout (per-day counts only) against add_pace's
--- merge of a page into the running totals (the statement of the commit of this file, verbatim,
--- with the page's arrays built here instead of in Rust), on the real city hotel's events (both
--- hotels of fill.sql: 668k events), in the sync's batches of 200,000 events (PAGES_PER_COMMIT ×
--- PAGE_SIZE) or pages of 10,000, in shuffled order or in time order (live traffic). Run with
--- psql -v order=random|time -v page=200000|10000 -v ff=50 (the new table's fillfactor, as the
--- migration sets it; the old table keeps the default) on a scratch database, from the
--- repository's root (it reads data/); it prints each side's time, checks both exact
--- and prints both tables' sizes. work_mem as add_pace sets it for its transaction.
+-- The sync's writes to dashboard_pace: the per-day layout (counts only: today's, decision 015;
+-- "old layout" below) against the merge of a page into stored running totals (decision 009,
+-- replaced; the statement verbatim, with the page's arrays built here instead of in Rust), on
+-- the real city hotel's events as two hotels (668k events), in the sync's batches of 200,000
+-- events (PAGES_PER_COMMIT × PAGE_SIZE) or pages of 10,000, in shuffled order or in time order
+-- (live traffic). Run with psql -v order=random|time -v page=200000|10000 -v ff=50 (the running
+-- totals table's fillfactor, as migration 000007 set it; the per-day table keeps the default) on
+-- a scratch database, from the repository's root (it reads data/); it prints each side's time,
+-- checks both exact and prints both tables' sizes. work_mem as the merge set it.
 \set ON_ERROR_STOP on
 SET work_mem = '64MB';
 \timing on

@@ -1,1 +1,0 @@
-SELECT night, event_day, bookings - cancellations AS net FROM dashboard_pace WHERE hotel_id = :hotel AND night = ANY(ARRAY[:night::date, :snight::date]) AND event_day <= night ORDER BY night, event_day;
