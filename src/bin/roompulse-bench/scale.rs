@@ -558,7 +558,7 @@ async fn measure_index_costs(
         let started = Instant::now();
         exec("BEGIN".into()).await?;
         let rows = generate::rows_shaped(gen, shape).map(Event::from);
-        store::copy_events(c, "scale_copy", Some(1), rows)
+        store::copy_events(c, "scale_copy", Some(1), None, rows)
             .await
             .map_err(|e| fail("COPY")(&pg_error(&e)))?;
         let secs = started.elapsed().as_secs_f64();
