@@ -1,6 +1,8 @@
 -- Back to one table: the legacy partition takes the other partitions' rows (a write of every row
 -- stored since the upgrade) and becomes `events` again.
 DROP TRIGGER events_notify_feed ON events;
+DROP TRIGGER retired_event_ids_release_claims ON retired_event_ids;
+DROP FUNCTION roompulse_release_unretired_ids();
 DROP TRIGGER events_claim_ids ON events;
 DROP FUNCTION roompulse_claim_event_ids();
 ALTER TABLE events DETACH PARTITION events_legacy;

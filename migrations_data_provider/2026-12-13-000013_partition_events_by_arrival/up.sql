@@ -174,3 +174,21 @@ CREATE TRIGGER events_claim_ids
 CREATE TRIGGER events_notify_feed
     AFTER INSERT ON events
     FOR EACH STATEMENT EXECUTE FUNCTION roompulse_notify_feed();
+
+-- Un-retiring ids (operations.md, "Retention": `DELETE FROM retired_event_ids WHERE uncounted`, to
+-- load the events again) releases their claims too; an id whose event is stored keeps its claim.
+CREATE FUNCTION roompulse_release_unretired_ids() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_ids e
+     USING unretired u
+     WHERE e.id = u.id
+       AND NOT EXISTS (SELECT 1 FROM events x WHERE x.id = u.id);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER retired_event_ids_release_claims
+    AFTER DELETE ON retired_event_ids
+    REFERENCING OLD TABLE AS unretired
+    FOR EACH STATEMENT EXECUTE FUNCTION roompulse_release_unretired_ids();
