@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use crate::data_provider::event::Event;
+use crate::db::quote_identifier;
 
 /// The workers' fast path: a binary COPY, about twice as fast as `insert_batch` for PostgreSQL
 /// (see BENCHMARKS.md). diesel-async has no COPY, so this is a plain tokio-postgres connection,
@@ -106,11 +107,6 @@ impl CopyConnection {
             ok => ok,
         }
     }
-}
-
-/// `name` as an SQL identifier, whatever it holds.
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Writes `events`, in the order given, into `table` (the events table, or a table made `LIKE

@@ -96,12 +96,17 @@ pub async fn add_partitions(
     Ok(())
 }
 
-/// Whether `roompulse retention` has deleted the event stored under `id`.
+/// Whether `roompulse retention` has deleted the event stored under `id`: row by row (the id is
+/// in `retired_event_ids`), or with its whole partition (the id is claimed and its event gone).
 pub async fn is_retired(conn: &mut AsyncPgConnection, id: i64) -> Result<bool, StoreError> {
     Ok(diesel::select(
         sql::<Bool>("EXISTS (SELECT 1 FROM retired_event_ids WHERE id = ")
             .bind::<BigInt, _>(id)
-            .sql(")"),
+            .sql(") OR (EXISTS (SELECT 1 FROM event_ids WHERE id = ")
+            .bind::<BigInt, _>(id)
+            .sql(") AND NOT EXISTS (SELECT 1 FROM events WHERE id = ")
+            .bind::<BigInt, _>(id)
+            .sql("))"),
     )
     .get_result(conn)
     .await?)
