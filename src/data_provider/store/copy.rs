@@ -41,6 +41,9 @@ impl CopyConnection {
     pub async fn copy_batch(&mut self, batch: &[Event]) -> Result<bool, StoreError> {
         use tokio_postgres::error::SqlState;
 
+        if batch.is_empty() {
+            return Ok(true);
+        }
         let result = async {
             let client = self.client().await?;
             let n = batch.len() as i64;
