@@ -195,6 +195,12 @@ pub async fn migrate(url: &str, migrations: EmbeddedMigrations) -> Result<(), Db
     .map_err(fail)
 }
 
+/// `name` as an SQL identifier, whatever it holds (for names read from the catalog; never for
+/// input).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Whether a query failed for a reason worth retrying the same work for (or answering 503
 /// rather than 500): the server or the connection went away, or a concurrent transaction got in
 /// the way. Anything else is a bug or bad data. Both modules' stores ask this.

@@ -25,7 +25,7 @@ use super::event::Event;
 use super::export::{write_row, HEADER};
 use super::feed::{decode_stored_cursor, encode_stored_cursor, StoredCursor};
 use crate::config::redact_url;
-use crate::db::pg_error;
+use crate::db::{pg_error, quote_identifier};
 use crate::error::error_chain;
 
 pub const DEFAULT_BATCH: u32 = 10_000;
@@ -400,6 +400,16 @@ async fn run_on(
         }
         None => None,
     };
+    // Whole partitions first: one whose every event may go is archived, detached and dropped
+    // rather than deleted row by row (docs/decisions/006-partition-by-arrival.md). Only events
+    // the dashboard has counted go this way; the row-level walk below takes the rest.
+    report.retired += drop_whole_partitions(
+        client,
+        options.before,
+        lower(counted, bound),
+        archive.as_mut(),
+    )
+    .await?;
     // The keyset walk: each batch starts after the last event the previous one deleted, so
     // old events the guard keeps are passed once, not again by every batch.
     // Year 1: before any event (the API takes years from 1900 on).
@@ -495,6 +505,192 @@ async fn run_on(
         .try_get(0)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The lower of two feed positions.
+fn lower(a: StoredCursor, b: StoredCursor) -> StoredCursor {
+    if (a.tx_id, a.id) <= (b.tx_id, b.id) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Archives, detaches and drops every partition of the events table that can take no more rows
+/// and whose events are all older than `before` and at or before `counted`; returns how many
+/// events went. Their ids stay in `event_ids`, where the claims of writers keep refusing them
+/// (and `store::is_retired` finds them), and the feed's floor (`retired_feed_floor`) is raised
+/// to the highest position among them, as the row-level path does.
+///
+/// `DETACH … CONCURRENTLY` takes only SHARE UPDATE EXCLUSIVE on `events`, which neither writers
+/// nor readers wait for (a plain `DETACH` takes ACCESS EXCLUSIVE); it waits for the transactions
+/// that may still read the partition, and a run stopped in between leaves it "detach pending",
+/// which the next run finishes first.
+async fn drop_whole_partitions(
+    client: &mut Client,
+    before: DateTime<Utc>,
+    counted: StoredCursor,
+    mut archive: Option<&mut Archive>,
+) -> Result<u64, RetentionError> {
+    finish_detaches(client).await?;
+    // A partition whose range lies below every arrival handed out takes no new row.
+    let candidates: Vec<String> = client
+        .query(
+            "SELECT partition_name FROM roompulse_event_partitions() \
+             WHERE lower_arrival IS NOT NULL \
+               AND upper_arrival <= (SELECT last_value FROM events_arrival_seq) \
+             ORDER BY lower_arrival",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut retired = 0;
+    for name in candidates {
+        let partition = quote_identifier(&name);
+        let tx = client.transaction().await?;
+        // Waits for the writers that still hold arrivals of its range (none can come after).
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '10s'; LOCK TABLE {partition} IN SHARE MODE"
+        ))
+        .await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT (SELECT count(*) FROM {partition}), \
+                            (SELECT max(event_timestamp) FROM {partition}), \
+                            last.tx_id, last.id \
+                     FROM (SELECT NULL) one \
+                     LEFT JOIN (SELECT tx_id, id FROM {partition} \
+                                ORDER BY tx_id DESC, id DESC LIMIT 1) last ON true"
+                ),
+                &[],
+            )
+            .await?;
+        let rows: i64 = row.try_get(0)?;
+        let newest: Option<DateTime<Utc>> = row.try_get(1)?;
+        let last = (
+            row.try_get::<_, Option<i64>>(2)?,
+            row.try_get::<_, Option<i64>>(3)?,
+        );
+        let all_old = newest.is_none_or(|t| t < before);
+        let all_counted = match last {
+            (Some(tx_id), Some(id)) => (tx_id, id) <= (counted.tx_id, counted.id),
+            _ => true,
+        };
+        if !(all_old && all_counted) {
+            tx.rollback().await?;
+            continue;
+        }
+        if let Some(archive) = archive.as_deref_mut() {
+            archive_partition(&tx, &partition, archive).await?;
+        }
+        if let (Some(tx_id), Some(_)) = last {
+            tx.execute(
+                "INSERT INTO retired_feed_floor AS f (id, tx_id) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET tx_id = greatest(f.tx_id, excluded.tx_id)",
+                &[&tx_id],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE events DETACH PARTITION {partition} CONCURRENTLY"
+            ))
+            .await?;
+        client
+            .batch_execute(&format!("DROP TABLE {partition}"))
+            .await?;
+        retired += rows as u64;
+        tracing::info!(
+            partition = name,
+            events = rows,
+            "retention: partition dropped"
+        );
+    }
+    Ok(retired)
+}
+
+/// Finishes what an interrupted run left: a detach still pending, a detached partition not yet
+/// dropped (only retention detaches partitions; the service creates and attaches each in one
+/// transaction).
+async fn finish_detaches(client: &Client) -> Result<(), RetentionError> {
+    let pending: Vec<(String, bool)> = client
+        .query(
+            "SELECT c.relname::text, i.inhdetachpending FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'events'::regclass AND i.inhdetachpending \
+             UNION ALL \
+             SELECT c.relname::text, false FROM pg_class c \
+             WHERE c.relname LIKE 'events\\_from\\_%' AND c.relkind = 'r' AND NOT c.relispartition \
+               AND c.relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    for (name, detaching) in pending {
+        let partition = quote_identifier(&name);
+        if detaching {
+            client
+                .batch_execute(&format!(
+                    "ALTER TABLE events DETACH PARTITION {partition} FINALIZE"
+                ))
+                .await?;
+        }
+        client
+            .batch_execute(&format!("DROP TABLE {partition}"))
+            .await?;
+        tracing::info!(
+            partition = name,
+            "retention: an interrupted partition drop finished"
+        );
+    }
+    Ok(())
+}
+
+/// Writes a partition's events to the archive, in `(event_timestamp, id)` order, a batch at a
+/// time along its index.
+async fn archive_partition(
+    tx: &tokio_postgres::Transaction<'_>,
+    partition: &str,
+    archive: &mut Archive,
+) -> Result<(), RetentionError> {
+    let start = DateTime::from_timestamp(-62_135_596_800, 0).unwrap_or_default();
+    let mut after: (DateTime<Utc>, i64) = (start, 0);
+    loop {
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay \
+                     FROM {partition} WHERE (event_timestamp, id) > ($1, $2) \
+                     ORDER BY event_timestamp, id LIMIT 10000"
+                ),
+                &[&after.0, &after.1],
+            )
+            .await?;
+        let events = rows
+            .iter()
+            .map(|r| {
+                Ok(Event {
+                    id: r.try_get(0)?,
+                    hotel_id: r.try_get(1)?,
+                    event_timestamp: r.try_get(2)?,
+                    status: r.try_get(3)?,
+                    room_reservation_id: r.try_get::<_, Uuid>(4)?,
+                    night_of_stay: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<Vec<Event>, tokio_postgres::Error>>()?;
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        after = (last.event_timestamp, last.id);
+        archive.write_batch(&events)?;
+    }
 }
 
 /// Refuses a cursor past the newest position this database has handed out: it cannot come from

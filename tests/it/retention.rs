@@ -652,3 +652,172 @@ async fn feed_positions_after_a_move_stay_after_retired_events() {
     assert!(next > far, "{next} must be after the retired {far}");
     app.stop().await;
 }
+
+/// The event a generated row is.
+fn as_event(r: &Row) -> Event {
+    Event {
+        id: r.id,
+        hotel_id: r.hotel_id,
+        event_timestamp: r.event_timestamp,
+        status: r.status,
+        room_reservation_id: r.room_reservation_id,
+        night_of_stay: r.night_of_stay,
+    }
+}
+
+/// With partitions of 1,000 arrivals and the old events stored before the new ones, the
+/// partitions holding only old, counted events are archived and dropped whole, the one holding
+/// both is thinned row by row, and nothing else changes: the figures (against the oracle), the
+/// archive (every old event once), the ids (refused on every path, stored or retired).
+#[tokio::test]
+async fn partitions_of_old_counted_events_are_archived_and_dropped_whole() {
+    let app = TestApp::spawn().await;
+    let sql = app.events_db_client().await;
+    sql.batch_execute(
+        "UPDATE event_partitioning SET rows_per_partition = 1000; \
+         ALTER TABLE events DETACH PARTITION events_from_1; DROP TABLE events_from_1; \
+         ALTER TABLE events DETACH PARTITION events_from_2000001; DROP TABLE events_from_2000001; \
+         SELECT roompulse_add_event_partitions();",
+    )
+    .await
+    .expect("partitions of 1,000 arrivals");
+    let rows: Vec<Row> = generated_rows(ROWS, SEED).collect();
+    let (old_rows, new_rows): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| old(r));
+    let pool = roompulse::db::pool(&app.events_db_url(), 2).expect("pool");
+    let mut conn = store::connection(&pool).await.expect("connection");
+    for part in [&old_rows, &new_rows] {
+        for chunk in part.chunks(400) {
+            let batch: Vec<Event> = chunk.iter().map(|r| as_event(r)).collect();
+            store::insert_batch(&mut conn, &batch)
+                .await
+                .expect("a batch");
+        }
+    }
+    app.synced(ROWS as i64, 700).await;
+    let before = figures_match(&app, &rows).await;
+    let partitions_before = ids_of_partitions(&sql).await;
+    let whole_old: Vec<&String> = partitions_before
+        .iter()
+        .filter(|(_, ids)| {
+            !ids.is_empty() && ids.iter().all(|id| old_rows.iter().any(|r| r.id == *id))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        !whole_old.is_empty() && whole_old.len() < partitions_before.len(),
+        "{partitions_before:?}"
+    );
+
+    let dir = temp_dir();
+    let archive = dir.path().join("archive.csv");
+    let report = retention::run(
+        &app.events_db_url(),
+        &Options {
+            archive: Some(archive.clone()),
+            ..options(synced_up_to(&app).await)
+        },
+    )
+    .await
+    .expect("retention");
+    let want_gone: BTreeSet<i64> = old_rows.iter().map(|r| r.id).collect();
+    let want_kept: BTreeSet<i64> = new_rows.iter().map(|r| r.id).collect();
+    assert_eq!(
+        report.retired,
+        want_gone.len() as u64,
+        "{}",
+        report.summary()
+    );
+    assert_eq!(ids(&app, "events").await, want_kept);
+    let partitions_after = ids_of_partitions(&sql).await;
+    for name in &whole_old {
+        assert!(
+            !partitions_after.contains_key(*name),
+            "{name} is dropped, not emptied"
+        );
+    }
+    let dropped: BTreeSet<i64> = whole_old
+        .iter()
+        .flat_map(|name| partitions_before[*name].iter().copied())
+        .collect();
+    let row_by_row: BTreeSet<i64> = want_gone.difference(&dropped).copied().collect();
+    assert!(
+        !row_by_row.is_empty(),
+        "the mixed partition is thinned row by row"
+    );
+    assert_eq!(ids(&app, "retired_event_ids").await, row_by_row);
+    let mut archived: Vec<i64> = std::fs::read_to_string(&archive)
+        .expect("the archive")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(2)
+                .and_then(|id| id.parse().ok())
+                .expect("an id")
+        })
+        .collect();
+    archived.sort_unstable();
+    assert_eq!(archived, want_gone.iter().copied().collect::<Vec<i64>>());
+
+    // Loaded again, as a batch and posted: nothing is stored, nothing counted twice.
+    let again: Vec<Event> = old_rows.iter().map(|r| as_event(r)).collect();
+    let inserted = store::insert_batch(&mut conn, &again)
+        .await
+        .expect("the old events again");
+    assert_eq!(inserted, store::Inserted::default());
+    let dropped_one = *dropped.iter().next().expect("a dropped id");
+    let posted = app
+        .client
+        .post(app.url("/events"))
+        .json(&as_event(
+            rows.iter().find(|r| r.id == dropped_one).expect("its row"),
+        ))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        posted.status(),
+        200,
+        "a retired event is answered as stored"
+    );
+    let new_one = Event {
+        id: 90_000_001,
+        ..as_event(new_rows[0])
+    };
+    assert_eq!(
+        store::insert_batch(&mut conn, std::slice::from_ref(&new_one))
+            .await
+            .expect("a new event")
+            .rows,
+        1
+    );
+    app.synced(ROWS as i64 + 1, 700).await;
+    let mut with_new = rows.clone();
+    with_new.push(Row {
+        id: new_one.id,
+        ..new_rows[0].clone()
+    });
+    let after = figures_match(&app, &with_new).await;
+    assert!(after.non_zero >= before.non_zero, "{before:?} {after:?}");
+    app.stop().await;
+}
+
+/// Each partition of the events table with the ids it holds.
+async fn ids_of_partitions(sql: &tokio_postgres::Client) -> BTreeMap<String, BTreeSet<i64>> {
+    let mut out: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for r in sql
+        .query(
+            "SELECT p.partition_name, e.id FROM roompulse_event_partitions() p \
+             LEFT JOIN events e ON e.tableoid = quote_ident(p.partition_name)::regclass",
+            &[],
+        )
+        .await
+        .expect("partitions")
+    {
+        let ids = out.entry(r.get(0)).or_default();
+        if let Some(id) = r.get::<_, Option<i64>>(1) {
+            ids.insert(id);
+        }
+    }
+    out
+}

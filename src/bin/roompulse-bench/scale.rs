@@ -411,15 +411,30 @@ type Sizes = (i64, i64, Vec<(String, i64)>);
 async fn sizes(c: &tokio_postgres::Client) -> Result<Sizes, BenchError> {
     let row = c
         .query_one(
-            "SELECT pg_relation_size('events'), pg_total_relation_size('events')",
+            // Every partition (a plain table is its own only leaf), and the ids table that keeps
+            // events once across partitions.
+            "SELECT sum(pg_relation_size(relid))::int8, \
+                    (sum(pg_total_relation_size(relid)) \
+                     + coalesce(pg_total_relation_size(to_regclass('event_ids')), 0))::int8 \
+             FROM pg_partition_tree('events') WHERE isleaf",
             &[],
         )
         .await
         .map_err(|e| fail("table size")(&pg_error(&e)))?;
     let indexes = c
         .query(
-            "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index \
-             WHERE indrelid = 'events'::regclass ORDER BY 1",
+            // Each partitioned index summed over its partitions; the partitions' own primary
+            // keys on id as one.
+            "SELECT coalesce(pg_partition_root(i.indexrelid)::text, \
+                             CASE WHEN i.indisprimary THEN 'primary keys (id)' \
+                                  ELSE i.indexrelid::regclass::text END) AS name, \
+                    sum(pg_relation_size(i.indexrelid))::int8 \
+             FROM pg_partition_tree('events') t JOIN pg_index i ON i.indrelid = t.relid \
+             WHERE t.isleaf GROUP BY 1 \
+             UNION ALL \
+             SELECT 'event_ids_pkey', pg_relation_size(to_regclass('event_ids_pkey')) \
+             WHERE to_regclass('event_ids_pkey') IS NOT NULL \
+             ORDER BY 1",
             &[],
         )
         .await
@@ -558,7 +573,7 @@ async fn measure_index_costs(
         let started = Instant::now();
         exec("BEGIN".into()).await?;
         let rows = generate::rows_shaped(gen, shape).map(Event::from);
-        store::copy_events(c, "scale_copy", Some(1), rows)
+        store::copy_events(c, "scale_copy", Some(1), None, rows)
             .await
             .map_err(|e| fail("COPY")(&pg_error(&e)))?;
         let secs = started.elapsed().as_secs_f64();

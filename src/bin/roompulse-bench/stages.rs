@@ -340,7 +340,7 @@ async fn copy_baseline(url: &str, gen: &GenerateOptions) -> Result<Stage, BenchE
         .map_err(|e| fail("create events_copy")(&pg_error(&e)))?;
     let started = Instant::now();
     let rows = generate::rows(gen).map(Event::from);
-    let rows = store::copy_events(&client, "events_copy", None, rows)
+    let rows = store::copy_events(&client, "events_copy", None, None, rows)
         .await
         .map_err(|e| fail("COPY")(&pg_error(&e)))?;
     Ok(Stage {

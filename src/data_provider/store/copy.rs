@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use crate::data_provider::event::Event;
+use crate::db::quote_identifier;
 
 /// The workers' fast path: a binary COPY, about twice as fast as `insert_batch` for PostgreSQL
 /// (see BENCHMARKS.md). diesel-async has no COPY, so this is a plain tokio-postgres connection,
@@ -35,13 +36,22 @@ impl CopyConnection {
     }
 
     /// Stores all of `batch` in one transaction, or nothing: returns `Ok(false)` when an id is
-    /// already stored, repeats within the batch, or was retired (the check on the events table
-    /// raises the same error), for `insert_batch` to sort out.
+    /// already stored, repeats within the batch, or was retired (its claim fails), or when the
+    /// batch's arrivals outran the partitions created ahead, for `insert_batch` to sort out.
     pub async fn copy_batch(&mut self, batch: &[Event]) -> Result<bool, StoreError> {
         use tokio_postgres::error::SqlState;
 
+        if batch.is_empty() {
+            return Ok(true);
+        }
         let result = async {
             let client = self.client().await?;
+            let n = batch.len() as i64;
+            // In a transaction of its own: attaching a partition holds a lock on `events` until
+            // commit that would otherwise last the batch.
+            client
+                .execute("SELECT roompulse_add_event_partitions($1)", &[&n])
+                .await?;
             let tx = client.transaction().await?;
             // One round trip for the batch's feed position instead of the column default's
             // function call per row.
@@ -53,7 +63,38 @@ impl CopyConnection {
             // of deadlocking.
             let mut order: Vec<&Event> = batch.iter().collect();
             order.sort_by_key(|e| e.id);
-            copy_events(tx.client(), "events", Some(position), order).await?;
+            let ids: Vec<i64> = order.iter().map(|e| e.id).collect();
+            if tx.execute(super::claim::CLAIM_ALL, &[&ids]).await? != n as u64 {
+                return Ok(false);
+            }
+            let arrivals: Vec<i64> = tx
+                .query_one(super::claim::TAKE_ARRIVALS, &[&n])
+                .await?
+                .try_get(0)?;
+            let first = arrivals.first().copied().unwrap_or_default();
+            let partitions = tx
+                .query(super::claim::PARTITIONS_FROM, &[&first])
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<(String, i64)>, tokio_postgres::Error>>()?;
+            let Some(groups) = super::claim::route(&arrivals, &partitions) else {
+                return Ok(false); // another writer took the arrivals meant as headroom
+            };
+            let groups: Vec<(String, std::ops::Range<usize>)> = groups
+                .into_iter()
+                .map(|(partition, range)| (quote_identifier(partition), range))
+                .collect();
+            for (partition, range) in groups {
+                copy_events(
+                    tx.client(),
+                    &partition,
+                    Some(position),
+                    Some(&arrivals[range.clone()]),
+                    order[range].to_vec(),
+                )
+                .await?;
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         }
@@ -74,11 +115,13 @@ impl CopyConnection {
 /// Writes `events`, in the order given, into `table` (the events table, or a table made `LIKE
 /// events`; a name from the code, never from input) with one binary COPY on `client`, inside
 /// whatever transaction `client` is in; returns the rows written. With `position` every row gets
-/// it as its `tx_id`; without, the table's default for `tx_id` is evaluated for each row.
+/// it as its `tx_id`; without, the table's default for `tx_id` is evaluated for each row. With
+/// `arrivals` (as many as events, and `position` given), the rows get them as their `arrival`.
 pub async fn copy_events<E: std::borrow::Borrow<Event>>(
     client: &tokio_postgres::Client,
     table: &str,
     position: Option<i64>,
+    arrivals: Option<&[i64]>,
     events: impl IntoIterator<Item = E>,
 ) -> Result<u64, tokio_postgres::Error> {
     use futures_util::pin_mut;
@@ -87,7 +130,7 @@ pub async fn copy_events<E: std::borrow::Borrow<Event>>(
 
     const COLUMNS: &str =
         "id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay";
-    const TYPES: [Type; 7] = [
+    const TYPES: [Type; 8] = [
         Type::INT8,
         Type::INT4,
         Type::TIMESTAMPTZ,
@@ -95,22 +138,28 @@ pub async fn copy_events<E: std::borrow::Borrow<Event>>(
         Type::UUID,
         Type::DATE,
         Type::INT8,
+        Type::INT8,
     ];
-    let (statement, columns) = match position {
-        Some(_) => (
+    let (statement, columns) = match (position, arrivals) {
+        (Some(_), Some(_)) => (
+            format!("COPY {table} ({COLUMNS}, tx_id, arrival) FROM STDIN BINARY"),
+            8,
+        ),
+        (Some(_), None) => (
             format!("COPY {table} ({COLUMNS}, tx_id) FROM STDIN BINARY"),
             7,
         ),
-        None => (format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"), 6),
+        (None, _) => (format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"), 6),
     };
     let sink = client.copy_in(&statement).await?;
     let writer = BinaryCopyInWriter::new(sink, &TYPES[..columns]);
     pin_mut!(writer);
     let position = position.unwrap_or_default();
     let mut rows = 0;
-    for e in events {
+    for (i, e) in events.into_iter().enumerate() {
         let e = e.borrow();
-        let row: [&(dyn ToSql + Sync); 7] = [
+        let arrival = arrivals.and_then(|a| a.get(i)).copied().unwrap_or_default();
+        let row: [&(dyn ToSql + Sync); 8] = [
             &e.id,
             &e.hotel_id,
             &e.event_timestamp,
@@ -118,6 +167,7 @@ pub async fn copy_events<E: std::borrow::Borrow<Event>>(
             &e.room_reservation_id,
             &e.night_of_stay,
             &position,
+            &arrival,
         ];
         writer.as_mut().write(&row[..columns]).await?;
         rows += 1;

@@ -1,5 +1,6 @@
 //! Queries on the events table: store one event, store a batch exactly once, list a page.
 
+mod claim;
 mod copy;
 mod list;
 mod write;

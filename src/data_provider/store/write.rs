@@ -8,7 +8,7 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{connection, StoreError};
+use super::{claim, connection, StoreError};
 use crate::data_provider::event::{Event, NewEvent};
 use crate::data_provider::schema::events;
 use crate::db::PgPool;
@@ -33,11 +33,13 @@ pub enum Stored {
 
 pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreError> {
     let mut conn = connection(pool).await?;
+    add_partitions(&mut conn, 1).await?;
     let Some(id) = new.id else {
         let id: i64 = diesel::select(sql::<BigInt>("nextval('events_assigned_id_seq')"))
             .get_result(&mut conn)
             .await?;
         let event = new.with_id(id);
+        // The claim trigger on `events` claims the id.
         diesel::insert_into(events::table)
             .values(&event)
             .execute(&mut conn)
@@ -48,36 +50,25 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
     let inserted = if id >= crate::data_provider::event::ASSIGNED_ID_FLOOR {
         0 // only a replay of an event the service stored itself can carry such an id
     } else {
-        // A retired id is skipped like a stored one. The check on the events table (migration
-        // `retired_event_ids`) still refuses it when a retention run retired it after this
-        // statement's snapshot was taken.
-        let inserted = diesel::sql_query(
-            "INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay) \
-             SELECT $1, $2, $3, $4, $5, $6 \
-             WHERE NOT EXISTS (SELECT 1 FROM retired_event_ids WHERE id = $1) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind::<BigInt, _>(event.id)
-        .bind::<Int4, _>(event.hotel_id)
-        .bind::<Timestamptz, _>(event.event_timestamp)
-        .bind::<SmallInt, _>(event.status)
-        .bind::<diesel::sql_types::Uuid, _>(event.room_reservation_id)
-        .bind::<Date, _>(event.night_of_stay)
-        .execute(&mut conn)
-        .await;
-        match inserted {
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => return Ok(Stored::Retired(event)),
-            other => other?,
-        }
+        // A stored or retired id is skipped (its claim finds it).
+        let columns = BatchColumns::new(std::iter::once(&event));
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            async move {
+                diesel::sql_query(claim::IDS_CLAIMED).execute(conn).await?;
+                columns
+                    .bind(diesel::sql_query(claim::CLAIM_AND_INSERT))
+                    .execute(conn)
+                    .await
+            }
+            .scope_boxed()
+        })
+        .await?
     };
     if inserted == 1 {
         return Ok(Stored::Created(event));
     }
     let stored = events::table
-        .find(id)
+        .filter(events::id.eq(id))
         .select(Event::as_select())
         .first(&mut conn)
         .await
@@ -90,12 +81,32 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
     })
 }
 
-/// Whether `roompulse retention` has deleted the event stored under `id`.
+/// Creates partitions of the events table so that a whole empty one lies ahead of `incoming`
+/// more rows (migration `partition_events_by_arrival`): a look at the arrival sequence and the
+/// catalog when they are there already. Call it outside the writing transaction: attaching a
+/// partition holds a lock on `events` until commit.
+pub async fn add_partitions(
+    conn: &mut AsyncPgConnection,
+    incoming: usize,
+) -> Result<(), diesel::result::Error> {
+    diesel::sql_query("SELECT roompulse_add_event_partitions($1)")
+        .bind::<BigInt, _>(incoming as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether `roompulse retention` has deleted the event stored under `id`: row by row (the id is
+/// in `retired_event_ids`), or with its whole partition (the id is claimed and its event gone).
 pub async fn is_retired(conn: &mut AsyncPgConnection, id: i64) -> Result<bool, StoreError> {
     Ok(diesel::select(
         sql::<Bool>("EXISTS (SELECT 1 FROM retired_event_ids WHERE id = ")
             .bind::<BigInt, _>(id)
-            .sql(")"),
+            .sql(") OR (EXISTS (SELECT 1 FROM event_ids WHERE id = ")
+            .bind::<BigInt, _>(id)
+            .sql(") AND NOT EXISTS (SELECT 1 FROM events WHERE id = ")
+            .bind::<BigInt, _>(id)
+            .sql("))"),
     )
     .get_result(conn)
     .await?)
@@ -113,29 +124,9 @@ pub struct Inserted {
 
 /// Stores `batch` in one transaction, dropping events whose id is already stored with the same
 /// content, and events whose id `roompulse retention` retired (counted as already stored: the
-/// dashboard has counted them).
+/// dashboard has counted them). The ids are claimed in the same statement that stores the rows
+/// (`claim::CLAIM_AND_INSERT`), so a concurrent writer or retention run cannot slip between.
 pub async fn insert_batch(
-    conn: &mut AsyncPgConnection,
-    batch: &[Event],
-) -> Result<Inserted, StoreError> {
-    // The statement skips retired ids; the check on the events table refuses one only when a
-    // retention run retired it after the statement's snapshot. Again, the statement sees it.
-    let mut attempts = 0;
-    loop {
-        match insert_batch_once(conn, batch).await {
-            Err(StoreError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                info,
-            ))) if attempts < 3 => {
-                attempts += 1;
-                tracing::debug!(error = info.message(), "a retention run retired an id of the batch meanwhile; inserting the batch again");
-            }
-            other => return other,
-        }
-    }
-}
-
-async fn insert_batch_once(
     conn: &mut AsyncPgConnection,
     batch: &[Event],
 ) -> Result<Inserted, StoreError> {
@@ -148,21 +139,15 @@ async fn insert_batch_once(
     order.sort_by_key(|&i| batch[i].id);
     let columns = BatchColumns::new(order.iter().map(|&i| &batch[i]));
 
+    add_partitions(conn, columns.ids.len()).await?;
     let (rows, conflicts) = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
-                // The feed position once for the whole batch (a CTE with a volatile function is
+                diesel::sql_query(claim::IDS_CLAIMED).execute(conn).await?;
+                // One feed position for the whole batch (a CTE with a volatile function is
                 // evaluated once), not once per row as the column default would be.
                 let inserted = columns
-                    .bind(diesel::sql_query(
-                        "WITH p AS (SELECT roompulse_feed_position() AS tx_id) \
-                         INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id) \
-                         SELECT u.*, p.tx_id \
-                         FROM unnest($1, $2, $3, $4, $5, $6) \
-                              AS u(id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay), p \
-                         WHERE NOT EXISTS (SELECT 1 FROM retired_event_ids r WHERE r.id = u.id) \
-                         ON CONFLICT (id) DO NOTHING",
-                    ))
+                    .bind(diesel::sql_query(claim::CLAIM_AND_INSERT))
                     .execute(conn)
                     .await?;
                 if inserted == columns.ids.len() {
