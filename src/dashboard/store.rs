@@ -206,7 +206,7 @@ pub async fn apply_page(
 /// row's counts to the stored row's, or stores it. A `MERGE`, not `INSERT … ON CONFLICT`: the
 /// upsert's speculative insertion probes the key before it inserts, locks a row before it
 /// updates it, and logs both; the merge finds each row with one probe of the join and writes
-/// it once, for ~13 % less CPU and ~28 % less WAL (BENCHMARKS.md, "The dashboard's writes").
+/// it once, for ~11 % less CPU and ~28 % less WAL (BENCHMARKS.md, "The dashboard's writes").
 /// Safe without the upsert's guard against a concurrent insert of the same key because the
 /// sync is the tables' only writer and appliers are serialised on the `sync_state` row; the
 /// page's keys are distinct (they come from a map), as the merge requires. Run it after
