@@ -61,6 +61,7 @@ serve_pid=$!
 until curl -sf "http://127.0.0.1:$http/ready" >/dev/null; do sleep 0.2; done
 
 # The prober: one POST at a time; each line "phase latency_ms". The phase is the file's content.
+# Its events are old too (2021), so that the partitions of the older half stay all old.
 echo idle >"$work/phase"
 python3 - "http://127.0.0.1:$http/events" "$work" >"$work/probes" <<'PY' &
 import json, sys, time, urllib.request, uuid
@@ -71,8 +72,8 @@ while True:
     if phase == "stop":
         break
     i += 1
-    body = json.dumps({"id": 900000000 + i, "hotel_id": 1, "event_timestamp": "2024-06-01T12:00:00Z",
-                       "status": 1, "room_reservation_id": str(uuid.uuid4()), "night_of_stay": "2024-07-01"}).encode()
+    body = json.dumps({"id": 900000000 + i, "hotel_id": 1, "event_timestamp": "2021-06-01T12:00:00Z",
+                       "status": 1, "room_reservation_id": str(uuid.uuid4()), "night_of_stay": "2021-07-01"}).encode()
     req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     t = time.monotonic()
     with urllib.request.urlopen(req) as r:
@@ -91,12 +92,13 @@ echo creating >"$work/phase"
 until [ "$(count)" -ge "$older" ]; do sleep 0.2; done
 parts_after=$(psql "$pg/events" -At -c "SELECT count(*) FROM roompulse_event_partitions()")
 echo idle >"$work/phase"
-until [ "$(psql "$pg/dashboard" -At -c 'SELECT coalesce(events_synced, 0) FROM sync_state')" -ge "$older" ]; do sleep 0.2; done
+stored=$(psql "$pg/events" -At -c "SELECT count(*) FROM events")
+until [ "$(psql "$pg/dashboard" -At -c 'SELECT coalesce(events_synced, 0) FROM sync_state')" -ge "$stored" ]; do sleep 0.2; done
 sleep 3
 echo dropping >"$work/phase"
 "$bin" load-events "$work/newer.csv" >/dev/null &
 loader=$!
-"$bin" retention --before 2023-01-01 --archive "$work/archive.csv" >"$work/retention.out" 2>&1
+RUST_LOG=info "$bin" retention --before 2023-01-01 --archive "$work/archive.csv" >"$work/retention.out" 2>&1
 wait $loader
 until [ "$(count)" -ge "$newer" ]; do sleep 0.2; done
 echo stop >"$work/phase"
@@ -105,6 +107,7 @@ parts_end=$(psql "$pg/events" -At -c "SELECT count(*) FROM roompulse_event_parti
 
 echo "partitions of $per arrivals: $parts_before before, $parts_after after loading $older older events, $parts_end after retention and $newer newer events"
 echo "retention: $(tail -1 "$work/retention.out")"
+echo "partitions dropped by retention: $(grep -c 'partition dropped' "$work/retention.out" || true)"
 python3 - "$work/probes" <<'PY'
 import sys, collections
 by = collections.defaultdict(list)
@@ -119,4 +122,4 @@ for phase in ("idle", "creating", "dropping"):
 PY
 waits=$(grep -c "still waiting for" "$work/pg.log" || true)
 echo "lock waits over 100 ms logged by the server: $waits"
-grep "still waiting for" "$work/pg.log" | head -5 || true
+grep -A2 "still waiting for" "$work/pg.log" | head -15 || true
