@@ -456,16 +456,7 @@ async fn run_on(
             .await?;
         let events = rows
             .iter()
-            .map(|r| {
-                Ok(Event {
-                    id: r.try_get(0)?,
-                    hotel_id: r.try_get(1)?,
-                    event_timestamp: r.try_get(2)?,
-                    status: r.try_get(3)?,
-                    room_reservation_id: r.try_get::<_, Uuid>(4)?,
-                    night_of_stay: r.try_get(5)?,
-                })
-            })
+            .map(event_of)
             .collect::<Result<Vec<Event>, tokio_postgres::Error>>()?;
         let uncounted = rows
             .iter()
@@ -505,6 +496,18 @@ async fn run_on(
         .try_get(0)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The event in a row whose first six columns are the event's, in `Event`'s order.
+fn event_of(r: &tokio_postgres::Row) -> Result<Event, tokio_postgres::Error> {
+    Ok(Event {
+        id: r.try_get(0)?,
+        hotel_id: r.try_get(1)?,
+        event_timestamp: r.try_get(2)?,
+        status: r.try_get(3)?,
+        room_reservation_id: r.try_get::<_, Uuid>(4)?,
+        night_of_stay: r.try_get(5)?,
+    })
 }
 
 /// The lower of two feed positions.
@@ -674,16 +677,7 @@ async fn archive_partition(
             .await?;
         let events = rows
             .iter()
-            .map(|r| {
-                Ok(Event {
-                    id: r.try_get(0)?,
-                    hotel_id: r.try_get(1)?,
-                    event_timestamp: r.try_get(2)?,
-                    status: r.try_get(3)?,
-                    room_reservation_id: r.try_get::<_, Uuid>(4)?,
-                    night_of_stay: r.try_get(5)?,
-                })
-            })
+            .map(event_of)
             .collect::<Result<Vec<Event>, tokio_postgres::Error>>()?;
         let Some(last) = events.last() else {
             return Ok(());

@@ -653,18 +653,6 @@ async fn feed_positions_after_a_move_stay_after_retired_events() {
     app.stop().await;
 }
 
-/// The event a generated row is.
-fn as_event(r: &Row) -> Event {
-    Event {
-        id: r.id,
-        hotel_id: r.hotel_id,
-        event_timestamp: r.event_timestamp,
-        status: r.status,
-        room_reservation_id: r.room_reservation_id,
-        night_of_stay: r.night_of_stay,
-    }
-}
-
 /// With partitions of 1,000 arrivals and the old events stored before the new ones, the
 /// partitions holding only old, counted events are archived and dropped whole, the one holding
 /// both is thinned row by row, and nothing else changes: the figures (against the oracle), the
@@ -687,7 +675,7 @@ async fn partitions_of_old_counted_events_are_archived_and_dropped_whole() {
     let mut conn = store::connection(&pool).await.expect("connection");
     for part in [&old_rows, &new_rows] {
         for chunk in part.chunks(400) {
-            let batch: Vec<Event> = chunk.iter().map(|r| as_event(r)).collect();
+            let batch: Vec<Event> = chunk.iter().map(|r| Event::from((*r).clone())).collect();
             store::insert_batch(&mut conn, &batch)
                 .await
                 .expect("a batch");
@@ -760,7 +748,7 @@ async fn partitions_of_old_counted_events_are_archived_and_dropped_whole() {
     assert_eq!(archived, want_gone.iter().copied().collect::<Vec<i64>>());
 
     // Loaded again, as a batch and posted: nothing is stored, nothing counted twice.
-    let again: Vec<Event> = old_rows.iter().map(|r| as_event(r)).collect();
+    let again: Vec<Event> = old_rows.iter().map(|r| Event::from((*r).clone())).collect();
     let inserted = store::insert_batch(&mut conn, &again)
         .await
         .expect("the old events again");
@@ -769,8 +757,11 @@ async fn partitions_of_old_counted_events_are_archived_and_dropped_whole() {
     let posted = app
         .client
         .post(app.url("/events"))
-        .json(&as_event(
-            rows.iter().find(|r| r.id == dropped_one).expect("its row"),
+        .json(&Event::from(
+            rows.iter()
+                .find(|r| r.id == dropped_one)
+                .expect("its row")
+                .clone(),
         ))
         .send()
         .await
@@ -782,7 +773,7 @@ async fn partitions_of_old_counted_events_are_archived_and_dropped_whole() {
     );
     let new_one = Event {
         id: 90_000_001,
-        ..as_event(new_rows[0])
+        ..Event::from(new_rows[0].clone())
     };
     assert_eq!(
         store::insert_batch(&mut conn, std::slice::from_ref(&new_one))
