@@ -294,3 +294,65 @@ async fn the_upgrade_to_partitions_keeps_every_event_once_while_a_writer_goes_on
         .get(0);
     assert_eq!(count, expected.len() as i64 + 2);
 }
+
+/// Writers other than the workers' COPY (which makes room before each batch) create partitions
+/// only when their rows find none: a posted event, one without an id, and a careful-path batch
+/// are each stored after every partition but the legacy one was dropped (with what it held).
+#[tokio::test]
+async fn a_write_that_finds_no_partition_creates_one_and_is_stored() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let sql = app.events_db_client().await;
+    let partitions = || async {
+        sql.query_one(
+            "SELECT count(*) FROM roompulse_event_partitions() WHERE lower_arrival IS NOT NULL",
+            &[],
+        )
+        .await
+        .expect("partitions")
+        .get::<_, i64>(0)
+    };
+    let drop_all = || async {
+        sql.batch_execute(
+            "DO $$ DECLARE p text; BEGIN \
+               FOR p IN SELECT partition_name FROM roompulse_event_partitions() \
+                        WHERE lower_arrival IS NOT NULL LOOP \
+                 EXECUTE format('ALTER TABLE events DETACH PARTITION %I', p); \
+                 EXECUTE format('DROP TABLE %I', p); \
+               END LOOP; END $$",
+        )
+        .await
+        .expect("the partitions dropped");
+        assert_eq!(partitions().await, 0);
+    };
+
+    drop_all().await;
+    app.post_new(&crate::common::fixtures::booking(41, 1)).await;
+    assert!(partitions().await > 0, "the post made room");
+    assert_eq!(app.stored_count().await, 1);
+
+    drop_all().await;
+    let mut without_id = crate::common::fixtures::booking(0, 1);
+    without_id
+        .as_object_mut()
+        .expect("an object")
+        .remove("id");
+    let r = app
+        .client
+        .post(app.url("/events"))
+        .json(&without_id)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+    assert_eq!(app.stored_count().await, 1, "dropping the partitions dropped the first");
+
+    drop_all().await;
+    let pool = roompulse::db::pool(&app.events_db_url(), 2).expect("pool");
+    let mut conn = store::connection(&pool).await.expect("connection");
+    let inserted = store::insert_batch(&mut conn, &[event(43), event(44)])
+        .await
+        .expect("a batch");
+    assert_eq!(inserted.rows, 2);
+    assert_eq!(app.stored_count().await, 2);
+    app.stop().await;
+}

@@ -33,17 +33,22 @@ pub enum Stored {
 
 pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreError> {
     let mut conn = connection(pool).await?;
-    add_partitions(&mut conn, 1).await?;
     let Some(id) = new.id else {
         let id: i64 = diesel::select(sql::<BigInt>("nextval('events_assigned_id_seq')"))
             .get_result(&mut conn)
             .await?;
         let event = new.with_id(id);
         // The claim trigger on `events` claims the id.
-        diesel::insert_into(events::table)
-            .values(&event)
-            .execute(&mut conn)
-            .await?;
+        let insert = diesel::insert_into(events::table).values(&event);
+        match insert.execute(&mut conn).await {
+            Err(e) if no_partition(&e) => {
+                add_partitions(&mut conn, 1).await?;
+                insert.execute(&mut conn).await?;
+            }
+            other => {
+                other?;
+            }
+        }
         return Ok(Stored::Created(event));
     };
     let event = new.with_id(id);
@@ -51,18 +56,9 @@ pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreErr
         0 // only a replay of an event the service stored itself can carry such an id
     } else {
         // A stored or retired id is skipped (its claim finds it).
-        let columns = BatchColumns::new(std::iter::once(&event));
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            async move {
-                diesel::sql_query(claim::IDS_CLAIMED).execute(conn).await?;
-                columns
-                    .bind(diesel::sql_query(claim::CLAIM_AND_INSERT))
-                    .execute(conn)
-                    .await
-            }
-            .scope_boxed()
-        })
-        .await?
+        insert_batch(&mut conn, std::slice::from_ref(&event))
+            .await?
+            .rows
     };
     if inserted == 1 {
         return Ok(Stored::Created(event));
@@ -94,6 +90,16 @@ pub async fn add_partitions(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Whether a write failed because no partition takes its rows' arrivals: ingest outran the
+/// partitions kept ahead (writers other than the workers check for room only then).
+fn no_partition(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, info)
+            if info.message().starts_with("no partition of relation")
+    )
 }
 
 /// Whether `roompulse retention` has deleted the event stored under `id`: row by row (the id is
@@ -139,8 +145,10 @@ pub async fn insert_batch(
     order.sort_by_key(|&i| batch[i].id);
     let columns = BatchColumns::new(order.iter().map(|&i| &batch[i]));
 
-    add_partitions(conn, columns.ids.len()).await?;
-    let (rows, conflicts) = conn
+    let columns = &columns;
+    let mut attempts = 0;
+    let (rows, conflicts) = loop {
+        let stored = conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             async move {
                 diesel::sql_query(claim::IDS_CLAIMED).execute(conn).await?;
@@ -170,7 +178,15 @@ pub async fn insert_batch(
             }
             .scope_boxed()
         })
-        .await?;
+        .await;
+        match stored {
+            Err(e) if attempts == 0 && no_partition(&e) => {
+                attempts += 1;
+                add_partitions(conn, columns.ids.len()).await?;
+            }
+            other => break other?,
+        }
+    };
     let mut positions: Vec<usize> = conflicts.iter().map(|r| order[r.ord as usize]).collect();
     positions.sort_unstable();
     Ok(Inserted {
