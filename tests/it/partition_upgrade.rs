@@ -332,10 +332,7 @@ async fn a_write_that_finds_no_partition_creates_one_and_is_stored() {
 
     drop_all().await;
     let mut without_id = crate::common::fixtures::booking(0, 1);
-    without_id
-        .as_object_mut()
-        .expect("an object")
-        .remove("id");
+    without_id.as_object_mut().expect("an object").remove("id");
     let r = app
         .client
         .post(app.url("/events"))
@@ -344,7 +341,11 @@ async fn a_write_that_finds_no_partition_creates_one_and_is_stored() {
         .await
         .expect("POST");
     assert_eq!(r.status(), 201);
-    assert_eq!(app.stored_count().await, 1, "dropping the partitions dropped the first");
+    assert_eq!(
+        app.stored_count().await,
+        1,
+        "dropping the partitions dropped the first"
+    );
 
     drop_all().await;
     let pool = roompulse::db::pool(&app.events_db_url(), 2).expect("pool");
