@@ -76,6 +76,9 @@ enum Mode {
         /// Requests per `GET /events` probe (the median is reported).
         #[arg(long, default_value_t = 5)]
         probes: usize,
+        /// `POST /events` requests after each chunk, one at a time (median and p99 reported).
+        #[arg(long, default_value_t = 200)]
+        posts: usize,
         /// After this many chunks, time a COPY of the next one into copies of the table with
         /// each index alone.
         #[arg(long)]
@@ -185,6 +188,7 @@ async fn main() -> ExitCode {
         order,
         no_sync,
         probes,
+        posts,
         index_costs_at,
     }) = cli.mode
     {
@@ -196,6 +200,7 @@ async fn main() -> ExitCode {
             workers: cli.workers,
             sync: !no_sync,
             probes,
+            posts,
             index_costs_at,
             work_dir: std::env::temp_dir(),
         };

@@ -46,6 +46,8 @@ pub struct ScaleOptions {
     pub sync: bool,
     /// GET /events requests per probe (the median is reported).
     pub probes: usize,
+    /// `POST /events` requests after each chunk, one at a time (median and p99 reported).
+    pub posts: usize,
     /// After this many chunks, measure a COPY of the next chunk into copies of the table with
     /// each index alone.
     pub index_costs_at: Option<u32>,
@@ -300,7 +302,10 @@ pub async fn run(cfg: &Config, opts: &ScaleOptions) -> Result<(), BenchError> {
             .await
             .map_err(|e| fail("analyze")(&pg_error(&e)))?;
         let (heap_bytes, total_bytes, indexes) = sizes(&stats).await?;
-        let probes = probe(&http, &base_url, probe_reservation, opts.probes).await?;
+        let mut probes = probe(&http, &base_url, probe_reservation, opts.probes).await?;
+        let posted = post_latency(&http, &base_url, stored, opts.posts).await?;
+        stored += posted.len() as i64;
+        probes.extend(posted.summary());
         let f = ChunkFigures {
             stored_before,
             events: report.queued,
@@ -457,6 +462,9 @@ fn probe_queries(reservation: Option<uuid::Uuid>) -> Vec<String> {
         "night_of_stay__gte=2030-01-01".into(),
         "night_of_stay__gte=2024-03-01".into(),
         "night_of_stay__lte=2022-01-10".into(),
+        // The combination: a hotel's cancellations of a night range.
+        "hotel_id=2601&rpg_status=2&night_of_stay__gte=2024-03-01".into(),
+        "order=stored".into(),
         "order=stored&limit=10000".into(),
     ];
     if let Some(r) = reservation {
@@ -497,6 +505,66 @@ async fn probe(
         out.push((q, times[times.len() / 2], rows));
     }
     Ok(out)
+}
+
+/// The latencies of `POST /events`, one at a time.
+struct Posted(Vec<f64>);
+
+impl Posted {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The median and the 99th percentile (nearest rank), as probes (no rows: `0`).
+    fn summary(&self) -> Vec<(String, f64, usize)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        let mut t = self.0.clone();
+        t.sort_by(f64::total_cmp);
+        let rank = |q: f64| t[((q * t.len() as f64).ceil() as usize).clamp(1, t.len()) - 1];
+        vec![
+            ("POST /events, median".into(), rank(0.5), 0),
+            ("POST /events, p99".into(), rank(0.99), 0),
+        ]
+    }
+}
+
+/// `n` new events posted one at a time (ids assigned by the service; each a new reservation, so
+/// that none replays another), timed from send to the answer read.
+async fn post_latency(
+    http: &reqwest::Client,
+    base_url: &str,
+    stored: i64,
+    n: usize,
+) -> Result<Posted, BenchError> {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = serde_json::json!({
+            "hotel_id": 2601,
+            "event_timestamp": "2023-06-01T12:00:00Z",
+            "rpg_status": 1,
+            "room_id": uuid::Uuid::from_u64_pair(0x5ca1e, (stored as u64) << 16 | i as u64),
+            "night_of_stay": "2023-07-01",
+        });
+        let started = Instant::now();
+        let response = http
+            .post(format!("{base_url}/events"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| fail("POST /events")(&e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| fail("POST /events")(&e))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        if status != reqwest::StatusCode::CREATED {
+            return Err(BenchError(format!("POST /events: {status} {text}")));
+        }
+    }
+    Ok(Posted(times))
 }
 
 /// A copy of the stored rows, then for each set of indexes: build it, checkpoint, and time one
@@ -664,7 +732,7 @@ fn print(opts: &ScaleOptions, figures: &[ChunkFigures], index_costs: &[(String, 
         );
     }
     if let Some(first) = figures.first() {
-        print!("\n| GET /events first page, median ms (rows), at stored |");
+        print!("\n| probe: GET /events first page median ms (rows), POST /events ms, at stored |");
         for f in figures {
             print!(" {} |", f.stored_before + f.events as i64);
         }

@@ -95,12 +95,12 @@ const FIRST_MERGE_WIDTH: usize = 8;
 /// per stored night in the range (each a range of `events_night_timestamp_id`).
 ///
 /// First the head of every stream: its first matching row after the cursor (one index descent
-/// a night, and one to find each stored night). Then rounds: the `width` nights with the
-/// smallest heads hold every row below the next night's head, the round's bound; those rows
-/// are read (at most what the page still needs per night) and, if they do not fill the page,
-/// the merged nights get new heads at the bound and the next round merges twice as many. The
-/// cost is a descent per night in the range plus about the page's rows, whatever is stored:
-/// at most ~1,600 nights for 4 years of stays.
+/// a night and partition). Then rounds: the `width` nights with the smallest heads hold every
+/// row below the next night's head, the round's bound; the keys of those rows are read from the
+/// index (at most what the page still needs per night), then the rows themselves, and if they
+/// do not fill the page, the merged nights get new heads at the bound and the next round merges
+/// twice as many. The cost is a few descents per night in the range and partition plus about
+/// the page's rows: at most ~1,600 nights for 4 years of stays, times the partitions.
 async fn list_by_nights(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
@@ -121,26 +121,15 @@ async fn list_by_nights(
         });
         let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
         let want = limit - page.len() as i64;
-        let mut st = UnpreparedQuery::default();
-        let conditions = st.conditions(filter, after, false);
-        let window = st.window(floor, bound);
-        let nights_param = st.bind(Bind::Dates(nights.clone()));
-        let want_param = st.bind(Bind::I64(want));
-        // The merge reads (event_timestamp, id) and the filtered columns from the index alone
-        // (it includes hotel_id and status), then fetches only the page's rows.
-        st.sql = format!(
-            "SELECT {full} FROM ( \
-                 SELECT r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
-                 CROSS JOIN LATERAL ( \
-                     SELECT e.event_timestamp, e.id FROM events e \
-                      WHERE e.night_of_stay = n.night AND {conditions}{window} \
-                      ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
-                 ORDER BY r.event_timestamp, r.id LIMIT {want_param}) k \
-             JOIN events f ON f.id = k.id ORDER BY k.event_timestamp, k.id",
-            full = EVENT_COLUMNS.replace("e.", "f.")
-        );
-        let rows: Vec<Event> = st.fetch(conn, plans).await?;
-        let full = rows.len() as i64 >= want;
+        let keys = merge_keys(conn, filter, after, (floor, bound), &nights, want, plans).await?;
+        let rows = match keys.last() {
+            Some(&last) => {
+                let window = (floor, last);
+                merged_rows(conn, filter, after, window, &nights, keys.len(), plans).await?
+            }
+            None => Vec::new(),
+        };
+        let full = keys.len() as i64 >= want;
         page.extend(rows);
         let Some(bound) = bound else { break };
         if full {
@@ -152,6 +141,118 @@ async fn list_by_nights(
         width = width.saturating_mul(2);
     }
     Ok(page)
+}
+
+/// Spans of fewer nights than this are listed night by night rather than searched for the
+/// nights stored in them: five years of stays.
+const SERIES_NIGHTS: i64 = 5 * 366;
+
+#[derive(QueryableByName)]
+struct NightSpan {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Date>)]
+    first: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Date>)]
+    last: Option<NaiveDate>,
+}
+
+/// The first and last stored night in the filter's night range (of any hotel), or `None` when it
+/// holds none.
+async fn stored_night_span(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    plans: Option<&Plans>,
+) -> Result<Option<(NaiveDate, NaiveDate)>, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let mut range = String::new();
+    if let Some(v) = filter.night_of_stay_gte {
+        range += &format!(" AND night_of_stay >= {}", st.bind(Bind::Date(v)));
+    }
+    if let Some(v) = filter.night_of_stay_lte {
+        range += &format!(" AND night_of_stay <= {}", st.bind(Bind::Date(v)));
+    }
+    st.sql = format!(
+        "SELECT (SELECT min(night_of_stay) FROM events WHERE TRUE{range}) AS first, \
+                (SELECT max(night_of_stay) FROM events WHERE TRUE{range}) AS last"
+    );
+    let spans: Vec<NightSpan> = st.fetch(conn, plans).await?;
+    Ok(spans.into_iter().next().and_then(|s| s.first.zip(s.last)))
+}
+
+#[derive(QueryableByName)]
+struct Key {
+    #[diesel(sql_type = Timestamptz)]
+    event_timestamp: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// A round of the merge: the keys of the first `want` rows of `nights` from `floor` (inclusive)
+/// below `bound`, read from the night index alone (it includes `hotel_id` and `status`).
+async fn merge_keys(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    (floor, bound): (Option<ListCursor>, Option<ListCursor>),
+    nights: &[NaiveDate],
+    want: i64,
+    plans: Option<&Plans>,
+) -> Result<Vec<ListCursor>, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let conditions = st.conditions(filter, after, false);
+    let window = st.window(floor, bound);
+    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
+    let want_param = st.bind(Bind::I64(want));
+    st.sql = format!(
+        "SELECT r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+         CROSS JOIN LATERAL ( \
+             SELECT e.event_timestamp, e.id FROM events e \
+              WHERE e.night_of_stay = n.night AND {conditions}{window} \
+              ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
+         ORDER BY r.event_timestamp, r.id LIMIT {want_param}"
+    );
+    let keys: Vec<Key> = st.fetch(conn, plans).await?;
+    Ok(keys
+        .into_iter()
+        .map(|k| ListCursor {
+            event_timestamp: k.event_timestamp,
+            id: k.id,
+        })
+        .collect())
+}
+
+/// The `rows` rows of `nights` from `floor` to `last` (both inclusive): the rows of the keys a
+/// round found, when `last` is the last of them.
+///
+/// Fetched by the night index again rather than joined by id: an id names no partition (they
+/// are by arrival), so a join probes every partition's key for each row, or, as PostgreSQL may
+/// plan it, hashes the whole table. Read again, each row is fetched from its own partition.
+async fn merged_rows(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    (floor, last): (Option<ListCursor>, ListCursor),
+    nights: &[NaiveDate],
+    rows: usize,
+    plans: Option<&Plans>,
+) -> Result<Vec<Event>, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let conditions = st.conditions(filter, after, false);
+    let window = st.window(floor, None);
+    let last = st.key_condition("<=", last);
+    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
+    // The limit (never reached: the window holds `rows` rows) keeps the subquery a lateral one,
+    // run per night on its index, which PostgreSQL would otherwise join with a scan of the
+    // window's rows of every night.
+    let rows_param = st.bind(Bind::I64(rows as i64));
+    st.sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM unnest({nights_param}::date[]) AS n(night) \
+         CROSS JOIN LATERAL ( \
+             SELECT {EVENT_COLUMNS} FROM events e \
+              WHERE e.night_of_stay = n.night AND {conditions}{window} AND {last} \
+              ORDER BY e.event_timestamp, e.id LIMIT {rows_param}) e \
+         ORDER BY e.event_timestamp, e.id"
+    );
+    st.fetch(conn, plans).await
 }
 
 #[derive(QueryableByName)]
@@ -180,28 +281,33 @@ async fn night_heads(
             let p = st.bind(Bind::Dates(nights.to_vec()));
             format!("SELECT night FROM unnest({p}::date[]) AS n(night)")
         }
-        None => {
-            // The stored nights in the range, one descent each (a loose index scan): a range
-            // reaching a stray night decades away costs no more than the nights really stored.
-            let mut range = String::new();
-            if let Some(v) = filter.night_of_stay_gte {
-                range += &format!(" AND night_of_stay >= {}", st.bind(Bind::Date(v)));
+        None => match stored_night_span(conn, filter, plans).await? {
+            None => return Ok(Vec::new()),
+            // Every night of a short span, without finding which are stored: finding one costs
+            // what its head costs (a descent of every partition's night index), and nights are
+            // stored densely (a hotel sells every night), so listing them all halves the work.
+            Some((first, last)) if (last - first).num_days() < SERIES_NIGHTS => {
+                let (first, last) = (st.bind(Bind::Date(first)), st.bind(Bind::Date(last)));
+                format!(
+                    "SELECT generate_series({first}::date, {last}::date, interval '1 day')::date \
+                     AS night"
+                )
             }
-            let mut upper = String::new();
-            if let Some(v) = filter.night_of_stay_lte {
-                upper = format!(" AND night_of_stay <= {}", st.bind(Bind::Date(v)));
-                range += &upper;
+            // The stored nights, one descent each (a loose index scan): a range reaching a stray
+            // night decades away costs no more than the nights really stored.
+            Some((first, last)) => {
+                let (first, last) = (st.bind(Bind::Date(first)), st.bind(Bind::Date(last)));
+                format!(
+                    "WITH RECURSIVE stored(night) AS ( \
+                         SELECT {first}::date \
+                         UNION ALL \
+                         SELECT (SELECT min(night_of_stay) FROM events \
+                                  WHERE night_of_stay > s.night AND night_of_stay <= {last}) \
+                           FROM stored s WHERE s.night IS NOT NULL) \
+                     SELECT night FROM stored WHERE night IS NOT NULL"
+                )
             }
-            format!(
-                "WITH RECURSIVE stored(night) AS ( \
-                     SELECT min(night_of_stay) FROM events WHERE TRUE{range} \
-                     UNION ALL \
-                     SELECT (SELECT min(night_of_stay) FROM events \
-                              WHERE night_of_stay > s.night{upper}) \
-                       FROM stored s WHERE s.night IS NOT NULL) \
-                 SELECT night FROM stored WHERE night IS NOT NULL"
-            )
-        }
+        },
     };
     let conditions = st.conditions(filter, after, false);
     let window = st.window(from, None);
