@@ -11,11 +11,19 @@
 --   psql -h 127.0.0.1 -U postgres -d roompulse_scratch_filters -v ON_ERROR_STOP=1 \
 --        -v reservations=2140000 -f scripts/filters-scratch.sql
 --
--- 2,140,000 reservations give ~10,000,000 events. The indexes are dropped for the load and built
--- again afterwards (much faster than maintaining them row by row); the ones the migrations
--- define are recreated as they were, whatever their number.
+-- 2,140,000 reservations give ~10,000,000 events. The table is partitioned by arrival
+-- (decision 006), `partition_rows` arrivals a partition (`-v partition_rows=…`, 2,000,000 by
+-- default, as the migrations set): the events are stored in generation order, so each partition
+-- holds a shuffled slice of the history, as after loading multi-year exports. The filter
+-- indexes are dropped for the load and built again afterwards (much faster than maintaining
+-- them row by row); the ones the migrations define are recreated as they were, whatever their
+-- number. Each partition's key on the id and `event_ids` are written as the rows go in.
 \set ON_ERROR_STOP 1
 \timing on
+\if :{?partition_rows}
+\else
+\set partition_rows 2000000
+\endif
 SELECT setseed(0.42);
 
 CREATE TEMP TABLE saved_indexes AS
@@ -27,10 +35,14 @@ BEGIN
     FOR r IN SELECT name FROM saved_indexes LOOP
         EXECUTE format('DROP INDEX %I', r.name);
     END LOOP;
+    -- The empty partitions the migrations created, at the default size.
+    FOR r IN SELECT partition_name FROM roompulse_event_partitions()
+              WHERE partition_name <> 'events_legacy' LOOP
+        EXECUTE format('DROP TABLE %I', r.partition_name);
+    END LOOP;
 END $$;
-ALTER TABLE events DROP CONSTRAINT events_pkey;
-ALTER TABLE events DISABLE TRIGGER events_notify_feed;
-TRUNCATE events;
+TRUNCATE events, event_ids;
+UPDATE event_partitioning SET rows_per_partition = :partition_rows;
 
 CREATE TEMP TABLE reservations AS
 SELECT r,
@@ -43,6 +55,9 @@ SELECT r,
   FROM (SELECT r, timestamptz '2021-01-01 00:00:00+00' + random() * interval '4 years' AS booked
           FROM generate_series(1, :reservations) AS r) b;
 
+SELECT roompulse_add_event_partitions(
+    (SELECT sum(nights * (1 + (cancelled_at IS NOT NULL)::int)) FROM reservations)::bigint);
+
 INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id)
 SELECT row_number() OVER (ORDER BY r, s.status, n) + 19000000, hotel_id,
        CASE s.status WHEN 1 THEN booked ELSE cancelled_at END,
@@ -53,8 +68,6 @@ SELECT row_number() OVER (ORDER BY r, s.status, n) + 19000000, hotel_id,
  WHERE s.status = 1 OR cancelled_at IS NOT NULL
  ORDER BY r, s.status, n;
 
-ALTER TABLE events ENABLE TRIGGER events_notify_feed;
-ALTER TABLE events ADD PRIMARY KEY (id);
 DO $$
 DECLARE r record;
 BEGIN
