@@ -58,8 +58,11 @@ pub fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
             // PostgreSQL nevertheless plans a union of two small index scans (the pace view)
             // as a Parallel Append, whose worker start-up costs several times the scans;
             // a table's `parallel_workers = 0` does not prevent that. So no parallel plans on
-            // the services' connections.
-            conn.batch_execute("SET max_parallel_workers_per_gather = 0")
+            // the services' connections. Nor JIT compilation: a statement over many partitions
+            // (the night merge: nights × partitions index scans) is costed above
+            // `jit_above_cost`, and compiling its expressions took ~400 ms of a 13 ms statement
+            // (BENCHMARKS.md, "GET /events filters").
+            conn.batch_execute("SET max_parallel_workers_per_gather = 0; SET jit = off")
                 .await
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)

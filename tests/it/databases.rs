@@ -66,3 +66,27 @@ async fn pooled_connections_plan_no_parallel_queries() {
         assert_eq!(setting.max_parallel_workers_per_gather, "0");
     }
 }
+
+/// Nor JIT-compiled ones: the night merge over many partitions is costed above
+/// `jit_above_cost`, and compiling it took ~400 ms of a 13 ms statement at 30 M events.
+#[tokio::test]
+async fn pooled_connections_compile_no_statement() {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        jit: String,
+    }
+    let test_db = crate::common::db::TestDb::data_provider().await;
+    let pool = db::pool(&test_db.url, 2).expect("pool");
+    let (mut a, mut b) = (pool.get().await.expect("a"), pool.get().await.expect("b"));
+    for conn in [&mut a, &mut b] {
+        let setting: Setting = diesel::sql_query("SHOW jit")
+            .get_result(&mut **conn)
+            .await
+            .expect("show");
+        assert_eq!(setting.jit, "off");
+    }
+}

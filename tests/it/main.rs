@@ -14,6 +14,7 @@ mod forecast;
 mod helpers;
 mod ids_in_javascript;
 mod keys;
+mod list_nights;
 mod list_plans;
 mod live;
 mod loader;

@@ -28,8 +28,8 @@ pub struct EventFilter {
     pub night_of_stay_lte: Option<NaiveDate>,
 }
 
-/// Position in the `(event_timestamp, id)` order: the page starts after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Position in the `(event_timestamp, id)` order: the page starts after it. Ordered as the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ListCursor {
     pub event_timestamp: DateTime<Utc>,
     pub id: i64,
@@ -95,12 +95,14 @@ const FIRST_MERGE_WIDTH: usize = 8;
 /// per stored night in the range (each a range of `events_night_timestamp_id`).
 ///
 /// First the head of every stream: its first matching row after the cursor (one index descent
-/// a night and partition). Then rounds: the `width` nights with the smallest heads hold every
-/// row below the next night's head, the round's bound; the keys of those rows are read from the
-/// index (at most what the page still needs per night), then the rows themselves, and if they
-/// do not fill the page, the merged nights get new heads at the bound and the next round merges
-/// twice as many. The cost is a few descents per night in the range and partition plus about
-/// the page's rows: at most ~1,600 nights for 4 years of stays, times the partitions.
+/// a night and partition). Then rounds, each reading keys from the index alone: the `width`
+/// nights with the smallest heads hold every row below the next night's head, the round's
+/// bound; those keys are read (at most what the page still needs) and, if they do not fill the
+/// page, the merged nights get new heads at the bound and the next round merges twice as many.
+/// When no night is left to bound a round, it reads a few keys of every night instead
+/// (`last_round`). Then the page's rows, once. The cost is a few descents per night in the
+/// range and partition plus about the page's rows: at most ~1,600 nights for 4 years of stays,
+/// times the partitions.
 async fn list_by_nights(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
@@ -109,39 +111,39 @@ async fn list_by_nights(
     plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
     let mut heads = night_heads(conn, filter, after, None, None, plans).await?;
-    let mut page: Vec<Event> = Vec::new();
+    // The page's keys, in order; its rows are fetched once, at the end.
+    let mut keys: Vec<NightHead> = Vec::new();
     let mut floor: Option<ListCursor> = None;
     let mut width = FIRST_MERGE_WIDTH;
-    while (page.len() as i64) < limit && !heads.is_empty() {
-        heads.sort_unstable_by_key(|h| (h.event_timestamp, h.id));
+    let mut per_night = 0;
+    while (keys.len() as i64) < limit && !heads.is_empty() {
+        heads.sort_unstable_by_key(|h| h.key());
+        let want = limit - keys.len() as i64;
+        if width >= heads.len() && heads.len() > 1 {
+            // Every night left, with no next head to bound the round.
+            let nights: Vec<NaiveDate> = heads.drain(..).map(|h| h.night).collect();
+            let n = nights.len() as i64;
+            per_night = ((2 * want + n - 1) / n).max(per_night * 2).clamp(1, want);
+            let round = last_round(conn, filter, after, floor, &nights, want, per_night, plans);
+            let round = round.await?;
+            keys.extend(round.keys);
+            let Some(next) = round.next else { break };
+            heads = round.heads;
+            if !round.unread.is_empty() {
+                heads.extend(
+                    night_heads(conn, filter, after, Some(next), Some(&round.unread), plans)
+                        .await?,
+                );
+            }
+            floor = Some(next);
+            continue;
+        }
         let merged = width.min(heads.len());
-        let bound = heads.get(merged).map(|h| ListCursor {
-            event_timestamp: h.event_timestamp,
-            id: h.id,
-        });
+        let bound = heads.get(merged).map(NightHead::key);
         let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
-        let want = limit - page.len() as i64;
-        let keys = merge_keys(conn, filter, after, (floor, bound), &nights, want, plans).await?;
-        let rows = match keys.last() {
-            // The night index's key decides which entries an index scan fetches from the heap:
-            // with a hotel or a status (columns it only includes) every entry in the window is
-            // fetched, ~50 for each row wanted when both are given. Then the rows are fetched
-            // by id instead: one descent of each partition's key a row, whatever the filter.
-            Some(_)
-                if filter.hotel_id.is_some()
-                    || filter.hotels.is_some()
-                    || filter.status.is_some() =>
-            {
-                rows_by_id(conn, &keys, plans).await?
-            }
-            Some(&last) => {
-                let window = (floor, last);
-                merged_rows(conn, filter, after, window, &nights, keys.len(), plans).await?
-            }
-            None => Vec::new(),
-        };
-        let full = keys.len() as i64 >= want;
-        page.extend(rows);
+        let found = merge_keys(conn, filter, after, (floor, bound), &nights, want, plans).await?;
+        let full = found.len() as i64 >= want;
+        keys.extend(found);
         let Some(bound) = bound else { break };
         if full {
             break;
@@ -151,7 +153,125 @@ async fn list_by_nights(
         floor = Some(bound);
         width = width.saturating_mul(2);
     }
-    Ok(page)
+    keys.truncate(limit.max(0) as usize);
+    page_rows(conn, filter, after, &keys, plans).await
+}
+
+/// What the last round of the merge read and where the nights go on.
+struct LastRound {
+    /// The page's next keys, in order: every row of the nights up to a frontier.
+    keys: Vec<NightHead>,
+    /// Just after the frontier (`None`: every row of the nights was read).
+    next: Option<ListCursor>,
+    /// The nights' heads past the frontier that the round read already.
+    heads: Vec<NightHead>,
+    /// Nights read to the frontier exactly, whose heads past it are still to find.
+    unread: Vec<NaiveDate>,
+}
+
+/// The round that merges every night left, with no head after them to bound it. Each night's
+/// read stops at `per_night` rows (a read to the page's size in every night costs nights × page
+/// entries, and for a rare hotel and status whole nights); the rows up to the lowest last key
+/// of a night that has more (the frontier) are the page's next, since every night's unread rows
+/// lie beyond it. The caller doubles `per_night` at each such round, so that a night holding
+/// most of the page is read in a few.
+#[allow(clippy::too_many_arguments)]
+async fn last_round(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    floor: Option<ListCursor>,
+    nights: &[NaiveDate],
+    want: i64,
+    per_night: i64,
+    plans: Option<&Plans>,
+) -> Result<LastRound, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let conditions = st.conditions(filter, after, false);
+    let window = st.window(floor, None);
+    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
+    let k_param = st.bind(Bind::I64(per_night));
+    st.sql = format!(
+        "SELECT n.night, r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+         CROSS JOIN LATERAL ( \
+             SELECT e.event_timestamp, e.id FROM events e \
+              WHERE e.night_of_stay = n.night AND {conditions}{window} \
+              ORDER BY e.event_timestamp, e.id LIMIT {k_param}) r"
+    );
+    let read: Vec<NightHead> = st.fetch(conn, plans).await?;
+    let mut per: std::collections::BTreeMap<NaiveDate, Vec<ListCursor>> = Default::default();
+    for h in &read {
+        per.entry(h.night).or_default().push(h.key());
+    }
+    // The lowest last key of a night read to its limit: what lies beyond may not be read yet.
+    let frontier = per
+        .values()
+        .filter(|keys| keys.len() as i64 >= per_night)
+        .filter_map(|keys| keys.iter().max().copied())
+        .min();
+    let mut keys: Vec<NightHead> = read
+        .into_iter()
+        .filter(|h| frontier.is_none_or(|f| h.key() <= f))
+        .collect();
+    keys.sort_unstable_by_key(NightHead::key);
+    keys.truncate(want as usize);
+    let Some(frontier) = frontier else {
+        return Ok(LastRound {
+            keys,
+            next: None,
+            heads: Vec::new(),
+            unread: Vec::new(),
+        });
+    };
+    let (mut heads, mut unread) = (Vec::new(), Vec::new());
+    for (night, read) in per {
+        match read.iter().filter(|&&c| c > frontier).min() {
+            Some(c) => heads.push(NightHead {
+                night,
+                event_timestamp: c.event_timestamp,
+                id: c.id,
+            }),
+            None if read.len() as i64 >= per_night => unread.push(night),
+            // Read to its end.
+            None => {}
+        }
+    }
+    Ok(LastRound {
+        keys,
+        // Keys are (event_timestamp, integer id): the first key after the frontier's is at or
+        // after the same time with the next id.
+        next: Some(ListCursor {
+            event_timestamp: frontier.event_timestamp,
+            id: frontier.id.saturating_add(1),
+        }),
+        heads,
+        unread,
+    })
+}
+
+/// The rows of the page's `keys` (the first rows after `after` of the nights, in order).
+async fn page_rows(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    after: Option<ListCursor>,
+    keys: &[NightHead],
+    plans: Option<&Plans>,
+) -> Result<Vec<Event>, diesel::result::Error> {
+    let Some(last) = keys.last().map(NightHead::key) else {
+        return Ok(Vec::new());
+    };
+    if filter.hotel_id.is_some() || filter.hotels.is_some() || filter.status.is_some() {
+        // The night index's key decides which entries an index scan fetches from the heap:
+        // with a hotel or a status (columns it only includes) every entry up to the last key
+        // is fetched, ~50 for each row wanted when both are given. Then the rows are fetched
+        // by id instead: one descent of each partition's key a row, whatever the filter.
+        let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+        return rows_by_id(conn, &ids, plans).await;
+    }
+    let mut nights: Vec<NaiveDate> = keys.iter().map(|k| k.night).collect();
+    nights.sort_unstable();
+    nights.dedup();
+    merged_rows(conn, filter, after, last, &nights, keys.len(), plans).await
 }
 
 /// Spans of fewer nights than this are listed night by night rather than searched for the
@@ -189,14 +309,6 @@ async fn stored_night_span(
     Ok(spans.into_iter().next().and_then(|s| s.first.zip(s.last)))
 }
 
-#[derive(QueryableByName)]
-struct Key {
-    #[diesel(sql_type = Timestamptz)]
-    event_timestamp: DateTime<Utc>,
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// A round of the merge: the keys of the first `want` rows of `nights` from `floor` (inclusive)
 /// below `bound`, read from the night index alone (it includes `hotel_id` and `status`).
 async fn merge_keys(
@@ -207,32 +319,26 @@ async fn merge_keys(
     nights: &[NaiveDate],
     want: i64,
     plans: Option<&Plans>,
-) -> Result<Vec<ListCursor>, diesel::result::Error> {
+) -> Result<Vec<NightHead>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
     let conditions = st.conditions(filter, after, false);
     let window = st.window(floor, bound);
     let nights_param = st.bind(Bind::Dates(nights.to_vec()));
     let want_param = st.bind(Bind::I64(want));
     st.sql = format!(
-        "SELECT r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+        "SELECT n.night, r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
          CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
               WHERE e.night_of_stay = n.night AND {conditions}{window} \
               ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
          ORDER BY r.event_timestamp, r.id LIMIT {want_param}"
     );
-    let keys: Vec<Key> = st.fetch(conn, plans).await?;
-    Ok(keys
-        .into_iter()
-        .map(|k| ListCursor {
-            event_timestamp: k.event_timestamp,
-            id: k.id,
-        })
-        .collect())
+    st.fetch(conn, plans).await
 }
 
-/// The `rows` rows of `nights` from `floor` to `last` (both inclusive): the rows of the keys a
-/// round found, when `last` is the last of them.
+/// The `rows` rows of `nights` after `after` up to `last` (inclusive): the page's rows, when
+/// `last` is its last key and `nights` the nights of its keys (a page is every row up to its
+/// last key).
 ///
 /// Fetched by the night index again rather than joined by id: an id names no partition (they
 /// are by arrival), so a join probes every partition's key for each row, or, as PostgreSQL may
@@ -241,14 +347,13 @@ async fn merged_rows(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
     after: Option<ListCursor>,
-    (floor, last): (Option<ListCursor>, ListCursor),
+    last: ListCursor,
     nights: &[NaiveDate],
     rows: usize,
     plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
     let conditions = st.conditions(filter, after, false);
-    let window = st.window(floor, None);
     let last = st.key_condition("<=", last);
     let nights_param = st.bind(Bind::Dates(nights.to_vec()));
     // The limit (never reached: the window holds `rows` rows) keeps the subquery a lateral one,
@@ -259,21 +364,21 @@ async fn merged_rows(
         "SELECT {EVENT_COLUMNS} FROM unnest({nights_param}::date[]) AS n(night) \
          CROSS JOIN LATERAL ( \
              SELECT {EVENT_COLUMNS} FROM events e \
-              WHERE e.night_of_stay = n.night AND {conditions}{window} AND {last} \
+              WHERE e.night_of_stay = n.night AND {conditions} AND {last} \
               ORDER BY e.event_timestamp, e.id LIMIT {rows_param}) e \
          ORDER BY e.event_timestamp, e.id"
     );
     st.fetch(conn, plans).await
 }
 
-/// The rows of `keys`, in their order.
+/// The rows of `ids`, in the pages' order.
 async fn rows_by_id(
     conn: &mut AsyncPgConnection,
-    keys: &[ListCursor],
+    ids: &[i64],
     plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
-    let ids = st.bind(Bind::I64s(keys.iter().map(|k| k.id).collect()));
+    let ids = st.bind(Bind::I64s(ids.to_vec()));
     st.sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ANY({ids}::int8[]) \
          ORDER BY e.event_timestamp, e.id"
@@ -289,6 +394,15 @@ struct NightHead {
     event_timestamp: DateTime<Utc>,
     #[diesel(sql_type = BigInt)]
     id: i64,
+}
+
+impl NightHead {
+    fn key(&self) -> ListCursor {
+        ListCursor {
+            event_timestamp: self.event_timestamp,
+            id: self.id,
+        }
+    }
 }
 
 /// The first row matching `filter` after `after` (and at or after `from`) of each stored night
