@@ -130,6 +130,17 @@ impl TestDb {
         .await
     }
 
+    /// A plain client of the database (its connection driven by a task of its own), for tests
+    /// that fill or read tables in SQL.
+    #[allow(dead_code)] // Not every test binary uses it.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(conn);
+        client
+    }
+
     /// An empty database, no migration run: for the upgrade tests to build an older schema in.
     pub async fn empty() -> Self {
         Self::from_template("template0".into()).await

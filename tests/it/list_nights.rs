@@ -38,10 +38,7 @@ type Query<'a> = (&'a str, &'a dyn Fn(&Row) -> bool);
 #[tokio::test]
 async fn night_pages_match_the_table_read_in_order_whatever_the_page_size() {
     let db = TestDb::data_provider().await;
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
+    let client = db.client().await;
     client.batch_execute(FILL).await.expect("fill");
     let all: Vec<Row> = client
         .query(

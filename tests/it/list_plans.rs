@@ -94,10 +94,7 @@ fn buffers(plan: &str) -> u64 {
 #[tokio::test]
 async fn every_filter_reads_a_bounded_part_of_the_table() {
     let db = TestDb::data_provider().await;
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
+    let client = db.client().await;
     client.batch_execute(FILL).await.expect("fill");
     // Statistics and the visibility map, as autovacuum would leave them (off on some servers).
     client

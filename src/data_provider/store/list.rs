@@ -141,7 +141,18 @@ async fn list_by_nights(
         let merged = width.min(heads.len());
         let bound = heads.get(merged).map(NightHead::key);
         let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
-        let found = merge_keys(conn, filter, after, (floor, bound), &nights, want, plans).await?;
+        let window = (floor, bound);
+        let found = night_keys(
+            conn,
+            filter,
+            after,
+            window,
+            &nights,
+            want,
+            Some(want),
+            plans,
+        )
+        .await?;
         let full = found.len() as i64 >= want;
         keys.extend(found);
         let Some(bound) = bound else { break };
@@ -186,19 +197,8 @@ async fn last_round(
     per_night: i64,
     plans: Option<&Plans>,
 ) -> Result<LastRound, diesel::result::Error> {
-    let mut st = UnpreparedQuery::default();
-    let conditions = st.conditions(filter, after, false);
-    let window = st.window(floor, None);
-    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
-    let k_param = st.bind(Bind::I64(per_night));
-    st.sql = format!(
-        "SELECT n.night, r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
-         CROSS JOIN LATERAL ( \
-             SELECT e.event_timestamp, e.id FROM events e \
-              WHERE e.night_of_stay = n.night AND {conditions}{window} \
-              ORDER BY e.event_timestamp, e.id LIMIT {k_param}) r"
-    );
-    let read: Vec<NightHead> = st.fetch(conn, plans).await?;
+    let window = (floor, None);
+    let read = night_keys(conn, filter, after, window, nights, per_night, None, plans).await?;
     let mut per: std::collections::BTreeMap<NaiveDate, Vec<ListCursor>> = Default::default();
     for h in &read {
         per.entry(h.night).or_default().push(h.key());
@@ -309,29 +309,38 @@ async fn stored_night_span(
     Ok(spans.into_iter().next().and_then(|s| s.first.zip(s.last)))
 }
 
-/// A round of the merge: the keys of the first `want` rows of `nights` from `floor` (inclusive)
-/// below `bound`, read from the night index alone (it includes `hotel_id` and `status`).
-async fn merge_keys(
+/// The keys of the first `per_night` rows of each of `nights` from `floor` (inclusive) below
+/// `bound`, and of those only the first `first` when given, read from the night index alone (it
+/// includes `hotel_id` and `status`).
+#[allow(clippy::too_many_arguments)]
+async fn night_keys(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
     after: Option<ListCursor>,
     (floor, bound): (Option<ListCursor>, Option<ListCursor>),
     nights: &[NaiveDate],
-    want: i64,
+    per_night: i64,
+    first: Option<i64>,
     plans: Option<&Plans>,
 ) -> Result<Vec<NightHead>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
     let conditions = st.conditions(filter, after, false);
     let window = st.window(floor, bound);
     let nights_param = st.bind(Bind::Dates(nights.to_vec()));
-    let want_param = st.bind(Bind::I64(want));
+    let per_night = st.bind(Bind::I64(per_night));
+    let first = match first {
+        Some(n) => format!(
+            " ORDER BY r.event_timestamp, r.id LIMIT {}",
+            st.bind(Bind::I64(n))
+        ),
+        None => String::new(),
+    };
     st.sql = format!(
         "SELECT n.night, r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
          CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
               WHERE e.night_of_stay = n.night AND {conditions}{window} \
-              ORDER BY e.event_timestamp, e.id LIMIT {want_param}) r \
-         ORDER BY r.event_timestamp, r.id LIMIT {want_param}"
+              ORDER BY e.event_timestamp, e.id LIMIT {per_night}) r{first}"
     );
     st.fetch(conn, plans).await
 }
