@@ -294,16 +294,15 @@ async fn stored_night_span(
     plans: Option<&Plans>,
 ) -> Result<Option<(NaiveDate, NaiveDate)>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
-    let mut range = String::new();
-    if let Some(v) = filter.night_of_stay_gte {
-        range += &format!(" AND night_of_stay >= {}", st.bind(Bind::Date(v)));
-    }
-    if let Some(v) = filter.night_of_stay_lte {
-        range += &format!(" AND night_of_stay <= {}", st.bind(Bind::Date(v)));
-    }
+    let nights = EventFilter {
+        night_of_stay_gte: filter.night_of_stay_gte,
+        night_of_stay_lte: filter.night_of_stay_lte,
+        ..Default::default()
+    };
+    let range = st.conditions(&nights, None, true);
     st.sql = format!(
-        "SELECT (SELECT min(night_of_stay) FROM events WHERE TRUE{range}) AS first, \
-                (SELECT max(night_of_stay) FROM events WHERE TRUE{range}) AS last"
+        "SELECT (SELECT min(e.night_of_stay) FROM events e WHERE {range}) AS first, \
+                (SELECT max(e.night_of_stay) FROM events e WHERE {range}) AS last"
     );
     let spans: Vec<NightSpan> = st.fetch(conn, plans).await?;
     Ok(spans.into_iter().next().and_then(|s| s.first.zip(s.last)))

@@ -33,29 +33,20 @@ pub enum Stored {
 
 pub async fn insert_one(pool: &PgPool, new: NewEvent) -> Result<Stored, StoreError> {
     let mut conn = connection(pool).await?;
-    let Some(id) = new.id else {
-        let id: i64 = diesel::select(sql::<BigInt>("nextval('events_assigned_id_seq')"))
-            .get_result(&mut conn)
-            .await?;
-        let event = new.with_id(id);
-        // The claim trigger on `events` claims the id.
-        let insert = diesel::insert_into(events::table).values(&event);
-        match insert.execute(&mut conn).await {
-            Err(e) if no_partition(&e) => {
-                add_partitions(&mut conn, 1).await?;
-                insert.execute(&mut conn).await?;
-            }
-            other => {
-                other?;
-            }
+    let (event, assigned) = match new.id {
+        Some(id) => (new.with_id(id), false),
+        None => {
+            let id: i64 = diesel::select(sql::<BigInt>("nextval('events_assigned_id_seq')"))
+                .get_result(&mut conn)
+                .await?;
+            (new.with_id(id), true)
         }
-        return Ok(Stored::Created(event));
     };
-    let event = new.with_id(id);
-    let inserted = if id >= crate::data_provider::event::ASSIGNED_ID_FLOOR {
+    let id = event.id;
+    let inserted = if !assigned && id >= crate::data_provider::event::ASSIGNED_ID_FLOOR {
         0 // only a replay of an event the service stored itself can carry such an id
     } else {
-        // A stored or retired id is skipped (its claim finds it).
+        // A stored or retired id is skipped (its claim finds it); an id just assigned is new.
         insert_batch(&mut conn, std::slice::from_ref(&event))
             .await?
             .rows
