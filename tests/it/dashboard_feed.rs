@@ -46,13 +46,33 @@ async fn page(app: &TestApp, path: &str) -> (Vec<i64>, String) {
     (ids, next)
 }
 
+/// The `(tx_id, id)` position a feed link's cursor names (`s` and two 16-digit hex numbers).
+fn position(path: &str) -> (u64, u64) {
+    let cursor = path
+        .split_once("cursor=s")
+        .map(|(_, c)| c.split('&').next().unwrap_or(c))
+        .unwrap_or_else(|| panic!("no cursor in {path}"));
+    assert_eq!(cursor.len(), 32, "{path}");
+    let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
+    (hex(&cursor[..16]), hex(&cursor[16..]))
+}
+
 /// Follows the feed from `path` to its current end; returns every id seen and where to go on.
 async fn drain(app: &TestApp, mut path: String, seen: &mut Vec<i64>) -> String {
     loop {
         let (ids, next) = page(app, &path).await;
         let empty = ids.is_empty();
         if empty && path.contains("cursor=") {
-            assert_eq!(next, path, "an empty page's link repeats its own cursor");
+            if path.contains("hotel_id=") {
+                // A filtered page moves past what it looked at: for a few hotels, every row
+                // below the horizon, which any transaction on the server moves on.
+                assert!(
+                    position(&next) >= position(&path),
+                    "{next} is behind {path}"
+                );
+            } else {
+                assert_eq!(next, path, "an empty page's link repeats its own cursor");
+            }
         }
         seen.extend(ids);
         path = next;
