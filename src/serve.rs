@@ -251,6 +251,10 @@ pub fn cancel_on_signal(token: CancellationToken) {
 /// Runs the chosen parts until `shutdown`, then lets each finish or hand back what it holds.
 pub async fn run(cfg: Config, parts: Parts, shutdown: CancellationToken) -> Result<(), StartError> {
     let mut state = prepare(&cfg, parts.workers).await?;
+    crate::data_provider::partition_indexes::build_in_background(
+        cfg.events_db.data_provider_database_url.clone(),
+        shutdown.clone(),
+    );
     if parts.schedule && cfg.data_provider_api.data_provider_url.is_some() {
         // The sync reads another process's API: `/ready` says whether it answers.
         state.ops.data_provider_api = Some(

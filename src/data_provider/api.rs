@@ -405,7 +405,10 @@ async fn list_stored(
     let page = match q.wait {
         None => look(after).await?,
         Some(wait) => {
-            let interest = feed::hotels_of(&q.filter).map_or(Interest::Every, Interest::Hotels);
+            let interest = q
+                .filter
+                .only_hotels()
+                .map_or(Interest::Every, Interest::Hotels);
             state.feed_wait.hold(wait, &interest, after, look).await?
         }
     };

@@ -123,7 +123,7 @@ pub async fn page(
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
     let limit = limit.max(1);
-    if let Some(hotels) = hotels_of(filter) {
+    if let Some(hotels) = filter.only_hotels() {
         // A few hotels' rows are cheaper to read through their own index than the feed's
         // window: a hotel with no events, or a small one, costs next to nothing however much
         // the other hotels store.
@@ -163,16 +163,6 @@ pub async fn page(
     let mut conn = connection(pool).await?;
     let found: Vec<PageRow> = st.fetch(&mut conn, None).await?;
     Ok(page_from(found, after, limit, window))
-}
-
-/// The hotels a filter narrows the feed to, if it does.
-pub fn hotels_of(filter: &EventFilter) -> Option<Vec<i32>> {
-    match (filter.hotel_id, &filter.hotels) {
-        (Some(h), Some(hs)) => Some(if hs.contains(&h) { vec![h] } else { Vec::new() }),
-        (Some(h), None) => Some(vec![h]),
-        (None, Some(hs)) => Some(hs.clone()),
-        (None, None) => None,
-    }
 }
 
 /// How many rows `hotels` have in all, counted up to `cap + 1` on their index.

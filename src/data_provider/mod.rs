@@ -9,6 +9,7 @@ pub mod feed_wait;
 pub mod gauges;
 pub mod generate;
 pub mod load;
+pub mod partition_indexes;
 pub mod queue;
 pub mod redis_pool;
 pub mod retention;

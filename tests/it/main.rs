@@ -21,6 +21,7 @@ mod loader;
 mod metrics;
 mod pace;
 mod page_sign_in;
+mod partition_indexes;
 mod partition_upgrade;
 mod read_replicas;
 mod readme;

@@ -28,6 +28,18 @@ pub struct EventFilter {
     pub night_of_stay_lte: Option<NaiveDate>,
 }
 
+impl EventFilter {
+    /// The hotels the filter narrows the events to, if it does (empty: none can match).
+    pub fn only_hotels(&self) -> Option<Vec<i32>> {
+        match (self.hotel_id, &self.hotels) {
+            (Some(h), Some(hs)) => Some(if hs.contains(&h) { vec![h] } else { Vec::new() }),
+            (Some(h), None) => Some(vec![h]),
+            (None, Some(hs)) => Some(hs.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Position in the `(event_timestamp, id)` order: the page starts after it. Ordered as the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ListCursor {
@@ -91,18 +103,61 @@ pub async fn list_explained(
 /// Nights merged at first; doubled at each round.
 const FIRST_MERGE_WIDTH: usize = 8;
 
+/// Filters naming at most this many hotels merge a stream per hotel and night, read on
+/// `events_hotel_night_timestamp_id`; more merge a stream per night, read on the night index.
+/// A stream costs a descent per partition and round; a night's stream reads every hotel's
+/// entries of it. A few hotels of many read a small share of each night; many hotels read most.
+const MAX_HOTEL_STREAMS: usize = 16;
+
+/// One stream of the merge: a night's rows in `(event_timestamp, id)` order, of one hotel, or
+/// of every hotel the filter allows (`hotel` 0: hotel ids are positive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Stream {
+    hotel: i32,
+    night: NaiveDate,
+}
+
+/// What a night merge reads: the filter, the page's cursor, and how its streams are split.
+struct Merge<'a> {
+    filter: &'a EventFilter,
+    /// The filter less what the streams select already (their hotels): a second condition on
+    /// the hotel makes PostgreSQL misjudge the streams' rows and read the night index instead.
+    within: EventFilter,
+    after: Option<ListCursor>,
+    /// Streams per hotel and night, of these hotels; `None`: per night.
+    hotels: Option<Vec<i32>>,
+    plans: Option<&'a Plans>,
+}
+
+impl Merge<'_> {
+    /// The streams as a relation `n(hotel, night)` and the condition that selects a stream's
+    /// rows of `events e`.
+    fn streams(&self, st: &mut UnpreparedQuery, streams: &[Stream]) -> (String, &'static str) {
+        let hotels = st.bind(Bind::I32s(streams.iter().map(|s| s.hotel).collect()));
+        let nights = st.bind(Bind::Dates(streams.iter().map(|s| s.night).collect()));
+        let relation = format!("unnest({hotels}::int4[], {nights}::date[]) AS n(hotel, night)");
+        let matching = if self.hotels.is_some() {
+            "e.hotel_id = n.hotel AND e.night_of_stay = n.night"
+        } else {
+            "e.night_of_stay = n.night"
+        };
+        (relation, matching)
+    }
+}
+
 /// The page of a night-range listing, as a merge of one `(event_timestamp, id)`-ordered stream
-/// per stored night in the range (each a range of `events_night_timestamp_id`).
+/// per stored night in the range (each a range of `events_night_timestamp_id`), or per hotel and
+/// night when the filter names a few hotels (`events_hotel_night_timestamp_id`).
 ///
 /// First the head of every stream: its first matching row after the cursor (one index descent
-/// a night and partition). Then rounds, each reading keys from the index alone: the `width`
-/// nights with the smallest heads hold every row below the next night's head, the round's
+/// a stream and partition). Then rounds, each reading keys from the index alone: the `width`
+/// streams with the smallest heads hold every row below the next stream's head, the round's
 /// bound; those keys are read (at most what the page still needs) and, if they do not fill the
-/// page, the merged nights get new heads at the bound and the next round merges twice as many.
-/// When no night is left to bound a round, it reads a few keys of every night instead
-/// (`last_round`). Then the page's rows, once. The cost is a few descents per night in the
+/// page, the merged streams get new heads at the bound and the next round merges twice as many.
+/// When no stream is left to bound a round, it reads a few keys of every stream instead
+/// (`last_round`). Then the page's rows, once. The cost is a few descents per stream in the
 /// range and partition plus about the page's rows: at most ~1,600 nights for 4 years of stays,
-/// times the partitions.
+/// times the partitions (times the hotels named, up to `MAX_HOTEL_STREAMS`).
 async fn list_by_nights(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
@@ -110,110 +165,112 @@ async fn list_by_nights(
     limit: i64,
     plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
-    let mut heads = night_heads(conn, filter, after, None, None, plans).await?;
+    let named = filter.only_hotels();
+    if named.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let hotels = named.filter(|h| h.len() <= MAX_HOTEL_STREAMS);
+    let within = match hotels {
+        Some(_) => EventFilter {
+            hotel_id: None,
+            hotels: None,
+            ..filter.clone()
+        },
+        None => filter.clone(),
+    };
+    let m = Merge {
+        filter,
+        within,
+        after,
+        hotels,
+        plans,
+    };
+    let streams = stored_streams(conn, &m).await?;
+    let mut heads = stream_heads(conn, &m, None, &streams).await?;
     // The page's keys, in order; its rows are fetched once, at the end.
-    let mut keys: Vec<NightHead> = Vec::new();
+    let mut keys: Vec<StreamKey> = Vec::new();
     let mut floor: Option<ListCursor> = None;
     let mut width = FIRST_MERGE_WIDTH;
-    let mut per_night = 0;
+    let mut per_stream = 0;
     while (keys.len() as i64) < limit && !heads.is_empty() {
         heads.sort_unstable_by_key(|h| h.key());
         let want = limit - keys.len() as i64;
         if width >= heads.len() && heads.len() > 1 {
-            // Every night left, with no next head to bound the round.
-            let nights: Vec<NaiveDate> = heads.drain(..).map(|h| h.night).collect();
-            let n = nights.len() as i64;
-            per_night = ((2 * want + n - 1) / n).max(per_night * 2).clamp(1, want);
-            let round = last_round(conn, filter, after, floor, &nights, want, per_night, plans);
-            let round = round.await?;
+            // Every stream left, with no next head to bound the round.
+            let streams: Vec<Stream> = heads.drain(..).map(|h| h.stream()).collect();
+            let n = streams.len() as i64;
+            per_stream = ((2 * want + n - 1) / n).max(per_stream * 2).clamp(1, want);
+            let round = last_round(conn, &m, floor, &streams, want, per_stream).await?;
             keys.extend(round.keys);
             let Some(next) = round.next else { break };
             heads = round.heads;
             if !round.unread.is_empty() {
-                heads.extend(
-                    night_heads(conn, filter, after, Some(next), Some(&round.unread), plans)
-                        .await?,
-                );
+                heads.extend(stream_heads(conn, &m, Some(next), &round.unread).await?);
             }
             floor = Some(next);
             continue;
         }
         let merged = width.min(heads.len());
-        let bound = heads.get(merged).map(NightHead::key);
-        let nights: Vec<NaiveDate> = heads.drain(..merged).map(|h| h.night).collect();
-        let window = (floor, bound);
-        let found = night_keys(
-            conn,
-            filter,
-            after,
-            window,
-            &nights,
-            want,
-            Some(want),
-            plans,
-        )
-        .await?;
+        let bound = heads.get(merged).map(StreamKey::key);
+        let streams: Vec<Stream> = heads.drain(..merged).map(|h| h.stream()).collect();
+        let found = stream_keys(conn, &m, (floor, bound), &streams, want, Some(want)).await?;
         let full = found.len() as i64 >= want;
         keys.extend(found);
         let Some(bound) = bound else { break };
         if full {
             break;
         }
-        // Every row below the bound is in the page now: the merged nights go on from it.
-        heads.extend(night_heads(conn, filter, after, Some(bound), Some(&nights), plans).await?);
+        // Every row below the bound is in the page now: the merged streams go on from it.
+        heads.extend(stream_heads(conn, &m, Some(bound), &streams).await?);
         floor = Some(bound);
         width = width.saturating_mul(2);
     }
     keys.truncate(limit.max(0) as usize);
-    page_rows(conn, filter, after, &keys, plans).await
+    page_rows(conn, &m, &keys).await
 }
 
-/// What the last round of the merge read and where the nights go on.
+/// What the last round of the merge read and where the streams go on.
 struct LastRound {
-    /// The page's next keys, in order: every row of the nights up to a frontier.
-    keys: Vec<NightHead>,
-    /// Just after the frontier (`None`: every row of the nights was read).
+    /// The page's next keys, in order: every row of the streams up to a frontier.
+    keys: Vec<StreamKey>,
+    /// Just after the frontier (`None`: every row of the streams was read).
     next: Option<ListCursor>,
-    /// The nights' heads past the frontier that the round read already.
-    heads: Vec<NightHead>,
-    /// Nights read to the frontier exactly, whose heads past it are still to find.
-    unread: Vec<NaiveDate>,
+    /// The streams' heads past the frontier that the round read already.
+    heads: Vec<StreamKey>,
+    /// Streams read to the frontier exactly, whose heads past it are still to find.
+    unread: Vec<Stream>,
 }
 
-/// The round that merges every night left, with no head after them to bound it. Each night's
-/// read stops at `per_night` rows (a read to the page's size in every night costs nights × page
-/// entries, and for a rare hotel and status whole nights); the rows up to the lowest last key
-/// of a night that has more (the frontier) are the page's next, since every night's unread rows
-/// lie beyond it. The caller doubles `per_night` at each such round, so that a night holding
-/// most of the page is read in a few.
-#[allow(clippy::too_many_arguments)]
+/// The round that merges every stream left, with no head after them to bound it. Each stream's
+/// read stops at `per_stream` rows (a read to the page's size in every stream costs streams ×
+/// page entries, and for a rare hotel and status whole nights); the rows up to the lowest last
+/// key of a stream that has more (the frontier) are the page's next, since every stream's
+/// unread rows lie beyond it. The caller doubles `per_stream` at each such round, so that a
+/// stream holding most of the page is read in a few.
 async fn last_round(
     conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
+    m: &Merge<'_>,
     floor: Option<ListCursor>,
-    nights: &[NaiveDate],
+    streams: &[Stream],
     want: i64,
-    per_night: i64,
-    plans: Option<&Plans>,
+    per_stream: i64,
 ) -> Result<LastRound, diesel::result::Error> {
-    let window = (floor, None);
-    let read = night_keys(conn, filter, after, window, nights, per_night, None, plans).await?;
-    let mut per: std::collections::BTreeMap<NaiveDate, Vec<ListCursor>> = Default::default();
+    let read = stream_keys(conn, m, (floor, None), streams, per_stream, None).await?;
+    let mut per: std::collections::BTreeMap<Stream, Vec<ListCursor>> = Default::default();
     for h in &read {
-        per.entry(h.night).or_default().push(h.key());
+        per.entry(h.stream()).or_default().push(h.key());
     }
-    // The lowest last key of a night read to its limit: what lies beyond may not be read yet.
+    // The lowest last key of a stream read to its limit: what lies beyond may not be read yet.
     let frontier = per
         .values()
-        .filter(|keys| keys.len() as i64 >= per_night)
+        .filter(|keys| keys.len() as i64 >= per_stream)
         .filter_map(|keys| keys.iter().max().copied())
         .min();
-    let mut keys: Vec<NightHead> = read
+    let mut keys: Vec<StreamKey> = read
         .into_iter()
         .filter(|h| frontier.is_none_or(|f| h.key() <= f))
         .collect();
-    keys.sort_unstable_by_key(NightHead::key);
+    keys.sort_unstable_by_key(StreamKey::key);
     keys.truncate(want as usize);
     let Some(frontier) = frontier else {
         return Ok(LastRound {
@@ -224,14 +281,10 @@ async fn last_round(
         });
     };
     let (mut heads, mut unread) = (Vec::new(), Vec::new());
-    for (night, read) in per {
+    for (stream, read) in per {
         match read.iter().filter(|&&c| c > frontier).min() {
-            Some(c) => heads.push(NightHead {
-                night,
-                event_timestamp: c.event_timestamp,
-                id: c.id,
-            }),
-            None if read.len() as i64 >= per_night => unread.push(night),
+            Some(c) => heads.push(StreamKey::at(stream, *c)),
+            None if read.len() as i64 >= per_stream => unread.push(stream),
             // Read to its end.
             None => {}
         }
@@ -249,29 +302,30 @@ async fn last_round(
     })
 }
 
-/// The rows of the page's `keys` (the first rows after `after` of the nights, in order).
+/// The rows of the page's `keys` (the first rows after the cursor of the streams, in order).
 async fn page_rows(
     conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
-    keys: &[NightHead],
-    plans: Option<&Plans>,
+    m: &Merge<'_>,
+    keys: &[StreamKey],
 ) -> Result<Vec<Event>, diesel::result::Error> {
-    let Some(last) = keys.last().map(NightHead::key) else {
+    let Some(last) = keys.last().map(StreamKey::key) else {
         return Ok(Vec::new());
     };
-    if filter.hotel_id.is_some() || filter.hotels.is_some() || filter.status.is_some() {
-        // The night index's key decides which entries an index scan fetches from the heap:
-        // with a hotel or a status (columns it only includes) every entry up to the last key
-        // is fetched, ~50 for each row wanted when both are given. Then the rows are fetched
-        // by id instead: one descent of each partition's key a row, whatever the filter.
+    let filter = m.filter;
+    let hotel_included = m.hotels.is_none() && filter.only_hotels().is_some();
+    if filter.status.is_some() || hotel_included {
+        // The night indexes' keys decide which entries an index scan fetches from the heap:
+        // with a status (and on the night index a hotel), columns they only include, every
+        // entry up to the last key is fetched, ~50 for each row wanted when both are given.
+        // Then the rows are fetched by id instead: one descent of each partition's key a row,
+        // whatever the filter.
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
-        return rows_by_id(conn, &ids, plans).await;
+        return rows_by_id(conn, &ids, m.plans).await;
     }
-    let mut nights: Vec<NaiveDate> = keys.iter().map(|k| k.night).collect();
-    nights.sort_unstable();
-    nights.dedup();
-    merged_rows(conn, filter, after, last, &nights, keys.len(), plans).await
+    let mut streams: Vec<Stream> = keys.iter().map(StreamKey::stream).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    merged_rows(conn, m, last, &streams, keys.len()).await
 }
 
 /// Spans of fewer nights than this are listed night by night rather than searched for the
@@ -279,54 +333,102 @@ async fn page_rows(
 const SERIES_NIGHTS: i64 = 5 * 366;
 
 #[derive(QueryableByName)]
-struct NightSpan {
+struct StreamSpan {
+    #[diesel(sql_type = Int4)]
+    hotel: i32,
     #[diesel(sql_type = diesel::sql_types::Nullable<Date>)]
     first: Option<NaiveDate>,
     #[diesel(sql_type = diesel::sql_types::Nullable<Date>)]
     last: Option<NaiveDate>,
 }
 
-/// The first and last stored night in the filter's night range (of any hotel), or `None` when it
-/// holds none.
-async fn stored_night_span(
-    conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    plans: Option<&Plans>,
-) -> Result<Option<(NaiveDate, NaiveDate)>, diesel::result::Error> {
-    let mut st = UnpreparedQuery::default();
-    let nights = EventFilter {
-        night_of_stay_gte: filter.night_of_stay_gte,
-        night_of_stay_lte: filter.night_of_stay_lte,
-        ..Default::default()
-    };
-    let range = st.conditions(&nights, None, true);
-    st.sql = format!(
-        "SELECT (SELECT min(e.night_of_stay) FROM events e WHERE {range}) AS first, \
-                (SELECT max(e.night_of_stay) FROM events e WHERE {range}) AS last"
-    );
-    let spans: Vec<NightSpan> = st.fetch(conn, plans).await?;
-    Ok(spans.into_iter().next().and_then(|s| s.first.zip(s.last)))
+#[derive(QueryableByName)]
+struct StoredNight {
+    #[diesel(sql_type = Date)]
+    night: NaiveDate,
 }
 
-/// The keys of the first `per_night` rows of each of `nights` from `floor` (inclusive) below
-/// `bound`, and of those only the first `first` when given, read from the night index alone (it
-/// includes `hotel_id` and `status`).
-#[allow(clippy::too_many_arguments)]
-async fn night_keys(
+/// The streams of the filter's night range: for each hotel named (or for every hotel), every
+/// night from the first stored to the last, or, for a span of five years or more, the nights
+/// stored (a loose index scan: a range reaching a stray night decades away costs no more than
+/// the nights really stored). Listing every night of a short span saves finding which are
+/// stored: finding one costs what its head costs (a descent of every partition's index), and
+/// nights are stored densely (a hotel sells every night).
+async fn stored_streams(
     conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
-    (floor, bound): (Option<ListCursor>, Option<ListCursor>),
-    nights: &[NaiveDate],
-    per_night: i64,
-    first: Option<i64>,
-    plans: Option<&Plans>,
-) -> Result<Vec<NightHead>, diesel::result::Error> {
+    m: &Merge<'_>,
+) -> Result<Vec<Stream>, diesel::result::Error> {
+    let nights = EventFilter {
+        night_of_stay_gte: m.filter.night_of_stay_gte,
+        night_of_stay_lte: m.filter.night_of_stay_lte,
+        ..Default::default()
+    };
+    let (hotels, of_hotel) = match &m.hotels {
+        Some(h) => (h.clone(), "e.hotel_id = h.hotel AND "),
+        None => (vec![0], ""),
+    };
     let mut st = UnpreparedQuery::default();
-    let conditions = st.conditions(filter, after, false);
+    let hotels_param = st.bind(Bind::I32s(hotels));
+    let range = st.conditions(&nights, None, true);
+    st.sql = format!(
+        "SELECT h.hotel, \
+                (SELECT min(e.night_of_stay) FROM events e WHERE {of_hotel}{range}) AS first, \
+                (SELECT max(e.night_of_stay) FROM events e WHERE {of_hotel}{range}) AS last \
+           FROM unnest({hotels_param}::int4[]) AS h(hotel)"
+    );
+    let spans: Vec<StreamSpan> = st.fetch(conn, m.plans).await?;
+    let mut streams = Vec::new();
+    for span in spans {
+        let (hotel, Some(first), Some(last)) = (span.hotel, span.first, span.last) else {
+            continue;
+        };
+        if (last - first).num_days() < SERIES_NIGHTS {
+            streams.extend(
+                first
+                    .iter_days()
+                    .take_while(|n| *n <= last)
+                    .map(|night| Stream { hotel, night }),
+            );
+            continue;
+        }
+        let mut st = UnpreparedQuery::default();
+        let hotel_param = st.bind(Bind::I32(hotel));
+        let of_hotel = of_hotel.replace("h.hotel", &hotel_param);
+        let (first, last) = (st.bind(Bind::Date(first)), st.bind(Bind::Date(last)));
+        st.sql = format!(
+            "WITH RECURSIVE stored(night) AS ( \
+                 SELECT {first}::date \
+                 UNION ALL \
+                 SELECT (SELECT min(e.night_of_stay) FROM events e \
+                          WHERE {of_hotel}e.night_of_stay > s.night AND e.night_of_stay <= {last}) \
+                   FROM stored s WHERE s.night IS NOT NULL) \
+             SELECT night FROM stored WHERE night IS NOT NULL"
+        );
+        let stored: Vec<StoredNight> = st.fetch(conn, m.plans).await?;
+        streams.extend(stored.into_iter().map(|s| Stream {
+            hotel,
+            night: s.night,
+        }));
+    }
+    Ok(streams)
+}
+
+/// The keys of the first `per_stream` rows of each of `streams` from `floor` (inclusive) below
+/// `bound`, and of those only the first `first` when given, read from the index alone (it
+/// includes the columns filtered on).
+async fn stream_keys(
+    conn: &mut AsyncPgConnection,
+    m: &Merge<'_>,
+    (floor, bound): (Option<ListCursor>, Option<ListCursor>),
+    streams: &[Stream],
+    per_stream: i64,
+    first: Option<i64>,
+) -> Result<Vec<StreamKey>, diesel::result::Error> {
+    let mut st = UnpreparedQuery::default();
+    let conditions = st.conditions(&m.within, m.after, false);
     let window = st.window(floor, bound);
-    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
-    let per_night = st.bind(Bind::I64(per_night));
+    let (relation, matching) = m.streams(&mut st, streams);
+    let per_stream = st.bind(Bind::I64(per_stream));
     let first = match first {
         Some(n) => format!(
             " ORDER BY r.event_timestamp, r.id LIMIT {}",
@@ -335,48 +437,46 @@ async fn night_keys(
         None => String::new(),
     };
     st.sql = format!(
-        "SELECT n.night, r.event_timestamp, r.id FROM unnest({nights_param}::date[]) AS n(night) \
+        "SELECT n.hotel, n.night, r.event_timestamp, r.id FROM {relation} \
          CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
-              WHERE e.night_of_stay = n.night AND {conditions}{window} \
-              ORDER BY e.event_timestamp, e.id LIMIT {per_night}) r{first}"
+              WHERE {matching} AND {conditions}{window} \
+              ORDER BY e.event_timestamp, e.id LIMIT {per_stream}) r{first}"
     );
-    st.fetch(conn, plans).await
+    st.fetch(conn, m.plans).await
 }
 
-/// The `rows` rows of `nights` after `after` up to `last` (inclusive): the page's rows, when
-/// `last` is its last key and `nights` the nights of its keys (a page is every row up to its
-/// last key).
+/// The `rows` rows of `streams` after the cursor up to `last` (inclusive): the page's rows,
+/// when `last` is its last key and `streams` the streams of its keys (a page is every row up to
+/// its last key).
 ///
-/// Fetched by the night index again rather than joined by id: an id names no partition (they
-/// are by arrival), so a join probes every partition's key for each row, or, as PostgreSQL may
-/// plan it, hashes the whole table. Read again, each row is fetched from its own partition.
+/// Fetched by the index again rather than joined by id: an id names no partition (they are by
+/// arrival), so a join probes every partition's key for each row, or, as PostgreSQL may plan
+/// it, hashes the whole table. Read again, each row is fetched from its own partition.
 async fn merged_rows(
     conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
+    m: &Merge<'_>,
     last: ListCursor,
-    nights: &[NaiveDate],
+    streams: &[Stream],
     rows: usize,
-    plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
-    let conditions = st.conditions(filter, after, false);
+    let conditions = st.conditions(&m.within, m.after, false);
     let last = st.key_condition("<=", last);
-    let nights_param = st.bind(Bind::Dates(nights.to_vec()));
+    let (relation, matching) = m.streams(&mut st, streams);
     // The limit (never reached: the window holds `rows` rows) keeps the subquery a lateral one,
-    // run per night on its index, which PostgreSQL would otherwise join with a scan of the
+    // run per stream on its index, which PostgreSQL would otherwise join with a scan of the
     // window's rows of every night.
     let rows_param = st.bind(Bind::I64(rows as i64));
     st.sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM unnest({nights_param}::date[]) AS n(night) \
+        "SELECT {EVENT_COLUMNS} FROM {relation} \
          CROSS JOIN LATERAL ( \
              SELECT {EVENT_COLUMNS} FROM events e \
-              WHERE e.night_of_stay = n.night AND {conditions} AND {last} \
+              WHERE {matching} AND {conditions} AND {last} \
               ORDER BY e.event_timestamp, e.id LIMIT {rows_param}) e \
          ORDER BY e.event_timestamp, e.id"
     );
-    st.fetch(conn, plans).await
+    st.fetch(conn, m.plans).await
 }
 
 /// The rows of `ids`, in the pages' order.
@@ -394,8 +494,11 @@ async fn rows_by_id(
     st.fetch(conn, plans).await
 }
 
+/// A row of a stream: the stream and the row's key.
 #[derive(QueryableByName)]
-struct NightHead {
+struct StreamKey {
+    #[diesel(sql_type = Int4)]
+    hotel: i32,
     #[diesel(sql_type = Date)]
     night: NaiveDate,
     #[diesel(sql_type = Timestamptz)]
@@ -404,68 +507,53 @@ struct NightHead {
     id: i64,
 }
 
-impl NightHead {
+impl StreamKey {
+    fn at(stream: Stream, key: ListCursor) -> StreamKey {
+        StreamKey {
+            hotel: stream.hotel,
+            night: stream.night,
+            event_timestamp: key.event_timestamp,
+            id: key.id,
+        }
+    }
+
     fn key(&self) -> ListCursor {
         ListCursor {
             event_timestamp: self.event_timestamp,
             id: self.id,
         }
     }
+
+    fn stream(&self) -> Stream {
+        Stream {
+            hotel: self.hotel,
+            night: self.night,
+        }
+    }
 }
 
-/// The first row matching `filter` after `after` (and at or after `from`) of each stored night
-/// in the filter's range, or of `nights`; nights without one are left out.
-async fn night_heads(
+/// The first row matching the filter after the cursor (and at or after `from`) of each of
+/// `streams`; streams without one are left out.
+async fn stream_heads(
     conn: &mut AsyncPgConnection,
-    filter: &EventFilter,
-    after: Option<ListCursor>,
+    m: &Merge<'_>,
     from: Option<ListCursor>,
-    nights: Option<&[NaiveDate]>,
-    plans: Option<&Plans>,
-) -> Result<Vec<NightHead>, diesel::result::Error> {
+    streams: &[Stream],
+) -> Result<Vec<StreamKey>, diesel::result::Error> {
+    if streams.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut st = UnpreparedQuery::default();
-    let nights_sql = match nights {
-        Some(nights) => {
-            let p = st.bind(Bind::Dates(nights.to_vec()));
-            format!("SELECT night FROM unnest({p}::date[]) AS n(night)")
-        }
-        None => match stored_night_span(conn, filter, plans).await? {
-            None => return Ok(Vec::new()),
-            // Every night of a short span, without finding which are stored: finding one costs
-            // what its head costs (a descent of every partition's night index), and nights are
-            // stored densely (a hotel sells every night), so listing them all halves the work.
-            Some((first, last)) if (last - first).num_days() < SERIES_NIGHTS => {
-                let (first, last) = (st.bind(Bind::Date(first)), st.bind(Bind::Date(last)));
-                format!(
-                    "SELECT generate_series({first}::date, {last}::date, interval '1 day')::date \
-                     AS night"
-                )
-            }
-            // The stored nights, one descent each (a loose index scan): a range reaching a stray
-            // night decades away costs no more than the nights really stored.
-            Some((first, last)) => {
-                let (first, last) = (st.bind(Bind::Date(first)), st.bind(Bind::Date(last)));
-                format!(
-                    "WITH RECURSIVE stored(night) AS ( \
-                         SELECT {first}::date \
-                         UNION ALL \
-                         SELECT (SELECT min(night_of_stay) FROM events \
-                                  WHERE night_of_stay > s.night AND night_of_stay <= {last}) \
-                           FROM stored s WHERE s.night IS NOT NULL) \
-                     SELECT night FROM stored WHERE night IS NOT NULL"
-                )
-            }
-        },
-    };
-    let conditions = st.conditions(filter, after, false);
+    let conditions = st.conditions(&m.within, m.after, false);
     let window = st.window(from, None);
+    let (relation, matching) = m.streams(&mut st, streams);
     st.sql = format!(
-        "SELECT n.night, h.event_timestamp, h.id FROM ({nights_sql}) n CROSS JOIN LATERAL ( \
+        "SELECT n.hotel, n.night, h.event_timestamp, h.id FROM {relation} CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
-              WHERE e.night_of_stay = n.night AND {conditions}{window} \
+              WHERE {matching} AND {conditions}{window} \
               ORDER BY e.event_timestamp, e.id LIMIT 1) h"
     );
-    st.fetch(conn, plans).await
+    st.fetch(conn, m.plans).await
 }
 
 /// The plans `list_explained` collects, one text per statement.

@@ -1,0 +1,1 @@
+DROP INDEX events_hotel_night_timestamp_id;
