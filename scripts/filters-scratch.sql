@@ -1,6 +1,6 @@
 -- A scratch copy of the Data Provider's events table at scale, for the GET /events filter
 -- measurements in BENCHMARKS.md ("GET /events filters at 10 M (issue 11)"). Shaped like
--- `roompulse generate` / `roompulse-bench scale` exports: 10 hotels, reservations booked at
+-- `roompulse generate` / `roompulse-bench scale` exports: 10 hotels (`-v hotels=…`), reservations booked at
 -- random times over 2021–2024, 1–7 consecutive nights starting 0–119 days after booking, one in
 -- six cancelled 1 h–30 days later (a second row per night with status 2), ids in generation
 -- order (so the heap is in shuffled time order, as after loading multi-year exports).
@@ -23,6 +23,11 @@
 \if :{?partition_rows}
 \else
 \set partition_rows 2000000
+\endif
+-- Hotels 2600, 2601, …: 10 by default (`-v hotels=…`).
+\if :{?hotels}
+\else
+\set hotels 10
 \endif
 SELECT setseed(0.42);
 
@@ -47,7 +52,7 @@ UPDATE event_partitioning SET rows_per_partition = :partition_rows;
 CREATE TEMP TABLE reservations AS
 SELECT r,
        gen_random_uuid() AS reservation,
-       2600 + floor(random() * 10)::int AS hotel_id,
+       2600 + floor(random() * :hotels)::int AS hotel_id,
        booked,
        booked::date + floor(random() * 120)::int AS first_night,
        1 + floor(random() * 7)::int AS nights,
@@ -72,7 +77,8 @@ DO $$
 DECLARE r record;
 BEGIN
     FOR r IN SELECT def FROM saved_indexes LOOP
-        EXECUTE r.def;
+        -- A partitioned index reads `ON ONLY events`: built on every partition here.
+        EXECUTE replace(r.def, ' ON ONLY ', ' ON ');
     END LOOP;
 END $$;
 VACUUM ANALYZE events;

@@ -103,11 +103,22 @@ pub async fn list_explained(
 /// Nights merged at first; doubled at each round.
 const FIRST_MERGE_WIDTH: usize = 8;
 
-/// Filters naming at most this many hotels merge a stream per hotel and night, read on
-/// `events_hotel_night_timestamp_id`; more merge a stream per night, read on the night index.
-/// A stream costs a descent per partition and round; a night's stream reads every hotel's
-/// entries of it. A few hotels of many read a small share of each night; many hotels read most.
+/// Filters naming at most this many hotels may merge a stream per hotel and night, read on
+/// `events_hotel_night_timestamp_id` (see `per_hotel`); others merge a stream per night, read on
+/// the night index.
 const MAX_HOTEL_STREAMS: usize = 16;
+
+/// Whether `named` hotels out of about `stored` (the planner's estimate of the distinct hotels
+/// stored) are merged per hotel and night. A stream costs descents of every partition, so `h`
+/// hotels cost `h` times a night's stream; a night's stream reads every hotel's entries to find
+/// the named ones', about `stored / h` times theirs. Measured at 10 M events of 10 hotels
+/// (BENCHMARKS.md, "Night ranges of a few hotels"): one hotel per hotel 0.6–0.7 × the time of
+/// per night, three 1.5 ×, all ten 5.4 ×; a cost of ~16 ms a hotel's streams against ~1.8 ms per
+/// unit of `stored / h` puts the break-even near `9 h (h - 1) = stored`. One hotel always gains.
+fn per_hotel(named: usize, stored: f64) -> bool {
+    let h = named as f64;
+    named <= MAX_HOTEL_STREAMS && 9.0 * h * (h - 1.0) <= stored
+}
 
 /// One stream of the merge: a night's rows in `(event_timestamp, id)` order, of one hotel, or
 /// of every hotel the filter allows (`hotel` 0: hotel ids are positive).
@@ -169,7 +180,14 @@ async fn list_by_nights(
     if named.as_ref().is_some_and(Vec::is_empty) {
         return Ok(Vec::new());
     }
-    let hotels = named.filter(|h| h.len() <= MAX_HOTEL_STREAMS);
+    let hotels = match named {
+        Some(h) if h.len() == 1 => Some(h),
+        Some(h) if h.len() <= MAX_HOTEL_STREAMS => {
+            let stored = stored_hotels(conn, plans).await?;
+            per_hotel(h.len(), stored).then_some(h)
+        }
+        _ => None,
+    };
     let within = match hotels {
         Some(_) => EventFilter {
             hotel_id: None,
@@ -227,6 +245,36 @@ async fn list_by_nights(
     }
     keys.truncate(limit.max(0) as usize);
     page_rows(conn, &m, &keys).await
+}
+
+#[derive(QueryableByName)]
+struct HotelCount {
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    hotels: f64,
+}
+
+/// The planner's estimate of the distinct hotels stored (0 without statistics): of `events`
+/// when it was analysed as a whole, else the largest of its partitions' (autovacuum analyses
+/// those only), a fraction of the rows when PostgreSQL estimates it so.
+async fn stored_hotels(
+    conn: &mut AsyncPgConnection,
+    plans: Option<&Plans>,
+) -> Result<f64, diesel::result::Error> {
+    let st = UnpreparedQuery {
+        sql: "SELECT coalesce(max(CASE WHEN s.n_distinct >= 0 THEN s.n_distinct \
+                                      ELSE -s.n_distinct * greatest(c.reltuples, 0) END), 0)::float8 \
+                     AS hotels \
+                FROM pg_stats s \
+                JOIN pg_class c ON c.relname = s.tablename \
+                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname \
+               WHERE s.attname = 'hotel_id' \
+                 AND c.oid IN (SELECT 'events'::regclass UNION ALL \
+                               SELECT inhrelid FROM pg_inherits WHERE inhparent = 'events'::regclass)"
+            .into(),
+        ..Default::default()
+    };
+    let found: Vec<HotelCount> = st.fetch(conn, plans).await?;
+    Ok(<[HotelCount]>::first(&found).map_or(0.0, |c| c.hotels))
 }
 
 /// What the last round of the merge read and where the streams go on.
@@ -726,5 +774,22 @@ impl UnpreparedQuery {
             };
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_hotel;
+
+    #[test]
+    fn one_hotel_is_merged_per_hotel_and_more_only_among_many() {
+        assert!(per_hotel(1, 0.0), "without statistics");
+        assert!(per_hotel(1, 10.0));
+        assert!(!per_hotel(2, 10.0));
+        assert!(per_hotel(2, 40.0));
+        assert!(!per_hotel(3, 10.0));
+        assert!(per_hotel(10, 1000.0));
+        assert!(!per_hotel(16, 1000.0));
+        assert!(!per_hotel(17, 1e9), "past the most streams");
     }
 }
