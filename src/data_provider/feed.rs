@@ -34,12 +34,25 @@ impl StoredCursor {
 /// largest size costs, whatever the filter and however rarely it matches.
 pub const FILTERED_WINDOW: i64 = super::store::MAX_LIMIT;
 
-/// The bound of the feed: below the oldest transaction still running, where no row can appear
-/// any more. Its transaction id comes from the statement's own snapshot, so that the bound and
-/// the rows agree; the offset (fixed per server and database, migration
-/// `feed_position_survives_a_move`) is a sub-select so that it is computed once.
-const HORIZON: &str =
-    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (SELECT roompulse_feed_offset())";
+/// The bound of the feed: below the oldest transaction still running in this database, where no
+/// row can appear any more. Its transaction ids come from the statement's own snapshot, so that
+/// the bound and the rows agree: the lowest of the snapshot's running transactions, or the next
+/// id when none runs. A transaction that a backend of another database holds is left out (it
+/// cannot write here): a long one there, another application's or a test's, no longer stalls
+/// the feed. One that cannot be placed (a prepared transaction, a backend that has finished
+/// since the snapshot, another role's session whose ids are hidden without `pg_read_all_stats`)
+/// counts, as before. The 64-bit ids of the snapshot are compared with the backends' 32-bit
+/// ones modulo 2^32: running transactions are never that far apart. The offset (fixed per
+/// server and database, migration `feed_position_survives_a_move`) is a sub-select so that it
+/// is computed once.
+const HORIZON: &str = "((SELECT coalesce(min(x.xid::text::bigint), \
+              pg_snapshot_xmax(pg_current_snapshot())::text::bigint) \
+         FROM pg_snapshot_xip(pg_current_snapshot()) AS x(xid) \
+        WHERE NOT EXISTS ( \
+              SELECT 1 FROM pg_stat_get_activity(NULL) a \
+               WHERE a.backend_xid::text::bigint = x.xid::text::bigint % 4294967296 \
+                 AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))) \
+     + (SELECT roompulse_feed_offset()))";
 
 /// One look at the feed after a cursor.
 #[derive(Debug, Clone, PartialEq)]

@@ -44,7 +44,7 @@ pub async fn queue_gauges(queue: &Queue) -> Result<QueueGauges, String> {
 /// holds a transaction id.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedBlocker {
-    /// The database the transaction runs in (any database on the events database's server).
+    /// The database the transaction runs in (the events database, or any for a prepared one).
     #[schema(example = "roompulse_data_provider")]
     pub database: Option<String>,
     /// The session's `application_name`; for a prepared transaction, its global id.
@@ -70,10 +70,10 @@ struct OldestTransaction {
     age_seconds: f64,
 }
 
-/// The transaction the change feed waits for: the one holding the oldest transaction id on the
-/// events database's server (the feed stops below `pg_snapshot_xmin`), in any database, or a
-/// prepared transaction. Other roles' sessions show their transaction ids only to superusers
-/// and members of `pg_monitor` (or `pg_read_all_stats`).
+/// The transaction the change feed waits for: the one holding the oldest transaction id in the
+/// events database, or a prepared transaction (which the feed cannot place, so it waits for any:
+/// see `feed::HORIZON`). Other roles' sessions show their transaction ids only to superusers and
+/// members of `pg_monitor` (or `pg_read_all_stats`).
 pub async fn feed_horizon(events_db: &PgPool) -> Result<Option<FeedBlocker>, String> {
     let read = async {
         let mut conn = store::connection(events_db).await?;
@@ -85,6 +85,7 @@ pub async fn feed_horizon(events_db: &PgPool) -> Result<Option<FeedBlocker>, Str
                         age(backend_xid) AS xid_age \
                  FROM pg_stat_activity \
                  WHERE backend_xid IS NOT NULL AND xact_start IS NOT NULL \
+                   AND datname = current_database() \
                  UNION ALL \
                  SELECT database::text, 'prepared transaction ' || gid, NULL, prepared, \
                         age(transaction) \

@@ -11,6 +11,7 @@ use roompulse::data_provider::store;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::common::db::PG_SERVER;
 use crate::common::fixtures::event_json;
 use crate::common::wait::eventually;
 use crate::helpers::TestApp;
@@ -82,8 +83,8 @@ async fn drain(app: &TestApp, mut path: String, seen: &mut Vec<i64>) -> String {
     }
 }
 
-/// Follows the feed until `count` events have come in all. Another database's transaction on
-/// the same server may hold the feed back for a moment, hence the retries.
+/// Follows the feed until `count` events have come in all. The app's own transactions may hold
+/// the feed back for a moment, hence the retries.
 async fn follow_until(app: &TestApp, path: String, seen: &mut Vec<i64>, count: usize) -> String {
     let state = Arc::new(Mutex::new((path, std::mem::take(seen))));
     eventually(
@@ -183,6 +184,37 @@ async fn an_event_of_a_transaction_still_open_is_held_back_then_delivered() {
     follow_until(&app, path, &mut seen, 3).await;
     assert_once(&seen, &[50, 60, 70].into());
     assert_eq!(seen, [50, 60, 70], "in the order the transactions began");
+}
+
+/// Only this database's transactions can store events behind a cursor: one open in another
+/// database on the same server (another application's, the dashboard's) used to hold the feed
+/// back until it ended.
+#[tokio::test]
+async fn a_transaction_open_in_another_database_does_not_hold_the_feed_back() {
+    let app = TestApp::spawn().await;
+    let (other, conn) =
+        tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    other.batch_execute("BEGIN").await.unwrap();
+    let xid: String = other
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    app.post_new(&event(80, 1, "2022-06-24T13:00:00Z")).await;
+
+    let mut seen = Vec::new();
+    follow_until(&app, "/events?order=stored&limit=100".into(), &mut seen, 1).await;
+    assert_eq!(seen, [80]);
+    let still_open: String = other
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(still_open, xid, "the other transaction was open throughout");
+    other.batch_execute("ROLLBACK").await.unwrap();
 }
 
 #[tokio::test]

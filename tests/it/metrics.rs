@@ -11,7 +11,7 @@ use roompulse::dashboard::sync;
 use roompulse::data_provider::load;
 use roompulse::data_provider::queue::{Queue, QueueKeys};
 
-use crate::common::db::{TestDb, PG_SERVER};
+use crate::common::db::TestDb;
 use crate::common::free_port;
 use crate::common::redis::{TestKeys, REDIS_URL};
 use crate::common::wait::eventually;
@@ -390,14 +390,16 @@ async fn concurrent_scrapes_share_one_reading() {
     assert_eq!(later.value("roompulse_metrics_refreshes_total", &[]), 1.0);
 }
 
-/// A transaction anywhere on the events database's server holds the change feed back; it used
-/// to do so invisibly.
+/// A transaction in the events database holds the change feed back; it used to do so
+/// invisibly.
 #[tokio::test]
 async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
     let app = TestApp::spawn_configured(0, |c| c.http.feed_horizon_warn_secs = 0).await;
     let name = format!("blocker-{}", uuid::Uuid::new_v4().simple());
+    let events_db = app.events_db_url();
+    let database = events_db.rsplit('/').next().unwrap_or_default().to_string();
     let (blocker, conn) = tokio_postgres::connect(
-        &format!("{}/postgres?application_name={name}", PG_SERVER),
+        &format!("{events_db}?application_name={name}"),
         tokio_postgres::NoTls,
     )
     .await
@@ -408,7 +410,7 @@ async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
         .query_one("SELECT pg_current_xact_id()::text", &[])
         .await
         .unwrap();
-    // Transactions older than ours (other tests') end; ours does not.
+    // Older transactions in this database (the app's own) end; ours does not.
     eventually("the feed horizon names our transaction", LIMIT, || async {
         let age = scrape(&app)
             .await
@@ -419,7 +421,7 @@ async fn a_transaction_holding_the_feed_back_is_measured_and_named() {
         let held = &ready["feed_held_back_by"];
         age > 0.0
             && held["application_name"] == name.as_str()
-            && held["database"] == "postgres"
+            && held["database"] == database.as_str()
             && held["age_seconds"].as_f64().is_some_and(|a| a > 0.0)
     })
     .await;
