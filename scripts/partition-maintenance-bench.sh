@@ -6,7 +6,10 @@
 #   1. load the older half of a generated export (its events before 2023): partitions are
 #      created ahead all along;
 #   2. load the newer half while `roompulse retention --before 2023-01-01` archives, detaches
-#      and drops the partitions of the older half.
+#      and drops the partitions of the older half;
+#   3. load a third export while a worker process builds an index declared on the parent only
+#      on every partition (`CREATE INDEX CONCURRENTLY`, then attached), as after migration
+#      `index_hotel_nights` on a database that holds events.
 # Meanwhile a prober posts one event at a time (`POST /events`, a partition check and a claim
 # each). Prints, per phase, the prober's latencies and the lock waits over 100 ms the server
 # logged (none: maintenance never held a writer that long).
@@ -101,6 +104,35 @@ loader=$!
 RUST_LOG=info "$bin" retention --before 2023-01-01 --archive "$work/archive.csv" >"$work/retention.out" 2>&1
 wait $loader
 until [ "$(count)" -ge "$newer" ]; do sleep 0.2; done
+# 3. As after migration `index_hotel_nights` on a database whose partitions hold rows: the
+#    hotel-first night index declared on the parent only. A worker process started now builds
+#    the partitions' indexes concurrently while a third export (ids of their own) loads.
+echo idle >"$work/phase"
+"$bin" generate-events --rows "$rows" --hotels 10 --seed 8 --output "$work/gen3.csv" >/dev/null
+python3 - "$work" <<'PY'
+import csv, sys
+w = sys.argv[1]
+with open(f"{w}/gen3.csv", newline="") as f, open(f"{w}/third.csv", "w", newline="") as out:
+    r, o = csv.reader(f), csv.writer(out, lineterminator="\r\n")
+    header = next(r)
+    o.writerow(header)
+    ids = header.index("id")
+    for row in r:
+        row[ids] = str(int(row[ids]) + 500000000)
+        o.writerow(row)
+PY
+psql "$pg/events" -q -c "DROP INDEX events_hotel_night_timestamp_id" \
+  -c "CREATE INDEX events_hotel_night_timestamp_id ON ONLY events (hotel_id, night_of_stay, event_timestamp, id) INCLUDE (status)"
+unindexed=$(psql "$pg/events" -At -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+echo indexing >"$work/phase"
+"$bin" load-events "$work/third.csv" >/dev/null &
+loader=$!
+RUST_LOG=info "$bin" worker --workers 1 >"$work/builder.log" 2>&1 &
+builder=$!
+index_valid() { psql "$pg/events" -At -c "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_hotel_night_timestamp_id'::regclass"; }
+until [ "$(index_valid)" = t ]; do sleep 0.2; done
+wait $loader
+kill $builder && wait $builder 2>/dev/null || true
 echo stop >"$work/phase"
 wait $prober || true
 parts_end=$(psql "$pg/events" -At -c "SELECT count(*) FROM roompulse_event_partitions()")
@@ -108,18 +140,22 @@ parts_end=$(psql "$pg/events" -At -c "SELECT count(*) FROM roompulse_event_parti
 echo "partitions of $per arrivals: $parts_before before, $parts_after after loading $older older events, $parts_end after retention and $newer newer events"
 echo "retention: $(tail -1 "$work/retention.out")"
 echo "partitions dropped by retention: $(grep -c 'partition dropped' "$work/retention.out" || true)"
+echo "partition indexes built while loading the third export: $(grep -c "building a partition's index" "$work/builder.log" || true) of $unindexed partitions"
 python3 - "$work/probes" <<'PY'
 import sys, collections
 by = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     phase, ms = line.split()
     by[phase].append(float(ms))
-for phase in ("idle", "creating", "dropping"):
+for phase in ("idle", "creating", "dropping", "indexing"):
     v = sorted(by.get(phase, []))
     if v:
         q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
         print(f"POST /events while {phase}: {len(v)} posts, p50 {q(0.5):.1f} ms, p99 {q(0.99):.1f} ms, max {v[-1]:.1f} ms")
 PY
 waits=$(grep -c "still waiting for" "$work/pg.log" || true)
-echo "lock waits over 100 ms logged by the server: $waits"
-grep -A2 "still waiting for" "$work/pg.log" | head -15 || true
+echo "lock waits over 100 ms logged by the server: $waits, by the statement that waited:"
+# CREATE INDEX CONCURRENTLY waits for the transactions older than its build: the builder waits,
+# writers do not.
+grep -A2 "still waiting for" "$work/pg.log" | grep "STATEMENT:" | sed 's/.*STATEMENT: *//' |
+  cut -c1-70 | sort | uniq -c || true
