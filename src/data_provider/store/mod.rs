@@ -3,6 +3,7 @@
 mod claim;
 mod copy;
 mod list;
+mod partition_times;
 mod write;
 
 use diesel::prelude::*;
