@@ -7,7 +7,7 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{connection, partition_times, StoreError};
+use super::{connection, StoreError};
 use crate::data_provider::event::Event;
 use crate::db::PgPool;
 
@@ -137,25 +137,10 @@ struct Merge<'a> {
     after: Option<ListCursor>,
     /// Streams per hotel and night, of these hotels; `None`: per night.
     hotels: Option<Vec<i32>>,
-    /// The partitions read, by their ranges of arrivals (a group of `partition_times`); `None`:
-    /// every partition (there is one group).
-    arrivals: Option<Vec<partition_times::Arrivals>>,
     plans: Option<&'a Plans>,
 }
 
 impl Merge<'_> {
-    /// ` AND` the rows of the merge's partitions, planned on those alone.
-    fn in_partitions(&self) -> String {
-        let Some(arrivals) = &self.arrivals else {
-            return String::new();
-        };
-        let ranges: Vec<String> = arrivals
-            .iter()
-            .map(|(lower, upper)| partition_times::arrival_range(*lower, *upper))
-            .collect();
-        format!(" AND ({})", ranges.join(" OR "))
-    }
-
     /// The streams as a relation `n(hotel, night)` and the condition that selects a stream's
     /// rows of `events e`.
     fn streams(&self, st: &mut UnpreparedQuery, streams: &[Stream]) -> (String, &'static str) {
@@ -184,11 +169,6 @@ impl Merge<'_> {
 /// (`last_round`). Then the page's rows, once. The cost is a few descents per stream in the
 /// range and partition plus about the page's rows: at most ~1,600 nights for 4 years of stays,
 /// times the partitions (times the hotels named, up to `MAX_HOTEL_STREAMS`).
-///
-/// The partitions are read by groups holding disjoint stretches of time (`partition_times`), in
-/// time order, until the page is full: in live traffic, where arrival follows time, a page is
-/// mostly read from one or two partitions instead of descending every partition for every
-/// stream and round. After imports of history every partition overlaps the others: one group.
 async fn list_by_nights(
     conn: &mut AsyncPgConnection,
     filter: &EventFilter,
@@ -216,55 +196,15 @@ async fn list_by_nights(
         },
         None => filter.clone(),
     };
-    let mut rows: Vec<Event> = Vec::new();
-    let groups = partition_times::time_groups(conn).await?;
-    // One group (every partition's times overlap, as after importing history): no restriction,
-    // which the planner would only have to read.
-    let one = groups.len() == 1;
-    for group in groups {
-        let wanted = limit - rows.len() as i64;
-        if wanted <= 0 {
-            break;
-        }
-        if !may_match(&group, filter, after) {
-            continue;
-        }
-        let m = Merge {
-            filter,
-            within: within.clone(),
-            after,
-            hotels: hotels.clone(),
-            arrivals: (!one).then_some(group.arrivals),
-            plans,
-        };
-        rows.extend(merge_page(conn, &m, wanted).await?);
-    }
-    Ok(rows)
-}
-
-/// Whether a group's stretch of times can hold rows after the cursor and within the filter's
-/// times.
-fn may_match(
-    group: &partition_times::TimeGroup,
-    f: &EventFilter,
-    after: Option<ListCursor>,
-) -> bool {
-    let (first, last) = (group.first, group.last);
-    after.is_none_or(|a| last >= a.event_timestamp)
-        && f.event_timestamp_gte.is_none_or(|t| last >= t)
-        && f.event_timestamp_gt.is_none_or(|t| last > t)
-        && f.event_timestamp_lte.is_none_or(|t| first <= t)
-        && f.event_timestamp_lt.is_none_or(|t| first < t)
-}
-
-/// The first `limit` rows of the listing within the merge's partitions.
-async fn merge_page(
-    conn: &mut AsyncPgConnection,
-    m: &Merge<'_>,
-    limit: i64,
-) -> Result<Vec<Event>, diesel::result::Error> {
-    let streams = stored_streams(conn, m).await?;
-    let mut heads = stream_heads(conn, m, None, &streams).await?;
+    let m = Merge {
+        filter,
+        within,
+        after,
+        hotels,
+        plans,
+    };
+    let streams = stored_streams(conn, &m).await?;
+    let mut heads = stream_heads(conn, &m, None, &streams).await?;
     // The page's keys, in order; its rows are fetched once, at the end.
     let mut keys: Vec<StreamKey> = Vec::new();
     let mut floor: Option<ListCursor> = None;
@@ -278,12 +218,12 @@ async fn merge_page(
             let streams: Vec<Stream> = heads.drain(..).map(|h| h.stream()).collect();
             let n = streams.len() as i64;
             per_stream = ((2 * want + n - 1) / n).max(per_stream * 2).clamp(1, want);
-            let round = last_round(conn, m, floor, &streams, want, per_stream).await?;
+            let round = last_round(conn, &m, floor, &streams, want, per_stream).await?;
             keys.extend(round.keys);
             let Some(next) = round.next else { break };
             heads = round.heads;
             if !round.unread.is_empty() {
-                heads.extend(stream_heads(conn, m, Some(next), &round.unread).await?);
+                heads.extend(stream_heads(conn, &m, Some(next), &round.unread).await?);
             }
             floor = Some(next);
             continue;
@@ -291,7 +231,7 @@ async fn merge_page(
         let merged = width.min(heads.len());
         let bound = heads.get(merged).map(StreamKey::key);
         let streams: Vec<Stream> = heads.drain(..merged).map(|h| h.stream()).collect();
-        let found = stream_keys(conn, m, (floor, bound), &streams, want, Some(want)).await?;
+        let found = stream_keys(conn, &m, (floor, bound), &streams, want, Some(want)).await?;
         let full = found.len() as i64 >= want;
         keys.extend(found);
         let Some(bound) = bound else { break };
@@ -299,12 +239,12 @@ async fn merge_page(
             break;
         }
         // Every row below the bound is in the page now: the merged streams go on from it.
-        heads.extend(stream_heads(conn, m, Some(bound), &streams).await?);
+        heads.extend(stream_heads(conn, &m, Some(bound), &streams).await?);
         floor = Some(bound);
         width = width.saturating_mul(2);
     }
     keys.truncate(limit.max(0) as usize);
-    page_rows(conn, m, &keys).await
+    page_rows(conn, &m, &keys).await
 }
 
 #[derive(QueryableByName)]
@@ -428,7 +368,7 @@ async fn page_rows(
         // Then the rows are fetched by id instead: one descent of each partition's key a row,
         // whatever the filter.
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
-        return rows_by_id(conn, m, &ids).await;
+        return rows_by_id(conn, &ids, m.plans).await;
     }
     let mut streams: Vec<Stream> = keys.iter().map(StreamKey::stream).collect();
     streams.sort_unstable();
@@ -478,11 +418,10 @@ async fn stored_streams(
     let mut st = UnpreparedQuery::default();
     let hotels_param = st.bind(Bind::I32s(hotels));
     let range = st.conditions(&nights, None, true);
-    let parts = m.in_partitions();
     st.sql = format!(
         "SELECT h.hotel, \
-                (SELECT min(e.night_of_stay) FROM events e WHERE {of_hotel}{range}{parts}) AS first, \
-                (SELECT max(e.night_of_stay) FROM events e WHERE {of_hotel}{range}{parts}) AS last \
+                (SELECT min(e.night_of_stay) FROM events e WHERE {of_hotel}{range}) AS first, \
+                (SELECT max(e.night_of_stay) FROM events e WHERE {of_hotel}{range}) AS last \
            FROM unnest({hotels_param}::int4[]) AS h(hotel)"
     );
     let spans: Vec<StreamSpan> = st.fetch(conn, m.plans).await?;
@@ -509,7 +448,7 @@ async fn stored_streams(
                  SELECT {first}::date \
                  UNION ALL \
                  SELECT (SELECT min(e.night_of_stay) FROM events e \
-                          WHERE {of_hotel}e.night_of_stay > s.night AND e.night_of_stay <= {last}{parts}) \
+                          WHERE {of_hotel}e.night_of_stay > s.night AND e.night_of_stay <= {last}) \
                    FROM stored s WHERE s.night IS NOT NULL) \
              SELECT night FROM stored WHERE night IS NOT NULL"
         );
@@ -545,12 +484,11 @@ async fn stream_keys(
         ),
         None => String::new(),
     };
-    let parts = m.in_partitions();
     st.sql = format!(
         "SELECT n.hotel, n.night, r.event_timestamp, r.id FROM {relation} \
          CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
-              WHERE {matching} AND {conditions}{window}{parts} \
+              WHERE {matching} AND {conditions}{window} \
               ORDER BY e.event_timestamp, e.id LIMIT {per_stream}) r{first}"
     );
     st.fetch(conn, m.plans).await
@@ -578,12 +516,11 @@ async fn merged_rows(
     // run per stream on its index, which PostgreSQL would otherwise join with a scan of the
     // window's rows of every night.
     let rows_param = st.bind(Bind::I64(rows as i64));
-    let parts = m.in_partitions();
     st.sql = format!(
         "SELECT {EVENT_COLUMNS} FROM {relation} \
          CROSS JOIN LATERAL ( \
              SELECT {EVENT_COLUMNS} FROM events e \
-              WHERE {matching} AND {conditions} AND {last}{parts} \
+              WHERE {matching} AND {conditions} AND {last} \
               ORDER BY e.event_timestamp, e.id LIMIT {rows_param}) e \
          ORDER BY e.event_timestamp, e.id"
     );
@@ -593,17 +530,16 @@ async fn merged_rows(
 /// The rows of `ids`, in the pages' order.
 async fn rows_by_id(
     conn: &mut AsyncPgConnection,
-    m: &Merge<'_>,
     ids: &[i64],
+    plans: Option<&Plans>,
 ) -> Result<Vec<Event>, diesel::result::Error> {
     let mut st = UnpreparedQuery::default();
     let ids = st.bind(Bind::I64s(ids.to_vec()));
-    let parts = m.in_partitions();
     st.sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ANY({ids}::int8[]){parts} \
+        "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ANY({ids}::int8[]) \
          ORDER BY e.event_timestamp, e.id"
     );
-    st.fetch(conn, m.plans).await
+    st.fetch(conn, plans).await
 }
 
 /// A row of a stream: the stream and the row's key.
@@ -659,11 +595,10 @@ async fn stream_heads(
     let conditions = st.conditions(&m.within, m.after, false);
     let window = st.window(from, None);
     let (relation, matching) = m.streams(&mut st, streams);
-    let parts = m.in_partitions();
     st.sql = format!(
         "SELECT n.hotel, n.night, h.event_timestamp, h.id FROM {relation} CROSS JOIN LATERAL ( \
              SELECT e.event_timestamp, e.id FROM events e \
-              WHERE {matching} AND {conditions}{window}{parts} \
+              WHERE {matching} AND {conditions}{window} \
               ORDER BY e.event_timestamp, e.id LIMIT 1) h"
     );
     st.fetch(conn, m.plans).await

@@ -3,7 +3,6 @@
 mod claim;
 mod copy;
 mod list;
-mod partition_times;
 mod write;
 
 use diesel::prelude::*;
