@@ -35,11 +35,49 @@ struct Row {
 /// A query string and the rows it keeps.
 type Query<'a> = (&'a str, &'a dyn Fn(&Row) -> bool);
 
+/// The same rows in partitions of 1,000 arrivals, as a long history is: the dense night's first
+/// thousand alone (times up to minute 500), its next two thousand in two partitions sharing
+/// minute 1000 (row 2001 moved there; the dense night's ids fall as the rows go on, so that the
+/// later partition's row comes first at that minute), and the other nights' rows stored in
+/// shuffled order, so that their three partitions overlap. Every stream and round reads every
+/// partition, whose streams PostgreSQL merges.
+const FILL_IN_PARTITIONS: &str = "
+DO $$
+DECLARE p TEXT;
+BEGIN
+    FOR p IN SELECT partition_name FROM roompulse_event_partitions()
+              WHERE partition_name <> 'events_legacy' LOOP
+        EXECUTE format('DROP TABLE %I', p);
+    END LOOP;
+END $$;
+UPDATE event_partitioning SET rows_per_partition = 1000;
+SELECT roompulse_add_event_partitions(7000);
+INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id)
+SELECT CASE WHEN g <= 3000 THEN 10000 - g ELSE g END, 2600 + g % 3,
+       timestamptz '2024-01-01 00:00:00+00'
+         + (CASE WHEN g = 2001 THEN 1000 WHEN g <= 3000 THEN (g + 1) / 2
+                 ELSE 1500 + (g * 37) % 90000 END) * interval '1 minute',
+       CASE WHEN g % 5 = 0 THEN 2 ELSE 1 END, gen_random_uuid(),
+       CASE WHEN g <= 3000 THEN date '2024-06-01' ELSE date '2024-06-02' + g % 40 END, 1
+  FROM generate_series(1, 6000) AS g
+ ORDER BY CASE WHEN g <= 3000 THEN g ELSE 3001 + (g::bigint * 7919) % 3000 END, g;
+ANALYZE events;
+";
+
 #[tokio::test]
 async fn night_pages_match_the_table_read_in_order_whatever_the_page_size() {
+    pages_match_the_table(FILL).await;
+}
+
+#[tokio::test]
+async fn night_pages_over_partitions_match_the_table() {
+    pages_match_the_table(FILL_IN_PARTITIONS).await;
+}
+
+async fn pages_match_the_table(fill: &str) {
     let db = TestDb::data_provider().await;
     let client = db.client().await;
-    client.batch_execute(FILL).await.expect("fill");
+    client.batch_execute(fill).await.expect("fill");
     let all: Vec<Row> = client
         .query(
             "SELECT id, hotel_id, status, night_of_stay FROM events \
