@@ -20,7 +20,8 @@ DECLARE
 BEGIN
     FOR part IN
         SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'events'::regclass AND pg_relation_size(c.oid) < 64 * 1024 * 1024
+         WHERE i.inhparent = 'events'::regclass AND NOT i.inhdetachpending
+           AND pg_relation_size(c.oid) < 64 * 1024 * 1024
     LOOP
         made := left(part, 40) || '_hotel_night';
         EXECUTE format('CREATE INDEX %I ON %I (hotel_id, night_of_stay, event_timestamp, id) '

@@ -33,13 +33,14 @@ struct Missing {
 }
 
 /// The partitioned indexes of `events` not valid yet, with each partition that has no index
-/// attached to them.
+/// attached to them; not a partition that retention is detaching (it is about to be dropped,
+/// and PostgreSQL refuses to attach to it).
 const MISSING: &str = "\
     SELECT pc.relname::text AS parent, c.relname::text AS partition, \
            substring(pg_get_indexdef(pi.indexrelid) FROM ' USING .*$') AS method_and_columns \
       FROM pg_index pi \
       JOIN pg_class pc ON pc.oid = pi.indexrelid \
-      JOIN pg_inherits part ON part.inhparent = 'events'::regclass \
+      JOIN pg_inherits part ON part.inhparent = 'events'::regclass AND NOT part.inhdetachpending \
       JOIN pg_class c ON c.oid = part.inhrelid \
      WHERE pi.indrelid = 'events'::regclass AND NOT pi.indisvalid \
        AND NOT EXISTS ( \
