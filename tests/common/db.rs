@@ -177,3 +177,23 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// SQL that drops the partitions the migrations created ahead (the legacy one stays) and makes
+/// room for `room_for` rows in partitions of `rows_per_partition` arrivals: test data spread
+/// over many partitions, as a long history is.
+#[allow(dead_code)] // Not every test binary uses it.
+pub fn partitions_of(rows_per_partition: u32, room_for: u32) -> String {
+    format!(
+        "DO $$
+DECLARE p TEXT;
+BEGIN
+    FOR p IN SELECT partition_name FROM roompulse_event_partitions()
+              WHERE partition_name <> 'events_legacy' LOOP
+        EXECUTE format('DROP TABLE %I', p);
+    END LOOP;
+END $$;
+UPDATE event_partitioning SET rows_per_partition = {rows_per_partition};
+SELECT roompulse_add_event_partitions({room_for});
+"
+    )
+}

@@ -9,7 +9,7 @@ use roompulse::data_provider::api::parse_list_query;
 use roompulse::data_provider::store::{self, ListCursor};
 use roompulse::db;
 
-use crate::common::db::TestDb;
+use crate::common::db::{partitions_of, TestDb};
 
 /// 6,000 events: night 2024-06-01 holds the first 3,000 (two a minute from 2024-01-01), and 40
 /// nights after it 75 each, spread over the following months; hotels 2600–2602, every fifth a
@@ -41,17 +41,7 @@ type Query<'a> = (&'a str, &'a dyn Fn(&Row) -> bool);
 /// later partition's row comes first at that minute), and the other nights' rows stored in
 /// shuffled order, so that their three partitions overlap. Every stream and round reads every
 /// partition, whose streams PostgreSQL merges.
-const FILL_IN_PARTITIONS: &str = "
-DO $$
-DECLARE p TEXT;
-BEGIN
-    FOR p IN SELECT partition_name FROM roompulse_event_partitions()
-              WHERE partition_name <> 'events_legacy' LOOP
-        EXECUTE format('DROP TABLE %I', p);
-    END LOOP;
-END $$;
-UPDATE event_partitioning SET rows_per_partition = 1000;
-SELECT roompulse_add_event_partitions(7000);
+const ROWS_IN_PARTITIONS: &str = "
 INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id)
 SELECT CASE WHEN g <= 3000 THEN 10000 - g ELSE g END, 2600 + g % 3,
        timestamptz '2024-01-01 00:00:00+00'
@@ -71,7 +61,7 @@ async fn night_pages_match_the_table_read_in_order_whatever_the_page_size() {
 
 #[tokio::test]
 async fn night_pages_over_partitions_match_the_table() {
-    pages_match_the_table(FILL_IN_PARTITIONS).await;
+    pages_match_the_table(&(partitions_of(1000, 7000) + ROWS_IN_PARTITIONS)).await;
 }
 
 async fn pages_match_the_table(fill: &str) {

@@ -8,24 +8,14 @@ use roompulse::data_provider::event::Event;
 use roompulse::data_provider::store::{self, ListCursor, Plans};
 use roompulse::db;
 
-use crate::common::db::TestDb;
+use crate::common::db::{partitions_of, TestDb};
 
 /// ~50,000 events shaped like the exports (scripts/filters-scratch.sql), squeezed into 90 days
 /// of bookings so that there are few nights (~220) and many rows per night: a walk of the whole
 /// table costs ~100 times a page's pages. They are spread over 11 partitions of 5,000 arrivals,
 /// as a long history is: a statement that joins rows across partitions by id, which names no
 /// partition, probes or hashes all of them.
-const FILL: &str = "
-DO $$
-DECLARE p TEXT;
-BEGIN
-    FOR p IN SELECT partition_name FROM roompulse_event_partitions()
-              WHERE partition_name <> 'events_legacy' LOOP
-        EXECUTE format('DROP TABLE %I', p);
-    END LOOP;
-END $$;
-UPDATE event_partitioning SET rows_per_partition = 5000;
-SELECT roompulse_add_event_partitions(60000);
+const FILL_ROWS: &str = "
 SELECT setseed(0.7);
 ALTER TABLE events DISABLE TRIGGER events_notify_feed;
 INSERT INTO events (id, hotel_id, event_timestamp, status, room_reservation_id, night_of_stay, tx_id)
@@ -44,6 +34,10 @@ SELECT row_number() OVER (ORDER BY r, s.status, n) + 1000, hotel_id,
  WHERE s.status = 1 OR cancelled_at IS NOT NULL;
 ALTER TABLE events ENABLE TRIGGER events_notify_feed;
 ";
+
+fn fill() -> String {
+    partitions_of(5000, 60000) + FILL_ROWS
+}
 
 /// Buffers a page of `PAGE` may touch in all its statements: a walk of the table touches
 /// ~100,000 (every row's heap page once, and the index).
@@ -95,7 +89,7 @@ fn buffers(plan: &str) -> u64 {
 async fn every_filter_reads_a_bounded_part_of_the_table() {
     let db = TestDb::data_provider().await;
     let client = db.client().await;
-    client.batch_execute(FILL).await.expect("fill");
+    client.batch_execute(&fill()).await.expect("fill");
     // Statistics and the visibility map, as autovacuum would leave them (off on some servers).
     client
         .batch_execute("VACUUM ANALYZE events")
@@ -212,8 +206,8 @@ fn index_entries_dropped(plans: &str) -> u64 {
 async fn a_night_range_of_a_few_hotels_reads_only_their_entries() {
     let db = TestDb::data_provider().await;
     let client = db.client().await;
-    let forty_hotels = FILL.replace("floor(random() * 10)", "floor(random() * 40)");
-    assert_ne!(forty_hotels, FILL);
+    let forty_hotels = fill().replace("floor(random() * 10)", "floor(random() * 40)");
+    assert_ne!(forty_hotels, fill());
     client.batch_execute(&forty_hotels).await.expect("fill");
     client
         .batch_execute("VACUUM ANALYZE events")
