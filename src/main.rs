@@ -120,6 +120,16 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 roompulse::db::DASHBOARD_MIGRATIONS,
             )
             .await?;
+            // Indexes a migration declared on the partitioned table alone, built concurrently
+            // on large partitions here rather than at the next start of `serve`.
+            let built = roompulse::data_provider::partition_indexes::build_missing(
+                &events_db.data_provider_database_url,
+                &CancellationToken::new(),
+            )
+            .await?;
+            if built > 0 {
+                println!("built {built} partition indexes (CREATE INDEX CONCURRENTLY)");
+            }
             println!("databases are migrated");
         }
         Command::Keys { action } => match action {

@@ -129,3 +129,35 @@ async fn a_new_partition_index_is_built_and_attached_while_a_writer_goes_on() {
         .expect("build");
     assert_eq!(again, 0);
 }
+
+/// `roompulse migrate` builds what the migration left to build before it returns.
+#[tokio::test]
+async fn migrate_builds_the_partition_indexes_left_to_build() {
+    let (db, dash) = tokio::join!(TestDb::data_provider(), TestDb::dashboard());
+    let c = db.client().await;
+    c.batch_execute(&format!(
+        "{}; DROP INDEX {INDEX}; \
+         CREATE INDEX {INDEX} ON ONLY events (hotel_id, night_of_stay, event_timestamp, id) \
+             INCLUDE (status);",
+        insert(1, 100)
+    ))
+    .await
+    .expect("declared on the parent only");
+    assert!(!valid(&c).await);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roompulse"))
+        .arg("migrate")
+        .env_clear()
+        .env("DATA_PROVIDER_DATABASE_URL", &db.url)
+        .env("DASHBOARD_DATABASE_URL", &dash.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run roompulse migrate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("partition indexes"), "{stdout}");
+    assert!(valid(&c).await, "every partition has it");
+}
