@@ -150,11 +150,10 @@ pub async fn page(
         st.bind(Bind::I64(after.id)),
     );
     let conditions = st.conditions(filter, None, true);
-    let window = if conditions == "TRUE" {
-        limit
-    } else {
-        limit.max(FILTERED_WINDOW)
-    };
+    if conditions == "TRUE" {
+        return unfiltered_page(pool, after, limit).await;
+    }
+    let window = limit.max(FILTERED_WINDOW);
     let window_param = st.bind(Bind::I64(window));
     let limit_param = st.bind(Bind::I64(limit));
     // The window is materialised, so that the filter is applied to its rows and nothing else:
@@ -176,6 +175,47 @@ pub async fn page(
     let mut conn = connection(pool).await?;
     let found: Vec<PageRow> = st.fetch(&mut conn, None).await?;
     Ok(page_from(found, after, limit, window))
+}
+
+#[derive(QueryableByName)]
+struct StoredRow {
+    #[diesel(embed)]
+    event: Event,
+    #[diesel(sql_type = BigInt)]
+    tx_id: i64,
+}
+
+/// A page without a filter: the rows after the cursor below the horizon, read straight off the
+/// `(tx_id, id)` index. The window of the filtered pages (materialised, sorted three times) cost
+/// a page of 10,000 rows, the dashboard's sync's, 25 ms where this takes 11.5 (BENCHMARKS.md,
+/// "The change feed").
+async fn unfiltered_page(
+    pool: &PgPool,
+    after: StoredCursor,
+    limit: i64,
+) -> Result<FeedPage, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS}, e.tx_id FROM events e \
+          WHERE (e.tx_id, e.id) > ($1, $2) AND e.tx_id < {HORIZON} \
+          ORDER BY e.tx_id, e.id LIMIT $3"
+    );
+    let mut conn = connection(pool).await?;
+    let found: Vec<StoredRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(after.tx_id)
+        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(limit)
+        .load(&mut conn)
+        .await?;
+    let caught_up = (found.len() as i64) < limit;
+    let next = found.last().map_or(after, |r| StoredCursor {
+        tx_id: r.tx_id,
+        id: r.event.id,
+    });
+    Ok(FeedPage {
+        rows: found.into_iter().map(|r| (r.event, r.tx_id)).collect(),
+        next,
+        caught_up,
+    })
 }
 
 /// How many rows `hotels` have in all, counted up to `cap + 1` on their index.
