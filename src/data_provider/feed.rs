@@ -145,14 +145,14 @@ pub async fn page(
         }
     }
     let mut st = UnpreparedQuery::default();
-    let (tx, id) = (
-        st.bind(Bind::I64(after.tx_id)),
-        st.bind(Bind::I64(after.id)),
-    );
     let conditions = st.conditions(filter, None, true);
     if conditions == "TRUE" {
         return unfiltered_page(pool, after, limit).await;
     }
+    let (tx, id) = (
+        st.bind(Bind::I64(after.tx_id)),
+        st.bind(Bind::I64(after.id)),
+    );
     let window = limit.max(FILTERED_WINDOW);
     let window_param = st.bind(Bind::I64(window));
     let limit_param = st.bind(Bind::I64(limit));
